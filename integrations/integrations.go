@@ -1,0 +1,227 @@
+// Package integrations is the seam between latchkey and the SaaS tools it
+// holds tokens for. Each integration (docebo, document360, …) implements
+// Integration plus the optional capabilities it has (OAuth, Courses, Search,
+// AccountLookup), and is registered by name in a Registry built by the
+// daemon. The daemon and the injector know integrations only through this
+// package; no integration imports the vault: tokens reach them through the
+// Tokens interface, already opened, for the length of one call.
+package integrations
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Config is one integration's settings, as the daemon read them from the
+// TOML config file and the keychain. Secret is the client secret (from the
+// keychain, never from the config file); Settings holds integration-specific
+// non-secret values (region, project, version, grant, username, …).
+type Config struct {
+	Name     string
+	BaseURL  string
+	ClientID string
+	Secret   string
+	Settings map[string]string
+}
+
+// Factory builds an integration from its configuration. It validates the
+// configuration (e.g. base URL https or loopback) and returns a clear error.
+type Factory func(Config) (Integration, error)
+
+// Integration is what every integration is.
+type Integration interface {
+	// Name is the registry name ("docebo"): lower-case, stable, used in
+	// routes, CLI arguments, config keys and sealed-record bindings.
+	Name() string
+	// BaseURL is the only origin the integration's token is ever sent to.
+	BaseURL() *url.URL
+}
+
+// Grant names an OAuth grant an integration supports.
+type Grant string
+
+const (
+	GrantAuthorizationCode Grant = "authorization_code"
+	GrantPassword          Grant = "password"
+	GrantClientCredentials Grant = "client_credentials"
+	GrantRefreshToken      Grant = "refresh_token"
+	GrantJWTBearer         Grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+	// GrantAPIToken: no OAuth; the user supplies a static API token that is
+	// sealed like any token (Document360).
+	GrantAPIToken Grant = "api_token"
+)
+
+// OAuth is implemented by integrations whose tokens come from an OAuth2
+// server. The daemon drives the flows (state, PKCE, loopback redirect,
+// sealing); the integration only knows its endpoints and grant details.
+type OAuth interface {
+	// OAuth2Config returns the client configuration with the given redirect
+	// URL (used by the authorization-code grant only).
+	OAuth2Config(redirectURL string) *oauth2.Config
+	// Grants lists the grants this integration supports.
+	Grants() []Grant
+}
+
+// Account is who a token belongs to at the provider.
+type Account struct {
+	ID       string `json:"id"`
+	Username string `json:"username,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Email    string `json:"email,omitempty"`
+}
+
+// Course is one entry of the "My Courses" feed.
+type Course struct {
+	Integration string   `json:"integration"`
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	URL         string   `json:"url"`
+	Type        string   `json:"type,omitempty"`
+	Status      string   `json:"status,omitempty"`   // not_started | in_progress | completed | other provider word
+	Progress    *float64 `json:"progress,omitempty"` // 0..100 when known
+	Thumbnail   string   `json:"thumbnail,omitempty"`
+}
+
+// SearchResult is one hit of enterprise search.
+type SearchResult struct {
+	Integration string  `json:"integration"`
+	Kind        string  `json:"kind"` // course | article | …
+	ID          string  `json:"id"`
+	Title       string  `json:"title"`
+	URL         string  `json:"url"`
+	Snippet     string  `json:"snippet,omitempty"`
+	Score       float64 `json:"score"` // 0..1, comparable across integrations
+}
+
+// Tokens gives an API client the current token of one integration. It is
+// implemented by the daemon on top of the vault: Token opens the sealed
+// record (refreshing it first when expired); Refresh is called after the
+// provider rejected tok (HTTP 401) and refreshes once for all concurrent
+// callers, returning the new token (or the already-refreshed one).
+type Tokens interface {
+	Token(ctx context.Context) (*oauth2.Token, error)
+	Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error)
+}
+
+// AccountLookup: the account a token belongs to.
+type AccountLookup interface {
+	Account(ctx context.Context, tokens Tokens) (Account, error)
+}
+
+// Courses: the user's enrollments, every page.
+type Courses interface {
+	Courses(ctx context.Context, tokens Tokens) ([]Course, error)
+}
+
+// Searcher: search the integration's content.
+type Searcher interface {
+	Search(ctx context.Context, tokens Tokens, query string, limit int) ([]SearchResult, error)
+}
+
+// Errors integrations return (wrapped) so callers can react without parsing
+// provider messages.
+var (
+	// ErrReconnectNeeded: the provider refused the refresh token
+	// (invalid_grant) or the grant is gone; the user must connect again.
+	ErrReconnectNeeded = errors.New("reconnect needed")
+	// ErrNotConnected: there is no token for this integration.
+	ErrNotConnected = errors.New("not connected")
+)
+
+// RateLimitError is returned when the provider answered 429 or 503 and the
+// client's bounded retries ran out.
+type RateLimitError struct {
+	Status     int
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("rate limited by provider (HTTP %d, retry after %s)", e.Status, e.RetryAfter)
+}
+
+// ProviderError is an error response of the provider, with its HTTP status
+// and a message read defensively from the body (never a token).
+type ProviderError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *ProviderError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("provider error (HTTP %d, %s): %s", e.Status, e.Code, e.Message)
+	}
+	return fmt.Sprintf("provider error (HTTP %d): %s", e.Status, e.Message)
+}
+
+// Registry maps integration names to factories. Build one with NewRegistry;
+// there is no global registry.
+type Registry struct {
+	factories map[string]Factory
+}
+
+// NewRegistry returns a registry of the given factories by name.
+func NewRegistry(byName map[string]Factory) *Registry {
+	r := &Registry{factories: make(map[string]Factory, len(byName))}
+	for n, f := range byName {
+		r.factories[n] = f
+	}
+	return r
+}
+
+// Names lists the registered names, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.factories))
+	for n := range r.factories {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New builds the named integration from cfg.
+func (r *Registry) New(cfg Config) (Integration, error) {
+	f, ok := r.factories[cfg.Name]
+	if !ok {
+		return nil, fmt.Errorf("unknown integration %q (known: %v)", cfg.Name, r.Names())
+	}
+	return f(cfg)
+}
+
+// Has reports whether name is registered.
+func (r *Registry) Has(name string) bool { _, ok := r.factories[name]; return ok }
+
+// CheckBaseURL validates an integration base URL: https, or http only on a
+// loopback host (127.0.0.1, [::1], localhost) for sandboxes; no userinfo,
+// query or fragment. It returns the URL without a trailing slash.
+func CheckBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q is not an absolute URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("base URL %q must not carry credentials, a query or a fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		switch u.Hostname() {
+		case "127.0.0.1", "::1", "localhost":
+		default:
+			return nil, fmt.Errorf("base URL %q must use https (http is allowed only for loopback sandboxes)", raw)
+		}
+	default:
+		return nil, fmt.Errorf("base URL %q must use https", raw)
+	}
+	for len(u.Path) > 0 && u.Path[len(u.Path)-1] == '/' {
+		u.Path = u.Path[:len(u.Path)-1]
+	}
+	u.RawPath = ""
+	return u, nil
+}
