@@ -1,0 +1,51 @@
+package injector
+
+import (
+	"context"
+	"net/url"
+	"time"
+
+	"github.com/latchkey/latchkey/integrations"
+)
+
+// Backend is everything the injector needs from the daemon. The injector
+// never imports the vault: tokens reach it through integrations.Tokens,
+// opened per call.
+type Backend interface {
+	// Status is the daemon's status document (served as JSON as is by
+	// GET /v1/status). It never contains a token.
+	Status(ctx context.Context) (any, error)
+	// Connected returns the integrations that currently have a token, in a
+	// stable order, each with the Tokens to use for it.
+	Connected(ctx context.Context) ([]ConnectedIntegration, error)
+	// Lookup returns one configured integration and its Tokens, or
+	// ok=false when it is not configured. Tokens may return
+	// integrations.ErrNotConnected.
+	Lookup(name string) (ConnectedIntegration, bool)
+	// StartConnect begins an OAuth connect flow and returns the consent URL.
+	StartConnect(ctx context.Context, name string) (consentURL string, err error)
+	// FinishConnect completes a flow from the loopback redirect's query
+	// (state, code or error). It checks state and PKCE.
+	FinishConnect(ctx context.Context, name string, query url.Values) error
+	// Disconnect revokes where possible and deletes the sealed records.
+	Disconnect(ctx context.Context, name string) error
+	// Audit records one injected call (never a token).
+	Audit(ctx context.Context, e AuditEntry)
+}
+
+// ConnectedIntegration pairs an integration with the tokens to call it.
+type ConnectedIntegration struct {
+	Integration integrations.Integration
+	Tokens      integrations.Tokens
+}
+
+// AuditEntry is one row of the local audit trail.
+type AuditEntry struct {
+	Time        time.Time     `json:"time"`
+	Caller      string        `json:"caller"` // JWT sub, or "client:<id>" for a personal client
+	Integration string        `json:"integration"`
+	Method      string        `json:"method"`
+	Path        string        `json:"path"` // without query
+	Status      int           `json:"status"`
+	Duration    time.Duration `json:"duration_ns"`
+}
