@@ -31,6 +31,16 @@ type Backend interface {
 	Disconnect(ctx context.Context, name string) error
 	// Audit records one injected call (never a token).
 	Audit(ctx context.Context, e AuditEntry)
+	// Reader is the signed-in person, for widget tokens.
+	Reader(ctx context.Context) integrations.Reader
+}
+
+// ClientAuthenticator is implemented by a Backend that supports personal
+// OAuth2 clients (POST /oauth2/token, grant client_credentials). It returns
+// the integrations the client may use; a wrong, expired or revoked client is
+// an error (served as invalid_client).
+type ClientAuthenticator interface {
+	AuthenticateClient(ctx context.Context, clientID, secret string) (scope []string, err error)
 }
 
 // ConnectedIntegration pairs an integration with the tokens to call it.

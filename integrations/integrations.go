@@ -225,3 +225,33 @@ func CheckBaseURL(raw string) (*url.URL, error) {
 	u.RawPath = ""
 	return u, nil
 }
+
+// Reader is the signed-in person, as an integration's widget needs them
+// (from the organisation identity when there is one, else the local user).
+type Reader struct {
+	Username  string `json:"username"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	Email     string `json:"emailId"`
+}
+
+// WidgetToken is a short-lived token for an embedded widget, in the shape the
+// widget expects.
+type WidgetToken struct {
+	AccessToken string `json:"accessToken"`
+	ExpiresIn   int    `json:"expiresIn"` // seconds
+}
+
+// WidgetTokens: integrations with an embeddable widget that authenticates
+// readers through "your backend" (Document360's JWT widget). The daemon plays
+// that backend; only an authenticated menu session may ask.
+type WidgetTokens interface {
+	WidgetToken(ctx context.Context, reader Reader) (WidgetToken, error)
+}
+
+// SignIn: integrations that can open a page for the user already signed in,
+// with a freshly obtained short-lived credential in the URL (never the
+// long-lived token from the vault). target is a course id or a path.
+type SignIn interface {
+	SignInURL(ctx context.Context, tokens Tokens, target string) (string, error)
+}
