@@ -1,0 +1,3 @@
+package daemon
+
+const defaultHotkey = "cmd+shift+e"

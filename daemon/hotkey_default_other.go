@@ -1,0 +1,5 @@
+//go:build !darwin
+
+package daemon
+
+const defaultHotkey = "ctrl+shift+e"
