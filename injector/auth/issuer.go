@@ -1,0 +1,123 @@
+package auth
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// DefaultIssuer is the iss of local client tokens.
+const DefaultIssuer = "latchkey"
+
+// localClaims is the claim set of a local client token.
+type localClaims struct {
+	Scope []string `json:"scope"`
+	jwt.RegisteredClaims
+}
+
+// Issuer mints local client JWTs signed with an Ed25519 key.
+type Issuer struct {
+	priv     ed25519.PrivateKey
+	pub      ed25519.PublicKey
+	kid      string
+	issuer   string
+	audience string
+	now      func() time.Time
+}
+
+// NewIssuer returns an issuer signing with priv. issuer is the iss claim
+// (normally [DefaultIssuer]) and audience the aud claim (the injector, e.g.
+// "latchkey-injector").
+func NewIssuer(priv ed25519.PrivateKey, issuer, audience string) *Issuer {
+	pub := priv.Public().(ed25519.PublicKey)
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		// Thumbprint of a well-formed Ed25519 key cannot fail.
+		panic("auth: thumbprint: " + err.Error())
+	}
+	return &Issuer{
+		priv:     priv,
+		pub:      pub,
+		kid:      base64.RawURLEncoding.EncodeToString(tp),
+		issuer:   issuer,
+		audience: audience,
+		now:      time.Now,
+	}
+}
+
+// Issuer returns the iss of the tokens it mints.
+func (i *Issuer) Issuer() string { return i.issuer }
+
+// Audience returns the aud of the tokens it mints.
+func (i *Issuer) Audience() string { return i.audience }
+
+// KeyID returns the kid of its key (the RFC 7638 thumbprint).
+func (i *Issuer) KeyID() string { return i.kid }
+
+// PublicKey returns the verification key.
+func (i *Issuer) PublicKey() ed25519.PublicKey { return i.pub }
+
+// SetClock replaces the clock used for iat/nbf/exp (tests).
+func (i *Issuer) SetClock(now func() time.Time) { i.now = now }
+
+// Mint returns a signed token for sub allowed to use the integrations in
+// scope ("*" for all; empty for none) for ttl.
+func (i *Issuer) Mint(sub string, scope []string, ttl time.Duration) (string, error) {
+	if sub == "" {
+		return "", errors.New("auth: mint: empty subject")
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("auth: mint: ttl must be positive, got %s", ttl)
+	}
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", fmt.Errorf("auth: mint: %w", err)
+	}
+	if scope == nil {
+		scope = []string{}
+	}
+	now := i.now().Truncate(time.Second)
+	c := localClaims{
+		Scope: scope,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   sub,
+			Audience:  jwt.ClaimStrings{i.audience},
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ID:        hex.EncodeToString(jti[:]),
+		},
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	t.Header["kid"] = i.kid
+	s, err := t.SignedString(i.priv)
+	if err != nil {
+		return "", fmt.Errorf("auth: mint: %w", err)
+	}
+	return s, nil
+}
+
+// JWKS returns the issuer's public key as a JSON Web Key Set.
+func (i *Issuer) JWKS() []byte {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+		Key:       i.pub,
+		KeyID:     i.kid,
+		Algorithm: string(jose.EdDSA),
+		Use:       "sig",
+	}}}
+	b, err := json.Marshal(set)
+	if err != nil {
+		panic("auth: jwks: " + err.Error())
+	}
+	return b
+}
