@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# run-demo.sh (`make run`): latchkey on the embedded SQLite store, connected to the Docebo
+# sandbox, with the menu URL printed. Ctrl+C stops everything.
+#
+# What it does:
+#   1. installs the keychain packages (scripts/deps.sh keyring) and builds bin/ (make build);
+#   2. keeps all demo state under ./.demo/ (XDG_STATE_HOME, XDG_DATA_HOME, XDG_CONFIG_HOME,
+#      XDG_RUNTIME_DIR, logs; 0700) and writes ./.demo/env to source in another terminal;
+#   3. keychain: a desktop user whose session bus already has a Secret Service keeps their
+#      own; otherwise a private bus with gnome-keyring whose files stay in ./.demo/keyring
+#      (same throwaway password every run, so the salt — and the sealed tokens — persist);
+#   4. starts bin/docebo-sandbox (auto-approving consent) and bin/document360-sandbox;
+#   5. `latchkey configure docebo` (secret on stdin), `latchkey daemon --listen`,
+#      `latchkey connect docebo --no-browser`, follows the printed consent URL with curl
+#      (the sandbox approves it and redirects to the daemon), then `latchkey menu --print-url`.
+#
+# The CLI verbs and sandbox flags it assumes are collected in the "Assumptions" block below,
+# so a change in the CLI is a one-line edit here.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+
+# ---- Assumptions (adjust here) -------------------------------------------------------
+LISTEN=${LATCHKEY_DEMO_LISTEN:-127.0.0.1:7788}       # latchkey daemon --listen
+DOCEBO_ADDR=${LATCHKEY_DEMO_DOCEBO:-127.0.0.1:8801}  # docebo-sandbox --listen
+D360_ADDR=${LATCHKEY_DEMO_D360:-127.0.0.1:8802}      # document360-sandbox --listen
+CLIENT_ID=latchkey-demo
+# The sandbox's demo client secret: a public, fake value for a local sandbox (not a real
+# credential). Passed to the sandbox with --client-secret when it has that flag.
+DOCEBO_SECRET=${LATCHKEY_DEMO_DOCEBO_SECRET:-latchkey-demo-secret}
+KEYRING_PASSWORD=latchkey-demo                       # throwaway; unlocks ./.demo/keyring
+DEMO=$ROOT/.demo
+LOGS=$DEMO/logs
+LK=$ROOT/bin/latchkey
+
+# docebo_sandbox_cmd / d360_sandbox_cmd print the command lines; flags a sandbox does not
+# list in its --help are left out, so an older or newer sandbox still starts.
+has_flag() { "$1" --help 2>&1 | grep -q -- "$2"; }
+docebo_sandbox_cmd() {
+	local b=$ROOT/bin/docebo-sandbox a=("$ROOT/bin/docebo-sandbox" --listen "$DOCEBO_ADDR")
+	has_flag "$b" --auto-approve && a+=(--auto-approve)
+	has_flag "$b" --client-id && a+=(--client-id "$CLIENT_ID")
+	has_flag "$b" --redirect-uri && a+=(--redirect-uri "http://$LISTEN/docebo/connected")
+	printf '%q ' "${a[@]}"
+}
+d360_sandbox_cmd() { printf '%q ' "$ROOT/bin/document360-sandbox" --listen "$D360_ADDR"; }
+configure_docebo() { printf '%s' "$DOCEBO_SECRET" | "$LK" configure docebo --url "http://$DOCEBO_ADDR" --client-id "$CLIENT_ID"; }
+start_daemon() { "$LK" daemon --listen "$LISTEN"; }
+connect_docebo() { "$LK" connect docebo --no-browser; }
+menu_url() { "$LK" menu --print-url; }
+# ---------------------------------------------------------------------------------------
+
+say() { printf '\033[1mdemo:\033[0m %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+# tcp_up HOST:PORT: something accepts connections there.
+tcp_up() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+# wait_for DESC SECONDS CMD…: poll CMD until it succeeds, or fail after SECONDS.
+wait_for() {
+	local desc=$1 secs=$2 i=0
+	shift 2
+	until "$@"; do
+		i=$((i + 1))
+		[ "$i" -le $((secs * 10)) ] || return 1
+		sleep 0.1
+	done
+}
+
+if [ -z "${LATCHKEY_DEMO_INNER:-}" ]; then
+	# ---- Phase 1: packages, binaries, directories, keychain ----------------------------
+	say "checking packages (scripts/deps.sh keyring)…"
+	scripts/deps.sh --strict keyring
+	say "building bin/ …"
+	make -s build >"${TMPDIR:-/tmp}/latchkey-demo-build.log" 2>&1 || {
+		cat "${TMPDIR:-/tmp}/latchkey-demo-build.log" >&2
+		die "make build failed (see above)"
+	}
+	for b in latchkey docebo-sandbox; do [ -x "bin/$b" ] || die "bin/$b was not built (is its package in the tree yet?)"; done
+
+	umask 077
+	mkdir -p "$DEMO"/{state,data,config,runtime,keyring} "$LOGS"
+	chmod 700 "$DEMO" "$DEMO"/{state,data,config,runtime,keyring} "$LOGS"
+	export XDG_STATE_HOME=$DEMO/state XDG_DATA_HOME=$DEMO/data XDG_CONFIG_HOME=$DEMO/config XDG_RUNTIME_DIR=$DEMO/runtime
+	export LATCHKEY_DEMO_INNER=1
+
+	for a in "$LISTEN" "$DOCEBO_ADDR" "$D360_ADDR"; do
+		tcp_up "$a" && die "$a is already in use (another \`make run\`?): stop it, or set LATCHKEY_DEMO_LISTEN / _DOCEBO / _D360"
+	done
+
+	own=false
+	if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] &&
+		dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+			string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
+		own=true
+	fi
+	if $own; then
+		say "using your desktop session's keychain (Secret Service on your session bus)"
+		LATCHKEY_DEMO_OWN_KEYCHAIN=1 exec "$0" "$@"
+	fi
+	say "private session bus + gnome-keyring, files in .demo/keyring"
+	LATCHKEY_KEYRING_DIR=$DEMO/keyring LATCHKEY_KEYRING_PASSWORD=$KEYRING_PASSWORD exec scripts/with-keyring.sh "$0" "$@"
+fi
+
+# ---- Phase 2: inside the session with a keychain --------------------------------------
+umask 077
+pids=()
+stopping=false
+stop_all() {
+	$stopping && return
+	stopping=true
+	trap '' INT TERM
+	echo
+	say "stopping…"
+	local p
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 50); do
+		local alive=false
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=true; done
+		$alive || break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	say "stopped (state kept in .demo/; \`make distclean\` removes it)"
+}
+trap 'stop_all; exit 130' INT
+trap 'stop_all; exit 143' TERM
+trap 'stop_all' EXIT
+
+# start NAME CMD…: run CMD in the background, output to .demo/logs/NAME.log.
+start() {
+	local name=$1
+	shift
+	"$@" >"$LOGS/$name.log" 2>&1 &
+	pids+=($!)
+}
+# must_live PID NAME: fail with the log's tail when a started process has died.
+dead() { ! kill -0 "$1" 2>/dev/null; }
+log_tail() { echo "--- .demo/logs/$1.log:" >&2; tail -n 20 "$LOGS/$1.log" >&2; }
+
+say "starting the Docebo sandbox on $DOCEBO_ADDR"
+eval "start docebo-sandbox $(docebo_sandbox_cmd)"
+dpid=${pids[-1]}
+if [ -x bin/document360-sandbox ]; then
+	say "starting the Document360 sandbox on $D360_ADDR"
+	eval "start document360-sandbox $(d360_sandbox_cmd)"
+fi
+wait_for "docebo sandbox" 15 tcp_up "$DOCEBO_ADDR" || { log_tail docebo-sandbox; die "the Docebo sandbox did not listen on $DOCEBO_ADDR"; }
+
+say "configuring docebo (client id $CLIENT_ID, secret on stdin)"
+configure_docebo >"$LOGS/configure.log" 2>&1 || { log_tail configure; die "latchkey configure docebo failed"; }
+
+say "starting latchkey daemon on $LISTEN"
+start daemon start_daemon
+lpid=${pids[-1]}
+healthy() { dead "$lpid" && return 1; curl -fsS -o /dev/null "http://$LISTEN/healthz"; }
+wait_for daemon 20 healthy || { log_tail daemon; die "the daemon did not answer http://$LISTEN/healthz"; }
+
+say "connecting docebo (consent approved automatically by the sandbox)"
+connect_docebo >"$LOGS/connect.log" 2>&1 &
+cpid=$!
+pids+=("$cpid")
+url_printed() { grep -qE '^https?://' "$LOGS/connect.log" || dead "$cpid"; }
+wait_for "consent URL" 20 url_printed || true
+consent=$(grep -m1 -E '^https?://' "$LOGS/connect.log" || true)
+[ -n "$consent" ] || { log_tail connect; die "latchkey connect docebo printed no consent URL"; }
+curl -fsSL -o "$LOGS/consent.html" "$consent" || { log_tail connect; die "following the consent URL failed"; }
+wait_for "connect to finish" 30 dead "$cpid" || { log_tail connect; die "latchkey connect docebo did not finish after consent"; }
+if ! wait "$cpid"; then log_tail connect; die "latchkey connect docebo failed"; fi
+
+menu=$(menu_url 2>"$LOGS/menu.log") || { log_tail menu; die "latchkey menu --print-url failed"; }
+
+{
+	echo "# source this file to use the demo's latchkey from another shell"
+	printf 'export XDG_STATE_HOME=%q XDG_DATA_HOME=%q XDG_CONFIG_HOME=%q XDG_RUNTIME_DIR=%q\n' \
+		"$XDG_STATE_HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR"
+	[ -n "${LATCHKEY_DEMO_OWN_KEYCHAIN:-}" ] || printf 'export DBUS_SESSION_BUS_ADDRESS=%q\n' "$DBUS_SESSION_BUS_ADDRESS"
+	printf 'export PATH=%q:"$PATH"\n' "$ROOT/bin"
+} >"$DEMO/env"
+chmod 600 "$DEMO/env"
+
+cat <<EOF
+
+  latchkey is running (daemon $LISTEN, Docebo sandbox $DOCEBO_ADDR, state in .demo/).
+
+  Menu:  $menu
+
+  In another terminal:
+      source .demo/env
+      latchkey status
+      latchkey courses --json
+      latchkey search onboarding --json
+      curl -H "Authorization: Bearer \$(latchkey token)" http://$LISTEN/v1/courses
+
+  Logs: .demo/logs/   Ctrl+C stops everything.
+
+EOF
+
+# Wait until Ctrl+C, or until the daemon or the Docebo sandbox dies.
+while :; do
+	if dead "$lpid"; then log_tail daemon; die "the daemon exited"; fi
+	if dead "$dpid"; then log_tail docebo-sandbox; die "the Docebo sandbox exited"; fi
+	sleep 1 &
+	wait $! || true
+done
