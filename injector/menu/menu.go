@@ -27,7 +27,7 @@ const Prefix = "/menu"
 // thumbnails from https or a loopback sandbox. [Handler] sets it unless the
 // response already carries one.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; connect-src 'self'; " +
+	"img-src 'self' https: http://127.0.0.1:* http://localhost:*; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 type asset struct {

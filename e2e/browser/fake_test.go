@@ -1,0 +1,344 @@
+package browser
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/injector/menu"
+)
+
+// fakeStack is a stand-in for the daemon's local API with canned data, the
+// same routes and session rules (one-time code → HttpOnly SameSite=Strict
+// cookie, Origin checked on POST/DELETE), plus a stand-in provider for the
+// consent page and the signed-in course pages. It proves the UI against the
+// API contract; TestMenuRealStack proves it against the real daemon.
+type fakeStack struct {
+	api      *httptest.Server
+	provider *httptest.Server
+
+	mu          sync.Mutex
+	codes       map[string]time.Time // one-time code → expiry; deleted when used
+	sessions    map[string]bool
+	connected   bool
+	consentWant string // state of the connect flow in progress
+	widgetCalls int
+	opened      []string // course ids opened through /v1/open
+}
+
+type fakeCourse struct {
+	ID, Title, Type, Status string
+	Progress                *float64
+}
+
+func pct(v float64) *float64 { return &v }
+
+var fakeEnrollments = []fakeCourse{
+	{"101", "Go Fundamentals", "elearning", "in_progress", pct(40)},
+	{"102", "Going Further with Go", "classroom", "completed", pct(100)},
+	{"103", "Security Awareness", "elearning", "not_started", pct(0)},
+	{"104", "Company Onboarding", "webinar", "enrolled", nil},
+}
+
+// fakeCatalog adds a course the user is not enrolled in; search finds it too.
+var fakeCatalog = append(slices.Clone(fakeEnrollments), fakeCourse{ID: "205", Title: "Golang Concurrency Patterns", Type: "elearning"})
+
+func newFakeStack(t *testing.T) *fakeStack {
+	f := &fakeStack{codes: map[string]time.Time{}, sessions: map[string]bool{}, connected: true}
+	f.provider = httptest.NewServer(http.HandlerFunc(f.serveProvider))
+	t.Cleanup(f.provider.Close)
+	f.api = httptest.NewServer(f.routes())
+	t.Cleanup(f.api.Close)
+	return f
+}
+
+func randHex() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// mint returns a menu URL with a one-time code valid for ttl (negative: already expired).
+func (f *fakeStack) mint(ttl time.Duration) string {
+	code := randHex()
+	f.mu.Lock()
+	f.codes[code] = time.Now().Add(ttl)
+	f.mu.Unlock()
+	return f.api.URL + "/menu?code=" + code
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func (f *fakeStack) routes() http.Handler {
+	mux := http.NewServeMux()
+	ui := menu.Handler()
+	mux.HandleFunc("GET /menu", func(w http.ResponseWriter, r *http.Request) {
+		if code := r.URL.Query().Get("code"); code != "" {
+			f.exchange(w, r, code)
+			return
+		}
+		f.session(ui).ServeHTTP(w, r)
+	})
+	mux.Handle("GET /menu/", f.session(ui))
+	mux.Handle("GET /v1/status", f.session(http.HandlerFunc(f.status)))
+	mux.Handle("GET /v1/courses", f.session(http.HandlerFunc(f.courses)))
+	mux.Handle("GET /v1/search", f.session(http.HandlerFunc(f.search)))
+	mux.Handle("GET /v1/open/{integration}/{id}", f.session(http.HandlerFunc(f.open)))
+	mux.Handle("POST /v1/integrations/{name}/connect", f.session(http.HandlerFunc(f.connect)))
+	mux.Handle("DELETE /v1/integrations/{name}", f.session(http.HandlerFunc(f.disconnect)))
+	mux.Handle("POST /v1/integrations/{name}/widget-token", f.session(http.HandlerFunc(f.widgetToken)))
+	mux.HandleFunc("GET /docebo/connected", f.connected_)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", menu.ContentSecurityPolicy)
+		w.Header().Set("X-Frame-Options", "DENY")
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (f *fakeStack) exchange(w http.ResponseWriter, r *http.Request, code string) {
+	f.mu.Lock()
+	exp, ok := f.codes[code]
+	delete(f.codes, code)
+	var sid string
+	if ok && time.Now().Before(exp) {
+		sid = randHex()
+		f.sessions[sid] = true
+	}
+	f.mu.Unlock()
+	if sid == "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintln(w, "This menu link has expired or was already used. Press Ctrl+Shift+E to open the menu again.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: "latchkey_menu", Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/menu", http.StatusSeeOther)
+}
+
+func (f *fakeStack) session(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie("latchkey_menu")
+		f.mu.Lock()
+		ok := err == nil && f.sessions[c.Value]
+		f.mu.Unlock()
+		if !ok {
+			apiError(w, http.StatusUnauthorized, "unauthenticated", "no menu session")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Origin") != f.api.URL {
+			apiError(w, http.StatusForbidden, "bad_origin", "foreign or missing Origin")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (f *fakeStack) isConnected() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.connected
+}
+
+func (f *fakeStack) status(w http.ResponseWriter, r *http.Request) {
+	docebo := map[string]any{"name": "docebo", "state": "disconnected"}
+	if f.isConnected() {
+		docebo = map[string]any{
+			"name": "docebo", "state": "connected",
+			"account":      map[string]string{"id": "12301", "username": "ada", "name": "Ada Lovelace", "email": "ada@example.test"},
+			"token_expiry": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		}
+	}
+	writeJSON(w, 200, map[string]any{
+		"key_id": "0123456789abcdef",
+		"integrations": []any{
+			docebo,
+			map[string]any{"name": "document360", "state": "connected", "account": map[string]string{"id": "kb", "name": "Help centre"}},
+			map[string]any{"name": "slack", "state": "not_configured"},
+		},
+	})
+}
+
+func (f *fakeStack) courseJSON(c fakeCourse) map[string]any {
+	m := map[string]any{
+		"integration": "docebo", "id": c.ID, "title": c.Title, "type": c.Type, "status": c.Status,
+		"url":       f.provider.URL + "/learn/course/" + c.ID,
+		"thumbnail": f.provider.URL + "/thumb/" + c.ID + ".svg",
+	}
+	if c.Progress != nil {
+		m["progress"] = *c.Progress
+	}
+	return m
+}
+
+func (f *fakeStack) courses(w http.ResponseWriter, r *http.Request) {
+	items := []any{}
+	errs := []any{}
+	if f.isConnected() {
+		for _, c := range fakeEnrollments {
+			items = append(items, f.courseJSON(c))
+		}
+	} else {
+		errs = append(errs, map[string]string{"integration": "docebo", "code": "not_connected", "message": "not connected"})
+	}
+	writeJSON(w, 200, map[string]any{"items": items, "errors": errs})
+}
+
+func (f *fakeStack) search(w http.ResponseWriter, r *http.Request) {
+	q := strings.ToLower(r.URL.Query().Get("q"))
+	results := []any{}
+	if f.isConnected() {
+		for i, c := range fakeCatalog {
+			if strings.Contains(strings.ToLower(c.Title), q) {
+				results = append(results, map[string]any{
+					"integration": "docebo", "kind": "course", "id": c.ID, "title": c.Title,
+					"url": f.provider.URL + "/learn/course/" + c.ID, "snippet": c.Type + " course", "score": 0.9 - float64(i)/100,
+				})
+			}
+		}
+	}
+	if strings.Contains("getting started with the go sdk", q) {
+		results = append(results, map[string]any{
+			"integration": "document360", "kind": "article", "id": "a1", "title": "Getting started with the Go SDK",
+			"url": f.provider.URL + "/docs/go-sdk", "snippet": "Install the SDK, then <b>go</b>…", "score": 0.5,
+		})
+	}
+	writeJSON(w, 200, map[string]any{"results": results, "errors": []any{
+		map[string]string{"integration": "confluence", "code": "unavailable", "message": "timed out"},
+	}})
+}
+
+func (f *fakeStack) open(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	f.mu.Lock()
+	f.opened = append(f.opened, id)
+	f.mu.Unlock()
+	http.Redirect(w, r, f.provider.URL+"/learn/course/"+url.PathEscape(id)+";type=oauth2_response;access_token="+randHex(), http.StatusFound)
+}
+
+func (f *fakeStack) connect(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("name") != "docebo" {
+		apiError(w, 404, "not_configured", "not configured")
+		return
+	}
+	state := randHex()
+	f.mu.Lock()
+	f.consentWant = state
+	f.mu.Unlock()
+	u := f.provider.URL + "/oauth2/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {"latchkey"}, "state": {state},
+		"redirect_uri": {f.api.URL + "/docebo/connected"},
+	}.Encode()
+	writeJSON(w, 200, map[string]string{"url": u})
+}
+
+func (f *fakeStack) connected_(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	ok := f.consentWant != "" && r.URL.Query().Get("state") == f.consentWant && r.URL.Query().Get("code") != ""
+	if ok {
+		f.connected, f.consentWant = true, ""
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintln(w, "bad state")
+		return
+	}
+	fmt.Fprintln(w, "Docebo is connected. You can close this window.")
+}
+
+func (f *fakeStack) disconnect(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.connected = false
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (f *fakeStack) widgetToken(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.widgetCalls++
+	f.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"accessToken": "widget-" + randHex(), "expiresIn": 600})
+}
+
+var consentPage = template.Must(template.New("consent").Parse(`<!doctype html><title>Authorize latchkey</title>
+<h1>Authorize latchkey to use your Docebo account?</h1>
+<form method="get" action="{{.Redirect}}"><input type="hidden" name="code" value="{{.Code}}">
+<input type="hidden" name="state" value="{{.State}}"><button type="submit">Approve</button></form>`))
+
+func (f *fakeStack) serveProvider(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/oauth2/authorize":
+		q := r.URL.Query()
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		consentPage.Execute(w, map[string]string{"Redirect": q.Get("redirect_uri"), "Code": randHex(), "State": q.Get("state")})
+	case strings.HasPrefix(r.URL.Path, "/thumb/"):
+		w.Header().Set("Content-Type", "image/svg+xml")
+		fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 9"><rect width="16" height="9" fill="#3a7"/><circle cx="8" cy="4.5" r="3" fill="#fff"/></svg>`)
+	case strings.HasPrefix(r.URL.Path, "/learn/"), strings.HasPrefix(r.URL.Path, "/docs/"):
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><title>Course</title><h1>%s</h1>", template.HTMLEscapeString(r.URL.Path))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestMenuCanned drives the menu in Chromium against the fake stack.
+func TestMenuCanned(t *testing.T) {
+	f := newFakeStack(t)
+	var want []course
+	for _, c := range fakeEnrollments {
+		want = append(want, course{ID: c.ID, Title: c.Title, Progress: c.Progress})
+	}
+	sc := scenario{
+		MenuURL:      f.mint(time.Minute),
+		ExpiredURL:   f.mint(-time.Second),
+		Shots:        artifactsDir(t),
+		Integration:  "docebo",
+		Query:        "go",
+		SearchTitles: []string{"Go Fundamentals", "Going Further with Go", "Golang Concurrency Patterns", "Getting started with the Go SDK"},
+		Courses:      want,
+	}
+	res := runSpec(t, sc)
+
+	if res.ReusedStatus != http.StatusForbidden || res.ExpiredStatus != http.StatusForbidden {
+		t.Errorf("refusals: reused %d, expired %d; want 403 both", res.ReusedStatus, res.ExpiredStatus)
+	}
+	// Grouped by integration, in rank order: docebo's group first.
+	if g := res.Search.Groups; len(g) != 2 || g[0].Label != "Docebo" || g[1].Label != "Document360" {
+		t.Errorf("search groups = %+v, want Docebo then Document360", g)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.connected {
+		t.Error("the fake stack ends disconnected: Connect did not complete")
+	}
+	// Enter on the second result opened it through the signed-in link.
+	if len(f.opened) != 1 || f.opened[0] != "102" {
+		t.Errorf("courses opened through /v1/open = %q, want [102]", f.opened)
+	}
+	if f.widgetCalls == 0 {
+		t.Error("the Knowledge base panel never fetched a widget token")
+	}
+	if len(f.codes) != 0 {
+		t.Errorf("%d one-time codes left unused", len(f.codes))
+	}
+}

@@ -1,0 +1,266 @@
+// menu.spec.mjs drives the latchkey menu in Debian's Chromium through
+// playwright-core. It is run by menu_test.go (go test ./e2e/browser), which
+// starts the stack and passes the scenario as JSON in LK_SCENARIO:
+//
+//   {
+//     "menuURL":    "http://127.0.0.1:P/menu?code=…",   fresh one-time code
+//     "expiredURL": "http://127.0.0.1:P/menu?code=…",   a code past its expiry
+//     "shots":      "/dir",                              screenshots go here
+//     "integration": "docebo",
+//     "query": "go",
+//     "searchTitles": ["…"],                 titles the search must show
+//     "courses": [{"id","title","progress"}], the enrollments My Courses must show
+//     "consent": {"username","password"}     optional, for a consent login form
+//   }
+//
+// LATCHKEY_TEST_BROWSER names the directory holding node_modules/playwright-core.
+// It prints one "STEP name" line per step and, last, "RESULT {json}"; it exits
+// non-zero with "FAIL …" on the first failed expectation.
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const sc = JSON.parse(process.env.LK_SCENARIO || '{}');
+const depsDir = process.env.LATCHKEY_TEST_BROWSER || path.dirname(new URL(import.meta.url).pathname);
+const require = createRequire(path.join(depsDir, 'package.json'));
+const { chromium } = require('playwright-core');
+
+const TIMEOUT = Number(process.env.LK_TIMEOUT_MS || 15000);
+const result = { steps: [], shots: [], search: {}, courses: [], popups: [] };
+
+function expect(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function step(name) {
+  result.steps.push(name);
+  console.log(`STEP ${name}`);
+}
+
+async function shot(page, name) {
+  const file = path.join(sc.shots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  result.shots.push(file);
+}
+
+async function apiStatus(page) {
+  return page.evaluate(async () => {
+    const r = await fetch('/v1/status', { credentials: 'same-origin' });
+    return { status: r.status, body: await r.json() };
+  });
+}
+
+async function stateOf(page, name) {
+  const st = await apiStatus(page);
+  expect(st.status === 200, `/v1/status answered ${st.status}`);
+  const it = (st.body.integrations || []).find((i) => i.name === name);
+  return it ? it.state : 'absent';
+}
+
+async function checkRefused(page, url, label) {
+  const res = await page.goto(url);
+  expect(res.status() >= 400 && res.status() < 500, `${label} one-time code: HTTP ${res.status()}, want a 4xx refusal`);
+  const ready = await page.locator('body[data-ready="true"]').count();
+  expect(ready === 0, `${label} one-time code: the menu loaded`);
+  const cookies = await page.context().cookies();
+  expect(cookies.length === 0, `${label} one-time code: a cookie was set (${cookies.map((c) => c.name).join(',')})`);
+  // Without a session the API is closed too.
+  const api = await page.evaluate(async () => (await fetch('/v1/status', { credentials: 'same-origin' })).status);
+  expect(api === 401 || api === 403, `${label}: /v1/status without a session answered ${api}, want 401/403`);
+  return res.status();
+}
+
+// approve follows a consent window until it lands back on the daemon's
+// /{integration}/connected redirect, pressing the consent page's button
+// (and filling a login form when there is one) on the way.
+async function approve(popup, integration) {
+  const done = new RegExp(`/${integration}/connected`);
+  await popup.waitForLoadState('domcontentloaded');
+  for (let i = 0; i < 5 && !done.test(popup.url()); i++) {
+    const user = popup.locator('input[name="username"], input[name="login"], input[type="email"]');
+    if (sc.consent && (await user.count())) {
+      await user.first().fill(sc.consent.username || '');
+      const pw = popup.locator('input[type="password"]');
+      if (await pw.count()) await pw.first().fill(sc.consent.password || '');
+    }
+    const btn = popup.locator('button[type="submit"], input[type="submit"], button:has-text("Approve"), button:has-text("Allow")');
+    if (!(await btn.count())) {
+      await popup.waitForURL(done, { timeout: TIMEOUT });
+      break;
+    }
+    await Promise.all([popup.waitForNavigation({ timeout: TIMEOUT }), btn.first().click()]);
+  }
+  expect(done.test(popup.url()), `consent did not come back to /${integration}/connected (at ${popup.url()})`);
+  return popup.url();
+}
+
+async function run() {
+  fs.mkdirSync(sc.shots, { recursive: true });
+  const udd = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-chromium-'));
+  const ctx = await chromium.launchPersistentContext(udd, {
+    executablePath: process.env.LK_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    colorScheme: sc.colorScheme || 'light',
+    viewport: { width: 1100, height: 800 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  ctx.setDefaultTimeout(TIMEOUT);
+  const problems = [];
+  const watch = (p) => {
+    p.on('pageerror', (e) => problems.push(`page error on ${p.url()}: ${e.message}`));
+    p.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+    });
+  };
+  try {
+    const page = ctx.pages()[0] || (await ctx.newPage());
+    watch(page);
+    const I = sc.integration || 'docebo';
+
+    step('open the menu through a one-time code');
+    const res = await page.goto(sc.menuURL);
+    expect(res.ok(), `menu URL answered ${res.status()}`);
+    const landed = new URL(page.url());
+    expect(landed.pathname === '/menu' || landed.pathname === '/menu/', `landed on ${landed.pathname}, want /menu`);
+    expect(!landed.search.includes('code='), 'the one-time code is still in the address bar');
+    await page.locator('body[data-ready="true"]').waitFor();
+    const cookies = await ctx.cookies();
+    expect(cookies.length >= 1, 'no session cookie');
+    for (const c of cookies) {
+      expect(c.httpOnly, `cookie ${c.name} is not HttpOnly`);
+      expect(c.sameSite === 'Strict', `cookie ${c.name} is SameSite=${c.sameSite}, want Strict`);
+    }
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+    expect(focused === 'q', `focus is on ${focused}, want the search box`);
+
+    step('My Courses shows the enrollments with progress');
+    const cards = page.locator('#courses > li');
+    await page.waitForFunction((n) => document.querySelectorAll('#courses > li').length === n, sc.courses.length);
+    for (const want of sc.courses) {
+      const card = page.locator(`#courses > li[data-id="${want.id}"]`);
+      expect((await card.count()) === 1, `no card for course ${want.id}`);
+      const title = (await card.locator('.title').textContent()).trim();
+      expect(title === want.title, `course ${want.id}: title ${JSON.stringify(title)}, want ${JSON.stringify(want.title)}`);
+      const href = await card.locator('a').getAttribute('href');
+      expect(href === `/v1/open/${I}/${encodeURIComponent(want.id)}`, `course ${want.id}: link ${href}`);
+      const bar = card.locator('[role="progressbar"]');
+      if (want.progress === undefined || want.progress === null) {
+        expect((await bar.count()) === 0, `course ${want.id}: a progress bar without progress`);
+      } else {
+        const now = await bar.getAttribute('aria-valuenow');
+        expect(Number(now) === Math.round(want.progress), `course ${want.id}: aria-valuenow ${now}, want ${Math.round(want.progress)}`);
+        expect((await bar.getAttribute('aria-valuemax')) === '100', 'aria-valuemax is not 100');
+        const width = await bar.locator('.bar').evaluate((el) => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width);
+        expect(Math.abs(width * 100 - Math.round(want.progress)) <= 2, `course ${want.id}: bar at ${Math.round(width * 100)}%`);
+      }
+      result.courses.push({ id: want.id, title, progress: want.progress });
+    }
+    expect((await cards.count()) === sc.courses.length, 'unexpected extra course cards');
+    await shot(page, '01-home');
+
+    step(`search "${sc.query}" shows the courses`);
+    await page.locator('#q').click();
+    await page.keyboard.type(sc.query, { delay: 30 });
+    await page.locator('#results [role="option"]').first().waitFor();
+    await page.waitForFunction(() => /result/.test(document.getElementById('search-status').textContent));
+    expect((await page.locator('#q').getAttribute('aria-expanded')) === 'true', 'combobox not expanded');
+    const groups = await page.locator('#results [role="group"]').evaluateAll((gs) =>
+      gs.map((g) => ({
+        label: document.getElementById(g.getAttribute('aria-labelledby')).textContent,
+        titles: [...g.querySelectorAll('[role="option"] .title')].map((t) => t.textContent),
+      })));
+    result.search = { query: sc.query, groups };
+    const seen = groups.flatMap((g) => g.titles);
+    for (const t of sc.searchTitles) expect(seen.includes(t), `search "${sc.query}": ${JSON.stringify(t)} missing from ${JSON.stringify(seen)}`);
+    expect(groups.some((g) => g.label.toLowerCase() === I), `no ${I} group in ${JSON.stringify(groups.map((g) => g.label))}`);
+    await shot(page, '02-search');
+
+    step('arrow keys move through the results, Enter opens the active one');
+    const options = page.locator('#results [role="option"]');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    const want = Math.min(1, (await options.count()) - 1);
+    const activeID = await page.locator('#q').getAttribute('aria-activedescendant');
+    const target = options.nth(want);
+    expect(activeID === (await target.getAttribute('id')), `active option ${activeID}, want option ${want}`);
+    expect((await target.getAttribute('aria-selected')) === 'true', 'active option not aria-selected');
+    const href = await target.getAttribute('href');
+    const [popup] = await Promise.all([ctx.waitForEvent('page'), page.keyboard.press('Enter')]);
+    watch(popup);
+    await popup.waitForLoadState('domcontentloaded');
+    const opened = popup.url();
+    result.popups.push({ href, opened });
+    expect(!/\/v1\/open\//.test(opened), `Enter opened ${opened}: the signed-in link did not redirect`);
+    expect(/^https?:/.test(opened), `Enter opened ${opened}`);
+    await popup.close();
+    const mouseOpen = await page.locator('#results [role="option"]').first().getAttribute('target');
+    expect(mouseOpen === '_blank', 'results do not open in a new tab');
+
+    step('Escape closes the results');
+    await page.locator('#q').focus();
+    await page.keyboard.press('Escape');
+    expect((await page.locator('#q').getAttribute('aria-expanded')) === 'false', 'Escape left the listbox open');
+
+    step('Disconnect');
+    await page.locator('.tabs a[data-view="integrations"]').click();
+    const card = page.locator(`#integrations > li[data-name="${I}"]`);
+    await card.waitFor();
+    await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I);
+    expect((await card.locator('.badge').textContent()) === 'Connected', 'badge does not say Connected');
+    await shot(page, '03-integrations');
+    await card.locator('button.disconnect').click();
+    await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'disconnected', I);
+    expect(await card.locator('button.connect').isVisible(), 'no Connect button after Disconnect');
+    expect(!(await card.locator('button.disconnect').isVisible()), 'Disconnect still shown');
+    expect((await stateOf(page, I)) === 'disconnected', 'the daemon does not report the integration disconnected');
+    await shot(page, '04-disconnected');
+
+    step('Connect');
+    const [consent] = await Promise.all([ctx.waitForEvent('page'), card.locator('button.connect').click()]);
+    watch(consent);
+    await page.locator(`#integrations > li[data-name="${I}"] .pending`).filter({ hasText: 'Waiting' }).waitFor();
+    const back = await approve(consent, I);
+    result.popups.push({ consent: back.replace(/([?&](code|state)=)[^&]*/g, '$1…') });
+    await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I, { timeout: 3 * TIMEOUT });
+    expect((await stateOf(page, I)) === 'connected', 'the daemon does not report the integration connected');
+    await consent.close();
+    await shot(page, '05-reconnected');
+
+    step('My Courses comes back after Connect');
+    await page.locator('.tabs a[data-view="home"]').click();
+    await page.waitForFunction((n) => document.querySelectorAll('#courses > li').length === n, sc.courses.length);
+
+    step('dark colour scheme');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg !== 'rgb(246, 247, 249)', `dark scheme keeps the light background ${bg}`);
+    await shot(page, '06-home-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+
+    step('a reused one-time code is refused');
+    await ctx.clearCookies();
+    result.reusedStatus = await checkRefused(page, sc.menuURL, 'reused');
+    await shot(page, '07-reused-code');
+
+    step('an expired one-time code is refused');
+    result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');
+
+    expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
+  } finally {
+    await ctx.close();
+    fs.rmSync(udd, { recursive: true, force: true });
+  }
+}
+
+run().then(
+  () => {
+    console.log(`RESULT ${JSON.stringify(result)}`);
+  },
+  (err) => {
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    console.log(`FAIL ${err && err.stack ? err.stack : err}`);
+    process.exitCode = 1;
+  },
+);
