@@ -114,8 +114,9 @@ async function run() {
       if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
     });
   };
+  let page;
   try {
-    const page = ctx.pages()[0] || (await ctx.newPage());
+    page = ctx.pages()[0] || (await ctx.newPage());
     watch(page);
     const I = sc.integration || 'docebo';
 
@@ -248,6 +249,10 @@ async function run() {
     result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');
 
     expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
+  } catch (err) {
+    if (page) await shot(page, 'failure').catch(() => {});
+    if (problems.length) err.message += `\nbrowser problems:\n  ${problems.join('\n  ')}`;
+    throw err;
   } finally {
     await ctx.close();
     fs.rmSync(udd, { recursive: true, force: true });
