@@ -95,6 +95,52 @@ async function approve(popup, integration) {
   return popup.url();
 }
 
+
+// contrastProblems lists visible text whose colour against its effective
+// background is under WCAG AA (4.5:1; 3:1 for large or bold-large text).
+async function contrastProblems(page, where) {
+  const bad = await page.evaluate(() => {
+    const parse = (c) => {
+      const m = c.match(/rgba?\(([^)]+)\)/);
+      if (!m) return null;
+      const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+      return { r, g, b, a };
+    };
+    const lum = ({ r, g, b }) => {
+      const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const bgOf = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c && c.a > 0.5) return c;
+      }
+      return parse(getComputedStyle(document.documentElement).backgroundColor) || { r: 255, g: 255, b: 255 };
+    };
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || seen.has(el)) continue;
+      seen.add(el);
+      const r = el.getBoundingClientRect();
+      const cs = getComputedStyle(el);
+      if (!r.width || !r.height || cs.visibility === 'hidden' || el.closest('[hidden], .visually-hidden, template')) continue;
+      const fg = parse(cs.color);
+      const bg = bgOf(el);
+      const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      const size = parseFloat(cs.fontSize);
+      const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+      const need = large ? 3 : 4.5;
+      if (ratio < need) out.push(`${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}:1 < ${need}`);
+    }
+    return out;
+  });
+  return bad.map((b) => `${where}: ${b}`);
+}
+
 async function run() {
   fs.mkdirSync(sc.shots, { recursive: true });
   const udd = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-chromium-'));
@@ -177,6 +223,10 @@ async function run() {
     for (const t of sc.searchTitles) expect(seen.includes(t), `search "${sc.query}": ${JSON.stringify(t)} missing from ${JSON.stringify(seen)}`);
     expect(groups.some((g) => g.label.toLowerCase() === I), `no ${I} group in ${JSON.stringify(groups.map((g) => g.label))}`);
     await shot(page, '02-search');
+    const lowContrast = await contrastProblems(page, 'home, light');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    lowContrast.push(...(await contrastProblems(page, 'home, dark')));
+    await page.emulateMedia({ colorScheme: 'light' });
 
     step('arrow keys move through the results, Enter opens the active one');
     const options = page.locator('#results [role="option"]');
@@ -211,6 +261,25 @@ async function run() {
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I);
     expect((await card.locator('.badge').textContent()) === 'Connected', 'badge does not say Connected');
     await shot(page, '03-integrations');
+    lowContrast.push(...(await contrastProblems(page, 'integrations, light')));
+    await page.emulateMedia({ colorScheme: 'dark' });
+    lowContrast.push(...(await contrastProblems(page, 'integrations, dark')));
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(lowContrast.length === 0, `text under WCAG AA contrast:\n  ${lowContrast.join('\n  ')}`);
+
+    step('keyboard focus is visible');
+    await page.locator('.tabs a[data-view="integrations"]').focus();
+    let reached = false;
+    for (let i = 0; i < 10 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await card.locator('button.disconnect').evaluate((el) => el === document.activeElement);
+    }
+    expect(reached, 'Tab does not reach the Disconnect button');
+    const outline = await card.locator('button.disconnect').evaluate((el) => {
+      const cs = getComputedStyle(el);
+      return { style: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+    });
+    expect(outline.style !== 'none' && outline.width >= 2, `focused button has no visible outline (${JSON.stringify(outline)})`);
     await card.locator('button.disconnect').click();
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'disconnected', I);
     expect(await card.locator('button.connect').isVisible(), 'no Connect button after Disconnect');
@@ -240,10 +309,17 @@ async function run() {
     await shot(page, '06-home-dark');
     await page.emulateMedia({ colorScheme: 'light' });
 
-    step('a reused one-time code is refused');
+    step('a lost session says so');
     await ctx.clearCookies();
+    await page.locator('#q').fill('');
+    await page.locator('#q').type('x');
+    await page.locator('#banner').waitFor({ state: 'visible' });
+    expect(/open the menu again/i.test(await page.locator('#banner').textContent()), 'the banner does not say how to get back');
+    await shot(page, '07-session-lost');
+
+    step('a reused one-time code is refused');
     result.reusedStatus = await checkRefused(page, sc.menuURL, 'reused');
-    await shot(page, '07-reused-code');
+    await shot(page, '08-reused-code');
 
     step('an expired one-time code is refused');
     result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');
