@@ -1,0 +1,229 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/vault/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is the local SQLite store. It is safe for concurrent use, also by
+// several processes on the same file.
+type Store struct {
+	db   *sql.DB
+	path string
+
+	auditMaxRows int64
+	auditMaxAge  time.Duration
+}
+
+// Audit retention: the trail keeps at most this many rows, none older than
+// this.
+const (
+	AuditMaxRows = 10000
+	AuditMaxAge  = 90 * 24 * time.Hour
+)
+
+var (
+	_ store.RecordStore = (*Store)(nil)
+	_ store.Outbox      = (*Store)(nil)
+)
+
+// Open opens (creating and migrating if needed) the database at path. The
+// parent directory is created 0700 when missing; the database file and its
+// -wal and -shm companions are 0600.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlitestore: empty database path")
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlitestore: state directory: %w", err)
+	}
+	// Create the files ourselves so that they never exist with the umask's
+	// mode, even for an instant. SQLite gives -wal and -shm the main file's
+	// mode, and an empty -wal is the same as none.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := ensureFile0600(p); err != nil {
+			return nil, fmt.Errorf("sqlitestore: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	s := &Store{db: db, path: path, auditMaxRows: AuditMaxRows, auditMaxAge: AuditMaxAge}
+	if err := s.migrate(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func ensureFile0600(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() != 0o600 {
+		return f.Chmod(0o600)
+	}
+	return nil
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrate applies the embedded migrations not yet applied, each in its own
+// transaction together with the schema_version bump.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %w", err)
+	}
+	sort.Strings(names)
+	type mig struct {
+		version int
+		name    string
+	}
+	var migs []mig
+	for _, n := range names {
+		base := filepath.Base(n)
+		num, _, _ := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil || v <= 0 {
+			return fmt.Errorf("sqlitestore: migration %s: name must start with its version", base)
+		}
+		migs = append(migs, mig{v, n})
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		var cur int
+		err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+		latest := 0
+		if len(migs) > 0 {
+			latest = migs[len(migs)-1].version
+		}
+		if cur > latest {
+			return fmt.Errorf("database schema version %d is newer than this build knows (%d): upgrade latchkey", cur, latest)
+		}
+		for _, m := range migs {
+			if m.version <= cur {
+				continue
+			}
+			b, err := migrationFS.ReadFile(m.name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(b)); err != nil {
+				return fmt.Errorf("migration %s: %w", filepath.Base(m.name), err)
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, m.version); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// SchemaVersion returns the applied schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	return v, wrap(err)
+}
+
+// tx runs f in an immediate (write-locking) transaction.
+func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return wrap(err)
+	}
+	return wrap(tx.Commit())
+}
+
+// Lock runs f while holding the database's write lock, so that processes
+// sharing this file run f one at a time. f must not write through s (it would
+// wait for the lock it is holding).
+func (s *Store) Lock(ctx context.Context, f func() error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback()
+	return f()
+}
+
+// wrap prefixes errors with the package name and leaves sentinel errors
+// comparable with errors.Is.
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
+		strings.HasPrefix(err.Error(), "sqlitestore: ") {
+		return err
+	}
+	return fmt.Errorf("sqlitestore: %w", err)
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
