@@ -1,0 +1,191 @@
+package sandbox
+
+import (
+	"fmt"
+	"strings"
+)
+
+// User is a platform user.
+type User struct {
+	ID        int
+	Username  string
+	Password  string
+	FirstName string
+	LastName  string
+	Email     string
+	Level     string // user | admin | super_admin
+}
+
+// Course is a catalog course (or learning plan).
+type Course struct {
+	ID          int
+	Code        string
+	Name        string
+	Type        string // elearning | classroom | webinar | learning_plan
+	Slug        string
+	Description string // HTML, as Docebo stores it
+	Language    string
+	Duration    int // seconds
+}
+
+// Enrollment is a user's enrollment in a course. Status uses the words the
+// platform may answer with: subscribed, enrolled, waiting, in_progress,
+// completed, suspended (UNSURE which set /learn/v1/enrollments uses; the
+// seed mixes them so clients must map all of them). Completion < 0 means the
+// item carries no completion_percentage (UNSURE whether it ever does).
+type Enrollment struct {
+	UserID     int
+	CourseID   int
+	Status     string
+	Completion int
+	// WithURL makes the item carry its own "url" field.
+	WithURL bool
+}
+
+// SeedUsers are the sandbox's users; every password is DefaultPassword.
+func SeedUsers() []User {
+	mk := func(id int, user, first, last, level string) User {
+		return User{ID: id, Username: user, Password: DefaultPassword, FirstName: first, LastName: last,
+			Email: user + "@example.com", Level: level}
+	}
+	return []User{
+		mk(12301, "ada", "Ada", "Lovelace", "user"),
+		mk(12302, "grace", "Grace", "Hopper", "user"),
+		mk(12303, "alan", "Alan", "Turing", "user"),
+		mk(12304, "katherine", "Katherine", "Johnson", "user"),
+		mk(12300, "admin", "Sandbox", "Admin", "super_admin"),
+	}
+}
+
+var seedTitles = []string{
+	"Go Fundamentals",
+	"Concurrency in Go",
+	"Go for Web Services",
+	"Testing in Go",
+	"Go Generics Deep Dive",
+	"Let's Go: Developer Onboarding",
+	"Security Awareness Essentials",
+	"GDPR for Everyone",
+	"Phishing: Spot the Hook",
+	"Leading Remote Teams",
+	"Negotiation Skills",
+	"Giving Good Feedback",
+	"Excel Advanced Formulas",
+	"Kubernetes Basics",
+	"Docker for Developers",
+	"Python Data Analysis",
+	"SQL Fundamentals",
+	"Customer Success 101",
+	"Public Speaking Without Fear",
+	"Time Management for Busy People",
+	"Agile and Scrum in Practice",
+	"Design Thinking Workshop",
+	"Accessibility on the Web",
+	"Cloud Cost Management",
+	"Incident Response Drill",
+	"Writing Clear Documentation",
+	"Introduction to Machine Learning",
+	"Statistics Refresher",
+	"Sales Pipeline Mastery",
+	"Onboarding: Welcome to Acme",
+	"Diversity and Inclusion at Work",
+	"Harassment Prevention",
+	"First Aid at the Office",
+	"Fire Safety Basics",
+	"Project Management Essentials",
+	"Product Discovery",
+	"UX Research Methods",
+	"Data Privacy for Engineers",
+	"Secure Coding Practices",
+	"Code Review That Works",
+	"Git Beyond the Basics",
+	"Linux Command Line",
+	"Networking Fundamentals",
+	"Observability with Prometheus",
+	"Mentoring New Hires",
+	"Coaching Conversations",
+	"Budgeting for Managers",
+	"Going Global: Cross-Cultural Communication",
+	"Google Workspace Tips",
+	"Algorithms and Data Structures",
+}
+
+// SeedCourses are about fifty courses, ids 1001…, several with "Go" in the
+// title and a few that only contain the letters (Google, Algorithms, Going)
+// so ranking has something to do.
+func SeedCourses() []Course {
+	out := make([]Course, 0, len(seedTitles))
+	for i, t := range seedTitles {
+		typ := "elearning"
+		switch {
+		case i%11 == 10:
+			typ = "learning_plan"
+		case i%7 == 6:
+			typ = "webinar"
+		case i%5 == 4:
+			typ = "classroom"
+		}
+		out = append(out, Course{
+			ID:          1001 + i,
+			Code:        fmt.Sprintf("C-%03d", i+1),
+			Name:        t,
+			Type:        typ,
+			Slug:        slugify(t),
+			Description: fmt.Sprintf("<p>%s: a %s course of the sandbox catalog.</p>", t, strings.ReplaceAll(typ, "_", " ")),
+			Language:    "en",
+			Duration:    1800 + 600*(i%6),
+		})
+	}
+	return out
+}
+
+var seedStatuses = []string{"subscribed", "in_progress", "completed", "enrolled", "waiting", "in_progress", "completed", "suspended"}
+
+// SeedEnrollments: ada has 30 enrollments in every status (three pages at
+// page_size 10), grace 12, alan 5, katherine none, admin 2.
+func SeedEnrollments() []Enrollment {
+	var out []Enrollment
+	add := func(user int, idx []int) {
+		for n, i := range idx {
+			st := seedStatuses[(n+user)%len(seedStatuses)]
+			comp := -1
+			switch st {
+			case "in_progress":
+				comp = 10 + (n*17)%80
+			case "completed":
+				if n%2 == 0 {
+					comp = 100
+				}
+			}
+			out = append(out, Enrollment{UserID: user, CourseID: 1001 + i, Status: st, Completion: comp, WithURL: n%3 == 2})
+		}
+	}
+	add(12301, seq(0, 30))
+	add(12302, seq(10, 22))
+	add(12303, []int{0, 5, 10, 15, 20})
+	add(12300, []int{40, 41})
+	return out
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func slugify(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
