@@ -22,7 +22,8 @@ import (
 // The real stack's knobs this test relies on.
 const (
 	// codeTTL is the one-time menu code lifetime the test asks the daemon for
-	// (LATCHKEY_MENU_CODE_TTL); the expired-code check waits past it.
+	// (LATCHKEY_MENU_CODE_TTL); expiredMenuURL copes with a daemon that keeps
+	// its default (30 s) by probing.
 	codeTTL      = 2 * time.Second
 	sandboxID    = "latchkey-e2e"
 	sandboxValue = "e2e-sandbox-client-value" // the sandbox's fake client secret (not a credential)
@@ -104,7 +105,7 @@ func newRealStack(t *testing.T) *realStack {
 	for k, v := range dirs {
 		s.env = append(s.env, k+"="+v)
 	}
-	s.env = append(s.env, "LATCHKEY_MENU_CODE_TTL="+codeTTL.String(), "LATCHKEY_OPENER=true")
+	s.env = append(s.env, "LATCHKEY_MENU_CODE_TTL="+codeTTL.String())
 	return s
 }
 
@@ -270,6 +271,37 @@ func (s *realStack) menuURL() string {
 	return ""
 }
 
+// expiredMenuURL returns a menu URL whose code has expired unused. Codes are
+// minted together; each probe spends one sibling (same age) once enough time
+// has passed, and the first refused probe proves the kept one expired.
+// Waiting for the clock is the point here (expiry), not synchronisation.
+func (s *realStack) expiredMenuURL() string {
+	s.t.Helper()
+	after := []time.Duration{codeTTL + 500*time.Millisecond, 10 * time.Second, 20 * time.Second, 31 * time.Second, 61 * time.Second}
+	urls := make([]string, 1+len(after))
+	start := time.Now()
+	for i := range urls {
+		urls[i] = s.menuURL()
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for i, d := range after {
+		time.Sleep(time.Until(start.Add(d)))
+		resp, err := noRedirect.Get(urls[i+1])
+		if err != nil {
+			s.t.Fatalf("probing a menu code: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 400 {
+			if i > 0 {
+				s.t.Logf("the daemon ignores LATCHKEY_MENU_CODE_TTL: codes lived over %v", after[i-1])
+			}
+			return urls[0]
+		}
+	}
+	s.t.Fatalf("menu codes are still accepted %v after minting", after[len(after)-1])
+	return ""
+}
+
 type cliItem struct {
 	Integration string   `json:"integration"`
 	ID          string   `json:"id"`
@@ -331,10 +363,7 @@ func TestMenuRealStack(t *testing.T) {
 		t.Fatal(`latchkey search go finds no sandbox course`)
 	}
 
-	// An expired code: minted first, then left to pass its lifetime.
-	expired := s.menuURL()
-	// Waiting for the clock is the point here (expiry), not synchronisation.
-	time.Sleep(codeTTL + 500*time.Millisecond)
+	expired := s.expiredMenuURL()
 	fresh := s.menuURL()
 	if fresh == expired {
 		t.Fatal("latchkey menu --print-url printed the same code twice")
