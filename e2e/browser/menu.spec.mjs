@@ -76,15 +76,18 @@ async function checkRefused(page, url, label) {
 // (and filling a login form when there is one) on the way.
 async function approve(popup, integration) {
   const done = new RegExp(`/${integration}/connected`);
-  await popup.waitForLoadState('domcontentloaded');
+  // The window opens on about:blank and is pointed at the consent URL once the daemon answers.
+  await popup.waitForURL((u) => u.href !== 'about:blank', { waitUntil: 'domcontentloaded' });
   for (let i = 0; i < 5 && !done.test(popup.url()); i++) {
+    await popup.waitForLoadState('domcontentloaded');
     const user = popup.locator('input[name="username"], input[name="login"], input[type="email"]');
     if (sc.consent && (await user.count())) {
       await user.first().fill(sc.consent.username || '');
       const pw = popup.locator('input[type="password"]');
       if (await pw.count()) await pw.first().fill(sc.consent.password || '');
     }
-    const btn = popup.locator('button[type="submit"], input[type="submit"], button:has-text("Approve"), button:has-text("Allow")');
+    let btn = popup.locator('#approve, button:has-text("Approve"), button:has-text("Allow")');
+    if (!(await btn.count())) btn = popup.locator('button[type="submit"], input[type="submit"]');
     if (!(await btn.count())) {
       await popup.waitForURL(done, { timeout: TIMEOUT });
       break;

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testenv"
+	"golang.org/x/net/html"
 )
 
 // The real stack's knobs this test relies on.
@@ -156,7 +158,8 @@ func (s *realStack) run(stdin string, args ...string) string {
 
 func (s *realStack) sandboxHas(flag string) bool {
 	out, _ := exec.Command(filepath.Join(s.bin, "docebo-sandbox"), "--help").CombinedOutput()
-	return bytes.Contains(out, []byte(flag))
+	// Go's flag package prints "-name", pflag "--name": match either.
+	return bytes.Contains(out, []byte("-"+strings.TrimLeft(flag, "-")+" "))
 }
 
 // waitHTTP polls url until it answers 2xx or the deadline passes.
@@ -180,15 +183,17 @@ func waitHTTP(t *testing.T, url string, within time.Duration) {
 
 func (s *realStack) up() {
 	t := s.t
+	// No --auto-approve: the browser goes through the sandbox's real consent page.
 	args := []string{"--listen", s.sandbox}
-	if s.sandboxHas("--auto-approve") {
-		args = append(args, "--auto-approve")
-	}
 	if s.sandboxHas("--client-id") {
 		args = append(args, "--client-id", sandboxID)
 	}
-	if s.sandboxHas("--client-secret") {
-		args = append(args, "--client-secret", sandboxValue)
+	if s.sandboxHas("--client-secret-file") {
+		f := filepath.Join(s.t.TempDir(), "sandbox-client-secret")
+		if err := os.WriteFile(f, []byte(sandboxValue), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--client-secret-file", f)
 	}
 	if s.sandboxHas("--redirect-uri") {
 		args = append(args, "--redirect-uri", "http://"+s.listen+"/docebo/connected")
@@ -249,14 +254,131 @@ func (s *realStack) connect() {
 		t.Fatalf("latchkey connect docebo printed no consent URL\n%s", stderr.String())
 	}
 	go io.Copy(io.Discard, stdout)
+	approveConsent(t, consent, "/docebo/connected")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("latchkey connect docebo: %v\n%s", err, stderr.String())
+	}
+}
+
+// approveConsent does what a person does with a consent URL: open it and,
+// unless the provider approves at once, submit its form with the Approve
+// button, following redirects until the daemon's redirect path answers.
+func approveConsent(t *testing.T, consent, donePath string) {
+	t.Helper()
 	resp, err := http.Get(consent)
 	if err != nil {
-		t.Fatalf("following the consent URL: %v", err)
+		t.Fatalf("opening the consent URL: %v", err)
 	}
+	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("latchkey connect docebo: %v (consent answered %d)\n%s", err, resp.StatusCode, stderr.String())
+	for i := 0; i < 3 && resp.Request.URL.Path != donePath; i++ {
+		action, form := consentForm(t, body)
+		target, err := resp.Request.URL.Parse(action)
+		if err != nil {
+			t.Fatalf("consent form action %q: %v", action, err)
+		}
+		if resp, err = http.PostForm(target.String(), form); err != nil {
+			t.Fatalf("submitting the consent form: %v", err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
 	}
+	if resp.Request.URL.Path != donePath || resp.StatusCode >= 400 {
+		t.Fatalf("consent ended at %s with %d, want %s: %.300s", resp.Request.URL.Path, resp.StatusCode, donePath, body)
+	}
+}
+
+// consentForm returns the first form's action and its values as submitted
+// with the button that approves (id "approve", or the text Approve/Allow).
+func consentForm(t *testing.T, page []byte) (string, url.Values) {
+	t.Helper()
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatalf("consent page: %v", err)
+	}
+	var form *html.Node
+	var find func(*html.Node)
+	find = func(n *html.Node) {
+		if form == nil && n.Type == html.ElementNode && n.Data == "form" {
+			form = n
+		}
+		for c := n.FirstChild; c != nil && form == nil; c = c.NextSibling {
+			find(c)
+		}
+	}
+	find(doc)
+	if form == nil {
+		t.Fatalf("consent page has no form: %.300s", page)
+	}
+	get := func(n *html.Node, k string) string {
+		for _, a := range n.Attr {
+			if a.Key == k {
+				return a.Val
+			}
+		}
+		return ""
+	}
+	text := func(n *html.Node) string {
+		var b strings.Builder
+		var w func(*html.Node)
+		w = func(n *html.Node) {
+			if n.Type == html.TextNode {
+				b.WriteString(n.Data)
+			}
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				w(c)
+			}
+		}
+		w(n)
+		return strings.TrimSpace(b.String())
+	}
+	vals := url.Values{}
+	approved := false
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			name := get(n, "name")
+			switch n.Data {
+			case "input":
+				if typ := get(n, "type"); name != "" && typ != "submit" && typ != "button" {
+					vals.Set(name, get(n, "value"))
+				}
+			case "select":
+				first, chosen := "", ""
+				for o := n.FirstChild; o != nil; o = o.NextSibling {
+					if o.Type == html.ElementNode && o.Data == "option" {
+						if first == "" {
+							first = get(o, "value")
+						}
+						for _, a := range o.Attr {
+							if a.Key == "selected" {
+								chosen = get(o, "value")
+							}
+						}
+					}
+				}
+				if chosen == "" {
+					chosen = first
+				}
+				vals.Set(name, chosen)
+			case "button":
+				if t := text(n); !approved && (get(n, "id") == "approve" || t == "Approve" || t == "Allow") {
+					approved = true
+					if name != "" {
+						vals.Set(name, get(n, "value"))
+					}
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(form)
+	if !approved {
+		t.Fatalf("consent form has no Approve button: %.300s", page)
+	}
+	return get(form, "action"), vals
 }
 
 // menuURL asks the daemon for a menu URL with a fresh one-time code.
