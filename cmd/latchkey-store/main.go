@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/latchkey/latchkey/vault/storeserver"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd(os.Stdout, os.Stderr, nil).ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "latchkey-store:", err)
+		os.Exit(1)
+	}
+}
+
+// newRootCmd builds the CLI. ready, when not nil, is passed to the server
+// (tests learn the bound address from it).
+func newRootCmd(stdout, stderr io.Writer, ready func(addr string)) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "latchkey-store",
+		Short:         "latchkey's remote store: sealed token envelopes, ciphertext only",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), "latchkey-store", version)
+			return nil
+		},
+	})
+
+	var o storeserver.Options
+	var logLevel, logFormat string
+	serve := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the store API",
+		Long: `Serve the store API.
+
+Every flag has an environment equivalent: LATCHKEY_STORE_ followed by the flag
+name in upper case with dashes as underscores (LATCHKEY_STORE_DB,
+LATCHKEY_STORE_JWKS_URL, …). A flag on the command line wins.
+
+Plain HTTP is served on loopback addresses only; anything else needs
+--tls-cert and --tls-key.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := envDefaults(cmd.Flags()); err != nil {
+				return err
+			}
+			log, err := newLogger(stderr, logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			if ready != nil {
+				o.Ready = func(a net.Addr) { ready(a.String()) }
+			}
+			return storeserver.Run(cmd.Context(), o)
+		},
+	}
+	f := serve.Flags()
+	f.StringVar(&o.Listen, "listen", storeserver.DefaultListen, "address to listen on (plain HTTP: loopback only)")
+	f.StringVar(&o.DB, "db", "", "database: sqlite:///path/store.db or postgres://user@host/db (default: sqlite in $XDG_STATE_HOME/latchkey/store.db)")
+	f.StringVar(&o.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	f.StringVar(&o.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	f.StringVar(&o.Issuer, "issuer", "", "identity provider issuer URL (OIDC discovery; tokens' iss must match)")
+	f.StringVar(&o.JWKSURL, "jwks-url", "", "identity provider JWKS URL (instead of discovery)")
+	f.StringVar(&o.Audience, "audience", "", "audience (aud) tokens must carry (required)")
+	f.StringVar(&o.AdminClaim, "admin-claim", "", "token claim that marks administrators, e.g. groups")
+	f.StringVar(&o.AdminValue, "admin-value", "", "value (or array element) of --admin-claim that marks administrators")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	root.AddCommand(serve)
+	return root
+}
+
+// envDefaults fills every flag not given on the command line from its
+// LATCHKEY_STORE_* variable.
+func envDefaults(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || err != nil {
+			return
+		}
+		name := "LATCHKEY_STORE_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok && v != "" {
+			if e := fl.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
+}
