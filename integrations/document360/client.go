@@ -1,0 +1,317 @@
+package document360
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/integrations"
+	"golang.org/x/oauth2"
+)
+
+const (
+	maxBody       = 4 << 20 // bytes read from any response
+	maxRetries429 = 2       // waits on 429 per request before giving up
+	maxMessage    = 300     // runes of a provider message kept in errors
+)
+
+// rateState is what the provider's X-RateLimit-* headers told us: while
+// blockedUntil is in the future the token has no requests left.
+type rateState struct {
+	mu           sync.Mutex
+	blockedUntil time.Time
+	remaining    int // -1 when unknown
+	limit        int
+}
+
+// wait blocks until the rate-limit window opens again, or returns a
+// *integrations.RateLimitError at once when that is later than the context
+// deadline or the configured maximum wait.
+func (d *Document360) waitWindow(ctx context.Context) error {
+	d.rateLimit.mu.Lock()
+	until := d.rateLimit.blockedUntil
+	d.rateLimit.mu.Unlock()
+	wait := until.Sub(d.now())
+	if wait <= 0 {
+		return nil
+	}
+	return d.sleep(ctx, wait, &integrations.RateLimitError{Status: http.StatusTooManyRequests, RetryAfter: wait})
+}
+
+// sleep waits d unless that overruns ctx's deadline or the maximum wait, in
+// which case it returns give (without waiting).
+func (d *Document360) sleep(ctx context.Context, wait time.Duration, give error) error {
+	if wait > d.maxWait {
+		return give
+	}
+	if dl, ok := ctx.Deadline(); ok && d.now().Add(wait).After(dl) {
+		return give
+	}
+	d.log.Info("document360: waiting for the rate-limit window", "wait", wait.Round(time.Millisecond))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return give
+	}
+}
+
+// noteRate records the X-RateLimit-* headers of a response.
+func (d *Document360) noteRate(h http.Header) {
+	rem, errR := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Remaining")))
+	if errR != nil {
+		return
+	}
+	d.rateLimit.mu.Lock()
+	defer d.rateLimit.mu.Unlock()
+	d.rateLimit.remaining = rem
+	if l, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit"))); err == nil {
+		d.rateLimit.limit = l
+	}
+	if rem > 0 {
+		return
+	}
+	if reset, ok := d.resetIn(h); ok {
+		d.rateLimit.blockedUntil = d.now().Add(reset)
+	}
+}
+
+// resetIn reads X-RateLimit-Reset: seconds until the window resets
+// (API-FACTS), or — defensively — a Unix time when the number is that large.
+func (d *Document360) resetIn(h http.Header) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
+	if v == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		return 0, false
+	}
+	if f > 1e9 { // a Unix timestamp
+		return time.Unix(int64(f), 0).Sub(d.now()), true
+	}
+	return time.Duration(f * float64(time.Second)), true
+}
+
+// retryAfter is how long a 429 asks us to wait: Retry-After (seconds or an
+// HTTP date), else X-RateLimit-Reset, else one second.
+func (d *Document360) retryAfter(h http.Header) time.Duration {
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			return time.Duration(n) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return max(t.Sub(d.now()), 0)
+		}
+	}
+	if r, ok := d.resetIn(h); ok {
+		return max(r, 0)
+	}
+	return time.Second
+}
+
+// authHeader is the header that carries the API token for the configured API.
+func (d *Document360) authHeader() string {
+	if d.api == APIv3 {
+		return "X-API-Key"
+	}
+	return "api_token"
+}
+
+// get performs one authenticated GET of path?query on the API host and
+// decodes the JSON body into out. It honours the rate-limit window, waits
+// out 429s within the context deadline, retries once with a refreshed token
+// after a 401, and turns error responses into *integrations.ProviderError.
+func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path string, query url.Values, out any) error {
+	if tokens == nil {
+		return integrations.ErrNotConnected
+	}
+	tok, err := tokens.Token(ctx)
+	if err != nil {
+		return err
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return integrations.ErrNotConnected
+	}
+	u := *d.base
+	u.Path = d.base.Path + path
+	u.RawPath = ""
+	u.RawQuery = query.Encode()
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		if err := d.waitWindow(ctx); err != nil {
+			return err
+		}
+		status, h, body, err := d.do(ctx, &u, tok)
+		if err != nil {
+			return err
+		}
+		d.noteRate(h)
+		switch {
+		case status >= 200 && status < 300:
+			if err := json.Unmarshal(body, out); err != nil {
+				return fmt.Errorf("document360: decoding the response of %s: %w", path, err)
+			}
+			return nil
+		case status == http.StatusUnauthorized && !refreshed:
+			refreshed = true
+			nt, rerr := tokens.Refresh(ctx, tok)
+			if rerr != nil {
+				return fmt.Errorf("document360: the API token was rejected: %w",
+					errors.Join(rerr, d.providerError(status, h, body, tok.AccessToken)))
+			}
+			if nt == nil || nt.AccessToken == "" || nt.AccessToken == tok.AccessToken {
+				return d.rejected(status, h, body, tok)
+			}
+			tok = nt
+			continue
+		case status == http.StatusUnauthorized:
+			return d.rejected(status, h, body, tok)
+		case status == http.StatusTooManyRequests ||
+			(status == http.StatusServiceUnavailable && h.Get("Retry-After") != ""):
+			wait := d.retryAfter(h)
+			rl := &integrations.RateLimitError{Status: status, RetryAfter: wait}
+			if attempt >= maxRetries429 {
+				return rl
+			}
+			if err := d.sleep(ctx, wait, rl); err != nil {
+				return err
+			}
+			continue
+		default:
+			return d.providerError(status, h, body, tok.AccessToken)
+		}
+	}
+}
+
+// rejected is the error of a 401 that a token refresh did not cure: for a
+// static API token that means the user must enter a new one.
+func (d *Document360) rejected(status int, h http.Header, body []byte, tok *oauth2.Token) error {
+	return fmt.Errorf("document360: the API token was rejected, enter a new one: %w",
+		errors.Join(integrations.ErrReconnectNeeded, d.providerError(status, h, body, tok.AccessToken)))
+}
+
+// do sends one GET with the token header and reads the bounded body.
+func (d *Document360) do(ctx context.Context, u *url.URL, tok *oauth2.Token) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("document360: building request: %w", err)
+	}
+	req.Header.Set(d.authHeader(), tok.AccessToken)
+	req.Header.Set("Accept", "application/json")
+	start := d.now()
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, nil, transportError(ctx, err)
+	}
+	d.log.Debug("document360: request", "path", u.Path, "status", resp.StatusCode,
+		"elapsed", d.now().Sub(start).Round(time.Millisecond),
+		"rate_remaining", resp.Header.Get("X-RateLimit-Remaining"))
+	return resp.StatusCode, resp.Header, body, nil
+}
+
+// transportError reports a failed exchange without the URL (which carries the
+// user's query) and with the context's reason when it ended the call.
+func transportError(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("document360: request abandoned: %w", ctxErr)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("document360: API unreachable: %w", err)
+}
+
+// providerError reads an error body defensively: the v2 envelope
+// {"success":false,"errors":[{"description","error_code"}]}, v3 RFC 7807
+// problem+json (title/detail, errors[].code), an OAuth error, or nothing
+// (v3 answers 401 with an empty body).
+//
+// Any of the secrets found in the message is replaced, so a provider that
+// echoes the request never puts the token into an error.
+func (d *Document360) providerError(status int, h http.Header, body []byte, secrets ...string) *integrations.ProviderError {
+	pe := &integrations.ProviderError{Status: status}
+	var e struct {
+		Errors []struct {
+			Code        string `json:"code"`
+			ErrorCode   any    `json:"error_code"`
+			Description string `json:"description"`
+			Message     string `json:"message"`
+		} `json:"errors"`
+		Title            string `json:"title"`
+		Detail           string `json:"detail"`
+		Code             any    `json:"code"`
+		Message          string `json:"message"`
+		OAuthError       string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	if len(body) > 0 && (strings.HasSuffix(mt, "json") || json.Valid(body)) && json.Unmarshal(body, &e) == nil {
+		var msgs []string
+		for _, x := range e.Errors {
+			if pe.Code == "" {
+				pe.Code = firstNonEmpty(x.Code, scalar(x.ErrorCode))
+			}
+			if m := firstNonEmpty(x.Description, x.Message); m != "" {
+				msgs = append(msgs, m)
+			}
+		}
+		if pe.Code == "" {
+			pe.Code = firstNonEmpty(scalar(e.Code), e.OAuthError)
+		}
+		if len(msgs) == 0 {
+			if m := firstNonEmpty(e.Detail, e.Title, e.Message, e.ErrorDescription); m != "" {
+				msgs = append(msgs, m)
+			}
+		}
+		pe.Message = strings.Join(msgs, "; ")
+	}
+	if pe.Message == "" {
+		pe.Message = http.StatusText(status) // v3 answers 401 with an empty body
+	}
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			pe.Code = strings.ReplaceAll(pe.Code, sec, "[redacted]")
+			pe.Message = strings.ReplaceAll(pe.Message, sec, "[redacted]")
+		}
+	}
+	pe.Code = StripHTML(pe.Code, 64)
+	pe.Message = StripHTML(pe.Message, maxMessage)
+	return pe
+}
+
+func scalar(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if strings.TrimSpace(x) != "" {
+			return x
+		}
+	}
+	return ""
+}

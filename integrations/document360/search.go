@@ -1,0 +1,459 @@
+package document360
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/latchkey/latchkey/integrations"
+	"golang.org/x/sync/errgroup"
+)
+
+const (
+	maxSearchPages   = 10  // pages read for one search at most
+	maxSearchLimit   = 100 // results returned at most
+	urlLookupWorkers = 4   // concurrent article lookups
+)
+
+// hit is one search hit, whatever the API version.
+type hit struct {
+	id, title, slug string
+	snippet         string // HTML fragment from the highlight/snippet fields
+	titleLevel      string // Algolia match level of the title: full | partial | none | ""
+	contentLevel    string
+	url             string
+}
+
+// Search searches the knowledge base (the configured version and language)
+// and returns up to limit published articles in the provider's order, each
+// with its public URL, a plain-text snippet and a Score in 0..1 (see
+// score). It reads as many pages as it needs, honours the rate limits, and
+// fails fast with a clean error when the API is down.
+func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, query string, limit int) ([]integrations.SearchResult, error) {
+	query = strings.TrimSpace(query)
+	if query == "" {
+		return nil, nil
+	}
+	if limit <= 0 {
+		limit = 10
+	}
+	limit = min(limit, maxSearchLimit)
+	var (
+		hits []hit
+		err  error
+	)
+	if d.api == APIv3 {
+		hits, err = d.searchV3(ctx, tokens, query, limit)
+	} else {
+		hits, err = d.searchV2(ctx, tokens, query, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("document360: search: %w", err)
+	}
+	hits, err = d.resolveURLs(ctx, tokens, hits)
+	if err != nil {
+		return nil, fmt.Errorf("document360: search: %w", err)
+	}
+	terms := queryTerms(query)
+	out := make([]integrations.SearchResult, 0, len(hits))
+	prev := 1.0
+	for rank, h := range hits {
+		// Keep the provider's order: a later hit never outscores an earlier one.
+		s := min(score(h, terms, rank), prev)
+		prev = s
+		title := StripHTML(h.title, 200)
+		if title == "" {
+			title = h.slug
+		}
+		out = append(out, integrations.SearchResult{
+			Integration: d.name,
+			Kind:        "article",
+			ID:          h.id,
+			Title:       title,
+			URL:         h.url,
+			Snippet:     StripHTML(h.snippet, MaxSnippetRunes),
+			Score:       s,
+		})
+	}
+	return out, nil
+}
+
+// score maps a hit to 0..1 from how well it matched and where the provider
+// ranked it, so articles can be merged with other integrations' results:
+//
+//	score = 0.6·match + 0.4·1/(1 + rank/10)
+//
+// match is 1.0 when the title matched every query word, 0.7 some of them,
+// 0.6 when only the content matched every word, 0.4 some, 0.25 otherwise.
+// The match levels come from the provider's highlight fields when it sends
+// them (v2), else from comparing the query words with the title and snippet.
+func score(h hit, terms []string, rank int) float64 {
+	tl, cl := h.titleLevel, h.contentLevel
+	if tl == "" {
+		tl = localLevel(h.title, terms)
+	}
+	if cl == "" {
+		cl = localLevel(h.snippet, terms)
+	}
+	var match float64
+	switch {
+	case tl == "full":
+		match = 1
+	case tl == "partial":
+		match = 0.7
+	case cl == "full":
+		match = 0.6
+	case cl == "partial":
+		match = 0.4
+	default:
+		match = 0.25
+	}
+	s := 0.6*match + 0.4/(1+float64(rank)/10)
+	return math.Round(min(max(s, 0), 1)*1e4) / 1e4
+}
+
+// localLevel is an Algolia-like match level of text for the query words
+// (prefix match on words, case-insensitive).
+func localLevel(text string, terms []string) string {
+	if len(terms) == 0 {
+		return "none"
+	}
+	words := queryTerms(StripHTML(text, 4096))
+	n := 0
+	for _, t := range terms {
+		for _, w := range words {
+			if strings.HasPrefix(w, t) {
+				n++
+				break
+			}
+		}
+	}
+	switch {
+	case n == len(terms):
+		return "full"
+	case n > 0:
+		return "partial"
+	}
+	return "none"
+}
+
+// queryTerms splits s into lower-case words of letters and digits.
+func queryTerms(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
+// --- v2 -------------------------------------------------------------------
+
+// v2Envelope is the v2 response wrapper.
+type v2Envelope[T any] struct {
+	Data    T    `json:"data"`
+	Success bool `json:"success"`
+	Errors  []struct {
+		Description string `json:"description"`
+		ErrorCode   any    `json:"error_code"`
+	} `json:"errors"`
+}
+
+func (e *v2Envelope[T]) err() error {
+	if e.Success || len(e.Errors) == 0 {
+		return nil
+	}
+	pe := &integrations.ProviderError{Status: 200, Code: scalar(e.Errors[0].ErrorCode)}
+	var msgs []string
+	for _, x := range e.Errors {
+		msgs = append(msgs, x.Description)
+	}
+	pe.Message = StripHTML(strings.Join(msgs, "; "), maxMessage)
+	return pe
+}
+
+type v2Hit struct {
+	ArticleID string                     `json:"article_id"`
+	Title     string                     `json:"title"`
+	Content   string                     `json:"content"`
+	Slug      string                     `json:"slug"`
+	IsHidden  bool                       `json:"is_hidden"`
+	IsDraft   bool                       `json:"is_draft"`
+	Snippet   map[string]json.RawMessage `json:"_snippet_result"`
+	Highlight map[string]json.RawMessage `json:"_highlight_result"`
+}
+
+type v2SearchData struct {
+	Hits    []v2Hit `json:"hits"`
+	NbHits  int     `json:"nb_hits"`
+	Page    int     `json:"page"`
+	NbPages int     `json:"nb_pages"`
+}
+
+// highlightField reads {"value": "...", "match_level": "..."} (snake or
+// Algolia's camel case); anything else (arrays for tags) yields nothing.
+func highlightField(m map[string]json.RawMessage, key string) (value, level string) {
+	raw, ok := m[key]
+	if !ok {
+		return "", ""
+	}
+	var f struct {
+		Value       string `json:"value"`
+		MatchLevel  string `json:"match_level"`
+		MatchLevel2 string `json:"matchLevel"`
+	}
+	if json.Unmarshal(raw, &f) != nil {
+		return "", ""
+	}
+	return f.Value, strings.ToLower(firstNonEmpty(f.MatchLevel, f.MatchLevel2))
+}
+
+func (d *Document360) searchV2(ctx context.Context, tokens integrations.Tokens, query string, limit int) ([]hit, error) {
+	version, err := d.versionID(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	per := min(d.pageSize, limit)
+	path := "/v2/ProjectVersions/" + url.PathEscape(version) + "/" + url.PathEscape(d.lang)
+	var out []hit
+	seen := map[string]bool{}
+	for page := 0; page < maxSearchPages && len(out) < limit; page++ {
+		q := url.Values{
+			"searchQuery": {query},
+			"page":        {strconv.Itoa(page)},
+			"hitsPerPage": {strconv.Itoa(per)},
+		}
+		var env v2Envelope[v2SearchData]
+		if err := d.get(ctx, tokens, path, q, &env); err != nil {
+			return nil, err
+		}
+		if err := env.err(); err != nil {
+			return nil, err
+		}
+		for _, h := range env.Data.Hits {
+			if h.ArticleID == "" || h.IsDraft || h.IsHidden || seen[h.ArticleID] || len(out) >= limit {
+				continue
+			}
+			seen[h.ArticleID] = true
+			x := hit{id: h.ArticleID, title: h.Title, slug: h.Slug}
+			var tv string
+			tv, x.titleLevel = highlightField(h.Highlight, "title")
+			if tv != "" {
+				x.title = tv // highlighted title; tags are stripped later
+			}
+			var hv string
+			hv, x.contentLevel = highlightField(h.Highlight, "content")
+			sv, sl := highlightField(h.Snippet, "content")
+			x.snippet = firstNonEmpty(sv, hv, h.Content)
+			if x.contentLevel == "" {
+				x.contentLevel = sl
+			}
+			out = append(out, x)
+		}
+		if len(env.Data.Hits) == 0 || page+1 >= env.Data.NbPages {
+			break
+		}
+	}
+	return out, nil
+}
+
+// versionID is the configured project version, or the main one of the
+// project (discovered once).
+func (d *Document360) versionID(ctx context.Context, tokens integrations.Tokens) (string, error) {
+	if d.version != "" {
+		return d.version, nil
+	}
+	d.mu.Lock()
+	v := d.discoveredVer
+	d.mu.Unlock()
+	if v != "" {
+		return v, nil
+	}
+	var chosen string
+	if d.api == APIv3 {
+		var env struct {
+			Data []struct {
+				ID        string `json:"id"`
+				IsDefault bool   `json:"is_default"`
+			} `json:"data"`
+		}
+		if err := d.get(ctx, tokens, "/v3/projects/"+url.PathEscape(d.project)+"/workspaces", nil, &env); err != nil {
+			return "", fmt.Errorf("listing workspaces: %w", err)
+		}
+		for i, w := range env.Data {
+			if w.IsDefault || i == 0 && chosen == "" {
+				chosen = w.ID
+			}
+		}
+	} else {
+		var env v2Envelope[[]struct {
+			ID            string `json:"id"`
+			IsMainVersion bool   `json:"is_main_version"`
+		}]
+		if err := d.get(ctx, tokens, "/v2/ProjectVersions", nil, &env); err != nil {
+			return "", fmt.Errorf("listing project versions: %w", err)
+		}
+		if err := env.err(); err != nil {
+			return "", err
+		}
+		for i, pv := range env.Data {
+			if pv.IsMainVersion || i == 0 && chosen == "" {
+				chosen = pv.ID
+			}
+		}
+	}
+	if chosen == "" || !validID(chosen) {
+		return "", errors.New("the project has no usable version; set version")
+	}
+	d.mu.Lock()
+	d.discoveredVer = chosen
+	d.mu.Unlock()
+	return chosen, nil
+}
+
+// --- v3 -------------------------------------------------------------------
+
+func (d *Document360) searchV3(ctx context.Context, tokens integrations.Tokens, query string, limit int) ([]hit, error) {
+	ws, err := d.versionID(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	per := min(d.pageSize, limit)
+	path := "/v3/projects/" + url.PathEscape(d.project) + "/workspaces/" + url.PathEscape(ws) + "/search"
+	var out []hit
+	seen := map[string]bool{}
+	for page := 1; page <= maxSearchPages && len(out) < limit; page++ {
+		q := url.Values{
+			"query":     {query},
+			"page":      {strconv.Itoa(page)},
+			"page_size": {strconv.Itoa(per)},
+			"lang_code": {d.lang},
+		}
+		var env struct {
+			Data []struct {
+				ArticleID string                     `json:"article_id"`
+				Title     string                     `json:"title"`
+				Slug      string                     `json:"slug"`
+				Snippet   map[string]json.RawMessage `json:"_snippet_result"`
+				Highlight map[string]json.RawMessage `json:"_highlight_result"`
+			} `json:"data"`
+			Pagination struct {
+				HasMore bool `json:"has_more"`
+			} `json:"pagination"`
+		}
+		if err := d.get(ctx, tokens, path, q, &env); err != nil {
+			return nil, err
+		}
+		for _, h := range env.Data {
+			if h.ArticleID == "" || seen[h.ArticleID] || len(out) >= limit {
+				continue
+			}
+			seen[h.ArticleID] = true
+			x := hit{id: h.ArticleID, title: h.Title, slug: h.Slug}
+			// v3 hits are documented without highlights; use them if present.
+			_, x.titleLevel = highlightField(h.Highlight, "title")
+			sv, sl := highlightField(h.Snippet, "content")
+			x.snippet, x.contentLevel = sv, sl
+			out = append(out, x)
+		}
+		if len(env.Data) == 0 || !env.Pagination.HasMore {
+			break
+		}
+	}
+	return out, nil
+}
+
+// --- article URLs ---------------------------------------------------------
+
+// resolveURLs gives every hit its public URL: public_url + "/docs/" + slug
+// when public_url is configured (no API call), else the article's data.url
+// from the article lookup, cached per article id. Hits whose URL cannot be
+// found are dropped (and logged); if that drops every hit, the lookup error
+// is returned.
+func (d *Document360) resolveURLs(ctx context.Context, tokens integrations.Tokens, hits []hit) ([]hit, error) {
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(urlLookupWorkers)
+	for i := range hits {
+		h := &hits[i]
+		if d.public != nil && h.slug != "" {
+			u := *d.public
+			u.Path = d.public.Path + "/docs/" + h.slug
+			u.RawPath = ""
+			h.url = u.String()
+			continue
+		}
+		if u, ok := d.urlCache.get(h.id, d.now()); ok {
+			h.url = u
+			continue
+		}
+		g.Go(func() error {
+			u, err := d.articleURL(gctx, tokens, h.id)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				return nil // keep the other lookups going
+			}
+			h.url = u
+			d.urlCache.put(h.id, u, d.now())
+			return nil
+		})
+	}
+	_ = g.Wait()
+	out := hits[:0:0]
+	for _, h := range hits {
+		if h.url != "" {
+			out = append(out, h)
+		}
+	}
+	if dropped := len(hits) - len(out); dropped > 0 {
+		if len(out) == 0 && firstErr != nil {
+			return nil, fmt.Errorf("looking up article URLs: %w", firstErr)
+		}
+		d.log.Warn("document360: articles without a public URL left out", "count", dropped, "err", firstErr)
+	}
+	return out, nil
+}
+
+// articleURL looks one article up and returns its absolute http(s) URL.
+func (d *Document360) articleURL(ctx context.Context, tokens integrations.Tokens, id string) (string, error) {
+	var raw string
+	if d.api == APIv3 {
+		var env struct {
+			Data struct {
+				URL string `json:"url"`
+			} `json:"data"`
+		}
+		q := url.Values{"lang_code": {d.lang}, "published": {"true"}}
+		if err := d.get(ctx, tokens, "/v3/projects/"+url.PathEscape(d.project)+"/articles/"+url.PathEscape(id), q, &env); err != nil {
+			return "", err
+		}
+		raw = env.Data.URL
+	} else {
+		var env v2Envelope[struct {
+			URL string `json:"url"`
+		}]
+		if err := d.get(ctx, tokens, "/v2/Articles/"+url.PathEscape(id)+"/"+url.PathEscape(d.lang), nil, &env); err != nil {
+			return "", err
+		}
+		if err := env.err(); err != nil {
+			return "", err
+		}
+		raw = env.Data.URL
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("article %s has no usable public URL", id)
+	}
+	return u.String(), nil
+}
