@@ -66,6 +66,16 @@ func File(path string, passphrase []byte) (Keychain, error) {
 	return openFile(path, passphrase, DefaultKDF())
 }
 
+// FileWithKDF is File with explicit argon2id parameters, recorded in a new
+// file (an existing file keeps its own). Parameters below DefaultKDF are for
+// tests only.
+func FileWithKDF(path string, passphrase []byte, params KDFParams) (Keychain, error) {
+	if params.Time == 0 || params.Threads == 0 || params.MemoryKiB < 8*uint32(params.Threads) {
+		return nil, errors.New("keychain: argon2id parameters out of range")
+	}
+	return openFile(path, passphrase, params)
+}
+
 func openFile(path string, passphrase []byte, params KDFParams) (Keychain, error) {
 	if len(passphrase) == 0 {
 		return nil, errors.New("keychain: the file keychain needs a non-empty passphrase (set LATCHKEY_KEYCHAIN_PASSPHRASE)")

@@ -1,0 +1,592 @@
+package vault
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store"
+	"github.com/latchkey/latchkey/vault/store/sqlitestore"
+)
+
+// DefaultService is the keychain service latchkey's items live under.
+const DefaultService = "latchkey"
+
+// SaltLen is the length of the salt in bytes.
+const SaltLen = 32
+
+// nextSuffix names the keychain account of the salt a rotation moves to.
+const nextSuffix = ".next"
+
+// ErrNoToken: no sealed token is stored for that integration on this device.
+var ErrNoToken = errors.New("vault: no token stored")
+
+// Reasons recorded on connections the vault marks reconnect-needed.
+const (
+	ReasonLostKey = "its token was sealed under a vault key that is gone (the keychain salt was lost or replaced): connect it again"
+	ReasonCorrupt = "its stored token failed its integrity check and was removed: connect it again"
+)
+
+// Options configure Open.
+type Options struct {
+	// Keychain holds the salt (keychain.System(), or the opt-in
+	// keychain.File).
+	Keychain keychain.Keychain
+	// Store is the local database.
+	Store *sqlitestore.Store
+	// User is the OS user name: the keychain account and part of every
+	// binding.
+	User string
+	// Device is this machine's id; empty means DeviceID(Store).
+	Device string
+	// Service is the keychain service; empty means "latchkey".
+	Service string
+	// Push: a remote store is configured, so the records Open purges and
+	// RotateKey re-seals are also queued in the outbox for it.
+	Push bool
+}
+
+// Report says what Open had to do.
+type Report struct {
+	// CreatedSalt: no salt existed, a new one was made (first start, or a
+	// lost salt).
+	CreatedSalt bool
+	// Purged lists, sorted, the integrations whose tokens were sealed under a
+	// key that is gone: their records were deleted and they are marked
+	// reconnect-needed.
+	Purged []string
+	// ResumedRotation: an interrupted key rotation was found and finished.
+	ResumedRotation bool
+}
+
+// key is one vault key: the AEAD key and its public id.
+type key struct {
+	id  string
+	aes []byte // XChaCha20-Poly1305 key
+}
+
+// deriveKey derives the record key and its id from salt, bound to user.
+func deriveKey(salt []byte, user string) (*key, error) {
+	k, err := hkdf.Key(sha256.New, salt, nil, "latchkey/v1/record-key\x00"+user, 32)
+	if err != nil {
+		return nil, fmt.Errorf("vault: derive key: %w", err)
+	}
+	id, err := hkdf.Key(sha256.New, salt, nil, "latchkey/v1/key-id\x00"+user, envelope.KeyIDLen/2)
+	if err != nil {
+		return nil, fmt.Errorf("vault: derive key id: %w", err)
+	}
+	return &key{id: hex.EncodeToString(id), aes: k}, nil
+}
+
+// Vault seals and opens one user's tokens on one device.
+type Vault struct {
+	kc      keychain.Keychain
+	st      *sqlitestore.Store
+	user    string
+	device  string
+	service string
+	push    bool
+
+	// mu guards cur and keys. SaveToken holds it for reading from sealing to
+	// the end of the write, so a rotation that switches keys (holding it for
+	// writing) sees every record sealed under the old key when it lists them.
+	mu   sync.RWMutex
+	cur  *key            // seals
+	keys map[string]*key // opens: cur, and the previous key during a rotation
+
+	rotateMu sync.Mutex // one rotation at a time in this process
+
+	// afterReseal, when set (tests), is called after each record a rotation
+	// re-sealed, with the count so far.
+	afterReseal func(n int)
+}
+
+// Open loads (or creates) the salt, derives the key, purges records sealed
+// under keys that are gone, and finishes an interrupted rotation.
+func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
+	if o.Keychain == nil || o.Store == nil {
+		return nil, nil, errors.New("vault: Open needs a keychain and a store")
+	}
+	if o.User == "" {
+		return nil, nil, errors.New("vault: Open needs a user name")
+	}
+	v := &Vault{kc: o.Keychain, st: o.Store, user: o.User, device: o.Device, service: o.Service, push: o.Push}
+	if v.service == "" {
+		v.service = DefaultService
+	}
+	if v.device == "" {
+		d, err := DeviceID(ctx, o.Store)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.device = d
+	}
+	rep := &Report{}
+	var primary, next []byte
+	// Read (or create) the salts holding the database lock, so that two
+	// processes starting at once agree on one salt, and a rotation in another
+	// process is seen either before or after it switches, never half-way.
+	err := v.st.Lock(ctx, func() error {
+		var err error
+		if primary, err = v.getSalt(v.user); err != nil {
+			return err
+		}
+		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
+			return err
+		}
+		if primary == nil && next == nil {
+			if primary, err = newSalt(); err != nil {
+				return err
+			}
+			if err := v.setSalt(v.user, primary); err != nil {
+				return err
+			}
+			rep.CreatedSalt = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	v.keys = map[string]*key{}
+	for _, s := range [][]byte{primary, next} {
+		if s == nil {
+			continue
+		}
+		k, err := deriveKey(s, v.user)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.keys[k.id], v.cur = k, k // next, when present, wins
+	}
+	// Records under no known key are never tried: they are purged.
+	recs, err := v.ownRecords(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range recs {
+		if v.keys[rec.KeyID] != nil {
+			continue
+		}
+		if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
+			return nil, nil, err
+		}
+		rep.Purged = append(rep.Purged, rec.Integration)
+	}
+	sort.Strings(rep.Purged)
+	if next != nil {
+		rep.ResumedRotation = true
+		if err := v.finishRotation(ctx, v.cur, next); err != nil {
+			return nil, nil, fmt.Errorf("vault: resume the interrupted key rotation: %w", err)
+		}
+	}
+	return v, rep, nil
+}
+
+// KeyID returns the id of the key that seals (never the key).
+func (v *Vault) KeyID() string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.cur.id
+}
+
+// User returns the user this vault seals for.
+func (v *Vault) User() string { return v.user }
+
+// Device returns the device this vault seals for.
+func (v *Vault) Device() string { return v.device }
+
+func (v *Vault) storeKey(integration string) store.Key {
+	return store.Key{User: v.user, Device: v.device, Integration: integration}
+}
+
+func (v *Vault) binding(integration string) envelope.Binding {
+	return envelope.Binding{User: v.user, Device: v.device, Integration: integration}
+}
+
+// Seal seals tok for integration under the current key. It does no I/O.
+func (v *Vault) Seal(integration string, tok *oauth2.Token) (store.Record, error) {
+	v.mu.RLock()
+	k := v.cur
+	v.mu.RUnlock()
+	return v.sealWith(k, integration, tok)
+}
+
+func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.Record, error) {
+	if integration == "" {
+		return store.Record{}, errors.New("vault: seal needs an integration name")
+	}
+	if tok == nil {
+		return store.Record{}, errors.New("vault: seal needs a token")
+	}
+	pt, err := encodeToken(tok)
+	if err != nil {
+		return store.Record{}, err
+	}
+	defer clear(pt)
+	s, err := envelope.Seal(k.aes, k.id, v.binding(integration), pt)
+	if err != nil {
+		return store.Record{}, err
+	}
+	return store.Record{Key: v.storeKey(integration), KeyID: k.id, Envelope: s}, nil
+}
+
+// OpenRecord opens a record sealed for this vault's user and device. A
+// record under a key this vault does not hold fails with
+// envelope.ErrKeyMismatch without being tried; an altered record, or one
+// sealed for another user, device or integration, fails with an envelope
+// error (ErrAuth, ErrMalformed, ErrUnsupportedVersion).
+func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
+	e, err := envelope.Parse(rec.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.RLock()
+	k := v.keys[e.KeyID]
+	v.mu.RUnlock()
+	if k == nil {
+		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
+	}
+	return v.openWith(k, rec)
+}
+
+func (v *Vault) openWith(k *key, rec store.Record) (*oauth2.Token, error) {
+	pt, err := envelope.Open(k.aes, k.id, v.binding(rec.Integration), rec.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	return decodeToken(pt)
+}
+
+// SaveToken seals tok and writes it to the local store; in the same
+// transaction it queues it for the remote store when push is set and upserts
+// conn (its Integration is set to integration) when not nil.
+func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.Token, conn *store.Connection, push bool) error {
+	if conn != nil {
+		c := *conn
+		c.Integration = integration
+		conn = &c
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	rec, err := v.sealWith(v.cur, integration, tok)
+	if err != nil {
+		return err
+	}
+	_, err = v.st.PutRecordEnqueue(ctx, rec, store.AnyVersion, push, conn)
+	return err
+}
+
+// LoadToken opens the token stored for integration and returns it with the
+// record's version. No record: ErrNoToken. A record under a key this process
+// does not hold (another process may have rotated the key) makes it re-read
+// the keychain once before failing with envelope.ErrKeyMismatch.
+func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
+	rec, err := v.st.GetRecord(ctx, v.storeKey(integration))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w for %s", ErrNoToken, integration)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	tok, err := v.OpenRecord(rec)
+	if errors.Is(err, envelope.ErrKeyMismatch) {
+		if rerr := v.reload(ctx); rerr == nil {
+			tok, err = v.OpenRecord(rec)
+		}
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return tok, rec.Version, nil
+}
+
+// DeleteToken removes the token of integration locally (queuing the delete
+// for the remote store when push is set) and, in the same transaction, marks
+// its connection disconnected if it has one. Deleting a token that is not
+// there is not an error.
+func (v *Vault) DeleteToken(ctx context.Context, integration string, push bool) error {
+	conn, err := v.st.GetConnection(ctx, integration)
+	var cp *store.Connection
+	switch {
+	case err == nil:
+		conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateDisconnected, "", time.Time{}, time.Now()
+		cp = &conn
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, cp)
+}
+
+// MarkReconnect removes the token of integration (queuing the delete when
+// push is set) and marks it reconnect-needed with reason, in one
+// transaction. Account metadata is kept so the user sees which account to
+// reconnect.
+func (v *Vault) MarkReconnect(ctx context.Context, integration, reason string, push bool) error {
+	conn, err := v.st.GetConnection(ctx, integration)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	conn.Integration = integration
+	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateReconnectNeeded, reason, time.Time{}, time.Now()
+	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, &conn)
+}
+
+// RotateKey makes a new salt and re-seals every record of this device under
+// it. The new salt is stored (as "<user>.next") before any record is
+// re-sealed, and the old one is replaced only after every record is, so a
+// crash at any point leaves every record openable; Open finishes the job.
+//
+// Rotate in the process that owns the vault (the daemon): another process
+// still holding the old key would go on sealing under it.
+func (v *Vault) RotateKey(ctx context.Context) error {
+	v.rotateMu.Lock()
+	defer v.rotateMu.Unlock()
+	var next []byte
+	err := v.st.Lock(ctx, func() error {
+		var err error
+		if next, err = v.getSalt(v.user + nextSuffix); err != nil || next != nil {
+			return err // resume a rotation another process started
+		}
+		if next, err = newSalt(); err != nil {
+			return err
+		}
+		return v.setSalt(v.user+nextSuffix, next)
+	})
+	if err != nil {
+		return err
+	}
+	nk, err := deriveKey(next, v.user)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	v.keys[nk.id], v.cur = nk, nk
+	v.mu.Unlock()
+	return v.finishRotation(ctx, nk, next)
+}
+
+// errStale: a record under an old key appeared after the last pass.
+var errStale = errors.New("vault: records still under the old key")
+
+// finishRotation re-seals every record not under nk, then makes nextSalt the
+// primary salt and deletes ".next".
+func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) error {
+	n := 0
+	for pass := 0; ; pass++ {
+		if pass > 100 {
+			return errors.New("vault: key rotation did not settle (records keep changing under it); run it again")
+		}
+		recs, err := v.ownRecords(ctx)
+		if err != nil {
+			return err
+		}
+		stale := 0
+		for _, rec := range recs {
+			if rec.KeyID == nk.id {
+				continue
+			}
+			stale++
+			v.mu.RLock()
+			old := v.keys[rec.KeyID]
+			v.mu.RUnlock()
+			if old == nil {
+				if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
+					return err
+				}
+				continue
+			}
+			tok, err := v.openWith(old, rec)
+			if errors.Is(err, envelope.ErrAuth) || errors.Is(err, envelope.ErrMalformed) {
+				if err := v.MarkReconnect(ctx, rec.Integration, ReasonCorrupt, v.push); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			nr, err := v.sealWith(nk, rec.Integration, tok)
+			if err != nil {
+				return err
+			}
+			_, err = v.st.PutRecordEnqueue(ctx, nr, rec.Version, v.push, nil)
+			if errors.Is(err, store.ErrConflict) {
+				continue // written meanwhile; the next pass looks again
+			}
+			if err != nil {
+				return err
+			}
+			n++
+			if v.afterReseal != nil {
+				v.afterReseal(n)
+			}
+		}
+		if stale > 0 {
+			continue
+		}
+		err = v.st.Lock(ctx, func() error {
+			recs, err := v.ownRecords(ctx)
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				if r.KeyID != nk.id {
+					return errStale
+				}
+			}
+			if err := v.setSalt(v.user, nextSalt); err != nil {
+				return err
+			}
+			if err := v.kc.Delete(v.service, v.user+nextSuffix); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+				return fmt.Errorf("vault: remove the rotated-from salt: %w", err)
+			}
+			return nil
+		})
+		if errors.Is(err, errStale) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.keys = map[string]*key{nk.id: nk}
+		v.cur = nk
+		v.mu.Unlock()
+		return nil
+	}
+}
+
+// reload re-reads the salts from the keychain (another process may have
+// rotated them) and adds their keys; the newest one seals from then on.
+func (v *Vault) reload(ctx context.Context) error {
+	var primary, next []byte
+	err := v.st.Lock(ctx, func() error {
+		var err error
+		if primary, err = v.getSalt(v.user); err != nil {
+			return err
+		}
+		next, err = v.getSalt(v.user + nextSuffix)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range [][]byte{primary, next} {
+		if s == nil {
+			continue
+		}
+		k, err := deriveKey(s, v.user)
+		if err != nil {
+			return err
+		}
+		v.keys[k.id], v.cur = k, k
+	}
+	return nil
+}
+
+// ownRecords lists this user's records on this device.
+func (v *Vault) ownRecords(ctx context.Context) ([]store.Record, error) {
+	all, err := v.st.ListRecords(ctx, v.user)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Device == v.device {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// getSalt reads the salt under account, nil when there is none.
+func (v *Vault) getSalt(account string) ([]byte, error) {
+	s, err := v.kc.Get(v.service, account)
+	if errors.Is(err, keychain.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault: read the salt: %w", err)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(b) != SaltLen {
+		return nil, fmt.Errorf("vault: the keychain item %s/%s does not hold a latchkey salt (delete it to start over; every integration will need reconnecting)", v.service, account)
+	}
+	return b, nil
+}
+
+func (v *Vault) setSalt(account string, salt []byte) error {
+	if err := v.kc.Set(v.service, account, base64.StdEncoding.EncodeToString(salt)); err != nil {
+		return fmt.Errorf("vault: store the salt: %w", err)
+	}
+	return nil
+}
+
+func newSalt() ([]byte, error) {
+	b := make([]byte, SaltLen)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return b, nil
+}
+
+// SetSecret stores a secret (an integration's client secret, say) in the
+// keychain under account "<user>:<name>".
+func (v *Vault) SetSecret(name, value string) error {
+	if name == "" {
+		return errors.New("vault: secret needs a name")
+	}
+	return v.kc.Set(v.service, v.user+":"+name, value)
+}
+
+// GetSecret returns the secret name (keychain.ErrNotFound if absent).
+func (v *Vault) GetSecret(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("vault: secret needs a name")
+	}
+	return v.kc.Get(v.service, v.user+":"+name)
+}
+
+// DeleteSecret removes the secret name (keychain.ErrNotFound if absent).
+func (v *Vault) DeleteSecret(name string) error {
+	if name == "" {
+		return errors.New("vault: secret needs a name")
+	}
+	return v.kc.Delete(v.service, v.user+":"+name)
+}
+
+// metaDeviceID is the meta key of the device id.
+const metaDeviceID = "device_id"
+
+// DeviceID returns this machine's stable device id for the user owning s,
+// creating it (16 random bytes, hex) the first time.
+func DeviceID(ctx context.Context, s *sqlitestore.Store) (string, error) {
+	id, err := s.GetMeta(ctx, metaDeviceID)
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("vault: %w", err)
+	}
+	return s.SetMetaIfAbsent(ctx, metaDeviceID, hex.EncodeToString(b))
+}

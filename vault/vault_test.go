@@ -1,0 +1,489 @@
+package vault
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store"
+	"github.com/latchkey/latchkey/vault/store/sqlitestore"
+)
+
+// testKeychain is a file keychain with cheap KDF parameters: a real
+// keychain backend that needs no Secret Service.
+func testKeychain(t testing.TB) keychain.Keychain {
+	t.Helper()
+	kc, err := keychain.FileWithKDF(filepath.Join(t.TempDir(), "keychain.json"), []byte("test passphrase"), keychain.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
+
+func mustGet(t testing.TB, kc keychain.Keychain, account string) string {
+	t.Helper()
+	v, err := kc.Get(DefaultService, account)
+	if err != nil {
+		t.Fatalf("keychain %s: %v", account, err)
+	}
+	return v
+}
+
+func openStore(t testing.TB, path string) *sqlitestore.Store {
+	t.Helper()
+	s, err := sqlitestore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustOpen(t testing.TB, o Options) (*Vault, *Report) {
+	t.Helper()
+	v, rep, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, rep
+}
+
+// realisticToken is a token of the size Docebo returns (~200 bytes of
+// secrets), with the extras providers add.
+func realisticToken() *oauth2.Token {
+	return (&oauth2.Token{
+		AccessToken:  "9f2c1b7e4a0d8c3f6e5b2a1d0c9e8f7a6b5c4d3e",
+		TokenType:    "Bearer",
+		RefreshToken: "4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d",
+		Expiry:       time.Date(2026, 11, 25, 18, 0, 0, 123456789, time.UTC),
+		ExpiresIn:    3600,
+	}).WithExtra(map[string]any{
+		"scope":    "api",
+		"id_token": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln",
+	})
+}
+
+func TestTokenRoundTrip(t *testing.T) {
+	base := oauth2.Token{
+		AccessToken:  "at",
+		TokenType:    "Bearer",
+		RefreshToken: "rt",
+		Expiry:       time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),
+		ExpiresIn:    3599,
+	}
+	cases := map[string]*oauth2.Token{
+		"no extras": &base,
+		"json extras": base.WithExtra(map[string]any{
+			"id_token": "eyJ.x.y",
+			"scope":    "api openid",
+			"n":        float64(42),
+			"ok":       true,
+			"nothing":  nil,
+			"list":     []any{"a", float64(1), map[string]any{"deep": "yes"}},
+			"obj":      map[string]any{"k": []any{}},
+		}),
+		"form extras": base.WithExtra(url.Values{"scope": {"api"}, "id_token": {"eyJ.x.y"}, "multi": {"1", "2"}}),
+		"empty":       {},
+		"empty map":   base.WithExtra(map[string]any{}),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			b, err := encodeToken(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := decodeToken(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// DeepEqual also compares oauth2.Token's unexported extras.
+			if !reflect.DeepEqual(got, tok) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, tok)
+			}
+			if tok.Extra("id_token") != got.Extra("id_token") || tok.Extra("scope") != got.Extra("scope") {
+				t.Fatalf("extras differ")
+			}
+		})
+	}
+
+	// A local expiry comes back as the same instant, in UTC.
+	loc := time.FixedZone("CET", 3600)
+	tok := &oauth2.Token{AccessToken: "a", Expiry: time.Date(2030, 1, 1, 12, 0, 0, 0, loc)}
+	b, _ := encodeToken(tok)
+	got, _ := decodeToken(b)
+	if !got.Expiry.Equal(tok.Expiry) {
+		t.Fatalf("expiry %v, want %v", got.Expiry, tok.Expiry)
+	}
+
+	if _, err := encodeToken((&oauth2.Token{}).WithExtra(42)); err == nil {
+		t.Fatal("unsupported extras sealed silently")
+	}
+}
+
+func TestSaveLoadDelete(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if !rep.CreatedSalt || len(rep.Purged) != 0 || rep.ResumedRotation {
+		t.Fatalf("first open report: %+v", rep)
+	}
+	if len(v.Device()) != 32 || v.User() != "alice" || len(v.KeyID()) != envelope.KeyIDLen {
+		t.Fatalf("device %q user %q key id %q", v.Device(), v.User(), v.KeyID())
+	}
+	salt, err := kc.Get("latchkey", "alice")
+	if err != nil {
+		t.Fatalf("salt not in the keychain: %v", err)
+	}
+	if b, err := base64.StdEncoding.DecodeString(salt); err != nil || len(b) != SaltLen {
+		t.Fatalf("salt is %d bytes, %v", len(b), err)
+	}
+	if strings.Contains(v.KeyID(), salt) {
+		t.Fatal("key id leaks the salt")
+	}
+
+	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("load missing: %v", err)
+	}
+	tok := realisticToken()
+	conn := &store.Connection{State: store.StateConnected, Username: "alice", Expiry: tok.Expiry}
+	if err := v.SaveToken(ctx, "docebo", tok, conn, true); err != nil {
+		t.Fatal(err)
+	}
+	got, ver, err := v.LoadToken(ctx, "docebo")
+	if err != nil || ver != 1 || !reflect.DeepEqual(got, tok) {
+		t.Fatalf("load: %v %d %#v", err, ver, got)
+	}
+	c, err := st.GetConnection(ctx, "docebo")
+	if err != nil || c.State != store.StateConnected || c.Integration != "docebo" {
+		t.Fatalf("connection: %+v %v", c, err)
+	}
+	if n, _ := st.Count(ctx); n != 1 {
+		t.Fatalf("outbox %d, want 1", n)
+	}
+	// The stored record is ciphertext only.
+	rec, _ := st.GetRecord(ctx, v.storeKey("docebo"))
+	if strings.Contains(rec.Envelope, tok.AccessToken) || strings.Contains(rec.Envelope, tok.RefreshToken) || rec.KeyID != v.KeyID() {
+		t.Fatalf("record: %+v", rec)
+	}
+
+	// Reopening finds the same salt and key.
+	v2, rep2 := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if rep2.CreatedSalt || v2.KeyID() != v.KeyID() || v2.Device() != v.Device() {
+		t.Fatalf("reopen: %+v %s %s", rep2, v2.KeyID(), v2.Device())
+	}
+
+	if err := v.DeleteToken(ctx, "docebo", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("load deleted: %v", err)
+	}
+	if c, _ := st.GetConnection(ctx, "docebo"); c.State != store.StateDisconnected || c.Username != "alice" {
+		t.Fatalf("connection after delete: %+v", c)
+	}
+	if err := v.DeleteToken(ctx, "docebo", false); err != nil {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// A record opens only for the user, device and integration it was sealed
+// for.
+func TestBinding(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	alice, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Device: "d1"})
+	bob, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "bob", Device: "d1"})
+	aliceD2, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Device: "d2"})
+	if alice.KeyID() == bob.KeyID() || alice.KeyID() != aliceD2.KeyID() {
+		t.Fatalf("key ids: alice %s bob %s alice@d2 %s", alice.KeyID(), bob.KeyID(), aliceD2.KeyID())
+	}
+	rec, err := alice.Seal("docebo", realisticToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.OpenRecord(rec); err != nil {
+		t.Fatalf("own record: %v", err)
+	}
+	// (alice, docebo) as (bob, docebo): another user's key.
+	if _, err := bob.OpenRecord(rec); !errors.Is(err, envelope.ErrKeyMismatch) {
+		t.Fatalf("as bob: %v", err)
+	}
+	// (alice, docebo) as (alice, document360).
+	moved := rec
+	moved.Integration = "document360"
+	if _, err := alice.OpenRecord(moved); !errors.Is(err, envelope.ErrAuth) {
+		t.Fatalf("as document360: %v", err)
+	}
+	// Same user and key, another device.
+	if _, err := aliceD2.OpenRecord(rec); !errors.Is(err, envelope.ErrAuth) {
+		t.Fatalf("on another device: %v", err)
+	}
+	// And through the store: the record copied under document360's key.
+	if _, err := st.PutRecord(ctx, moved, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := alice.LoadToken(ctx, "document360"); !errors.Is(err, envelope.ErrAuth) {
+		t.Fatalf("load copied record: %v", err)
+	}
+}
+
+// A record sealed under another salt is a key mismatch, never tried.
+func TestKeyMismatch(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice", Device: "d1"})
+	other, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: openStore(t, filepath.Join(t.TempDir(), "x.db")), User: "alice", Device: "d1"})
+	rec, err := other.Seal("docebo", realisticToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.OpenRecord(rec); !errors.Is(err, envelope.ErrKeyMismatch) {
+		t.Fatalf("open: %v", err)
+	}
+	if _, err := st.PutRecord(ctx, rec, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = v.LoadToken(ctx, "docebo")
+	if !errors.Is(err, envelope.ErrKeyMismatch) {
+		t.Fatalf("load: %v", err)
+	}
+	if strings.Contains(err.Error(), "9f2c1b7e") {
+		t.Fatal("error echoes the token")
+	}
+}
+
+// The salt is gone: the records under it are purged, their integrations
+// marked reconnect-needed and reported, and a new salt is made.
+func TestLostSalt(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	for _, in := range []string{"document360", "docebo"} {
+		conn := &store.Connection{State: store.StateConnected, Username: "alice@" + in}
+		if err := v.SaveToken(ctx, in, realisticToken(), conn, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another user's record in the same file is not touched.
+	bobKC := testKeychain(t)
+	bob, _ := mustOpen(t, Options{Keychain: bobKC, Store: st, User: "bob"})
+	if err := bob.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	oldID := v.KeyID()
+
+	if err := kc.Delete("latchkey", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	v2, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Push: true})
+	if !rep.CreatedSalt || !reflect.DeepEqual(rep.Purged, []string{"docebo", "document360"}) {
+		t.Fatalf("report: %+v", rep)
+	}
+	if v2.KeyID() == oldID {
+		t.Fatal("same key id after a new salt")
+	}
+	for _, in := range []string{"docebo", "document360"} {
+		if _, _, err := v2.LoadToken(ctx, in); !errors.Is(err, ErrNoToken) {
+			t.Fatalf("%s still loads: %v", in, err)
+		}
+		c, err := st.GetConnection(ctx, in)
+		if err != nil || c.State != store.StateReconnectNeeded || c.Reason != ReasonLostKey || c.Username != "alice@"+in {
+			t.Fatalf("%s connection: %+v %v", in, c, err)
+		}
+	}
+	if n, _ := st.Count(ctx); n != 2 {
+		t.Fatalf("purges queued for the remote store: %d, want 2", n)
+	}
+	if _, _, err := bob.LoadToken(ctx, "docebo"); err != nil {
+		t.Fatalf("bob's record: %v", err)
+	}
+	// A second open has nothing left to purge.
+	if _, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"}); rep.CreatedSalt || len(rep.Purged) != 0 {
+		t.Fatalf("second open: %+v", rep)
+	}
+}
+
+func TestRotateKey(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Push: true})
+	toks := map[string]*oauth2.Token{}
+	for _, in := range []string{"a", "b", "c", "d"} {
+		toks[in] = realisticToken()
+		toks[in].AccessToken += in
+		if err := v.SaveToken(ctx, in, toks[in], nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oldID, oldSalt := v.KeyID(), mustGet(t, kc, "alice")
+	n := 0
+	v.afterReseal = func(int) { n++ }
+	if err := v.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 || v.KeyID() == oldID || mustGet(t, kc, "alice") == oldSalt {
+		t.Fatalf("re-sealed %d, key id %s (was %s)", n, v.KeyID(), oldID)
+	}
+	if _, err := kc.Get("latchkey", "alice.next"); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf(".next left behind: %v", err)
+	}
+	recs, _ := st.ListRecords(ctx, "alice")
+	for _, r := range recs {
+		if r.KeyID != v.KeyID() || r.Version != 2 {
+			t.Fatalf("record %s: key %s version %d", r.Integration, r.KeyID, r.Version)
+		}
+	}
+	if n, _ := st.Count(ctx); n != 4 {
+		t.Fatalf("re-sealed records queued: %d", n)
+	}
+	// A fresh open with the new salt opens every record; no purge.
+	v2, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if rep.CreatedSalt || len(rep.Purged) != 0 || rep.ResumedRotation || v2.KeyID() != v.KeyID() {
+		t.Fatalf("reopen after rotation: %+v", rep)
+	}
+	for in, want := range toks {
+		got, _, err := v2.LoadToken(ctx, in)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s after rotation: %v", in, err)
+		}
+	}
+}
+
+// Writes racing a rotation all end up under the new key.
+func TestRotateKeyConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	for _, in := range []string{"a", "b", "c"} {
+		if err := v.SaveToken(ctx, in, realisticToken(), nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error)
+	go func() {
+		for i := 0; i < 30; i++ {
+			in := []string{"a", "b", "c", "e"}[i%4]
+			if err := v.SaveToken(ctx, in, realisticToken(), nil, false); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := v.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	v2, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if len(rep.Purged) != 0 {
+		t.Fatalf("purged after rotation: %v", rep.Purged)
+	}
+	for _, in := range []string{"a", "b", "c", "e"} {
+		if _, _, err := v2.LoadToken(ctx, in); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+	}
+}
+
+// Another process rotated the key: LoadToken re-reads the keychain.
+func TestLoadAfterRotationElsewhere(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	a, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	b, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if err := a.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.LoadToken(ctx, "docebo"); err != nil {
+		t.Fatalf("load after another handle rotated: %v", err)
+	}
+	if b.KeyID() != a.KeyID() {
+		t.Fatal("the reloaded handle does not seal under the new key")
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if err := v.SetSecret("docebo.client_secret", "s3cret"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := kc.Get("latchkey", "alice:docebo.client_secret"); got != "s3cret" {
+		t.Fatalf("keychain item: %q", got)
+	}
+	if got, err := v.GetSecret("docebo.client_secret"); got != "s3cret" || err != nil {
+		t.Fatalf("get: %q %v", got, err)
+	}
+	if err := v.DeleteSecret("docebo.client_secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.GetSecret("docebo.client_secret"); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf("after delete: %v", err)
+	}
+	if err := v.SetSecret("", "x"); err == nil {
+		t.Fatal("empty name accepted")
+	}
+}
+
+func TestDeviceIDStable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	st := openStore(t, path)
+	id, err := DeviceID(ctx, st)
+	if err != nil || len(id) != 32 {
+		t.Fatalf("device id %q %v", id, err)
+	}
+	st2 := openStore(t, path)
+	if id2, _ := DeviceID(ctx, st2); id2 != id {
+		t.Fatalf("device id changed: %s → %s", id, id2)
+	}
+	other := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	if id3, _ := DeviceID(ctx, other); id3 == id {
+		t.Fatal("two state dirs share a device id")
+	}
+}
+
+func TestBadSalt(t *testing.T) {
+	kc := testKeychain(t)
+	kc.Set("latchkey", "alice", "not-base64-salt!")
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	_, _, err := Open(context.Background(), Options{Keychain: kc, Store: st, User: "alice"})
+	if err == nil || !strings.Contains(err.Error(), "does not hold a latchkey salt") {
+		t.Fatalf("got %v", err)
+	}
+	if v, _ := kc.Get("latchkey", "alice"); v != "not-base64-salt!" {
+		t.Fatal("a foreign keychain item was overwritten")
+	}
+}
+
+func TestUnavailableKeychain(t *testing.T) {
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	_, _, err := Open(context.Background(), Options{Keychain: keychain.System(), Store: st, User: "alice"})
+	if !errors.Is(err, keychain.ErrUnavailable) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v", err)
+	}
+	t.Log(err)
+}
