@@ -1,0 +1,57 @@
+// Package injector owns latchkey's local API: the loopback HTTP listener the
+// user's programs and the menu call, and the same API on the daemon's unix
+// control socket.
+//
+// Every TCP route but /healthz, /.well-known/jwks.json, the OAuth loopback
+// redirect /{integration}/connected and the /oauth2/token endpoint needs a
+// caller: a bearer JWT checked by an auth.Verifier, or (for the menu UI) a
+// session cookie obtained by exchanging a one-time code from NewMenuCode.
+//
+// # Proxy
+//
+// /v1/proxy/{integration}/{path…} forwards to that integration's BaseURL
+// only, with the integration's token opened at request time (Backend.Lookup →
+// Tokens.Token) and set as the Authorization header (or by the integration's
+// own SetAuthHeader(*http.Request, *oauth2.Token) method when it has one, for
+// API-key style providers). The plaintext is not kept after the request.
+// Refused before anything is opened: absolute-form request targets, CONNECT,
+// empty, "." and ".." segments, percent-encoded "/", "\", ".", "@" and "%",
+// backslashes, "@" and control characters. Upstream redirects are never
+// followed: the 3xx goes back to the caller as is, except that a Location on
+// the integration's own origin under its base path is rewritten to the
+// matching /v1/proxy/… path (so a caller that follows it comes back through
+// the injector); a Location on any other host is passed on untouched, and the
+// caller reaching it carries no integration token. The caller's
+// Authorization, Cookie, Origin, Referer, Forwarded/X-Forwarded-* (and
+// underscore variants), X-Real-IP, Via, Proxy-* and hop-by-hop headers are not
+// forwarded; upstream Set-Cookie, hop-by-hop and CORS/framing headers are not
+// passed back. An upstream 401 makes the injector call Tokens.Refresh once and
+// retry, when the request body is replayable (none, or at most 1 MiB with a
+// known length). The environment's HTTP proxy settings are ignored: the token
+// goes straight to the integration.
+//
+// # Scope
+//
+// A caller reaches an integration (proxy, search, courses, connect,
+// disconnect, widget token, open) only when its claims allow it
+// (auth.Claims.Allows); /v1/search and /v1/courses quietly skip the
+// integrations the caller may not use.
+//
+// # Browser safety
+//
+// The Host header must be an IP literal (loopback ones for a loopback
+// listener) or "localhost", with the listener's port (DNS rebinding). A
+// request with an Origin other than the listener's own is refused, unless the
+// origin is in Config.AllowedOrigins, which also opens CORS for it (bearer
+// tokens only, no credentials). Menu-session requests that change state must
+// carry the listener's own Origin. Every response carries X-Frame-Options
+// DENY, nosniff, Referrer-Policy no-referrer and a CSP (default-src 'none'
+// for the API; proxied responses are also sandboxed; /menu sets its own).
+//
+// # Audit
+//
+// Every proxied call, and every integration a search or course feed reached,
+// is handed to Backend.Audit (caller, integration, method, path without
+// query, status, duration), from a queue so a slow audit store does not slow
+// requests; Close drains the queue.
+package injector

@@ -1,0 +1,248 @@
+package injector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/latchkey/latchkey/injector/auth"
+)
+
+// Shared, never-mutated header values (assigned without allocating).
+var (
+	hvDeny        = []string{"DENY"}
+	hvNosniff     = []string{"nosniff"}
+	hvNoReferrer  = []string{"no-referrer"}
+	hvAPICSP      = []string{"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}
+	hvPageCSP     = []string{"default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}
+	hvProxyCSP    = []string{"default-src 'none'; sandbox; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}
+	hvNoStore     = []string{"no-store"}
+	hvJSON        = []string{"application/json"}
+	hvInvalidTok  = []string{`Bearer error="invalid_token"`}
+	hvInsuffScope = []string{`Bearer error="insufficient_scope"`}
+	hvVaryOrigin  = []string{"Origin"}
+)
+
+func setSecurityHeaders(h http.Header, csp []string) {
+	h["X-Frame-Options"] = hvDeny
+	h["X-Content-Type-Options"] = hvNosniff
+	h["Referrer-Policy"] = hvNoReferrer
+	if csp != nil {
+		h["Content-Security-Policy"] = csp
+	}
+}
+
+// caller is who is making a request.
+type caller struct {
+	auth.Claims
+	menu    bool // authenticated by the menu session cookie
+	control bool // the unix control socket
+}
+
+type ctxKey int
+
+const (
+	callerKey ctxKey = iota
+	controlKey
+)
+
+func withCaller(r *http.Request, c *caller) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), callerKey, c))
+}
+
+func callerOf(r *http.Request) *caller {
+	c, _ := r.Context().Value(callerKey).(*caller)
+	return c
+}
+
+var controlCaller = &caller{
+	Claims:  auth.Claims{Subject: "local-cli", Scope: []string{"*"}, Source: auth.SourceLocal},
+	control: true,
+}
+
+func isMenuPath(p string) bool { return p == "/menu" || strings.HasPrefix(p, "/menu/") }
+
+func (s *Server) serveTCP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(r.RequestURI, "/v1/proxy/"):
+		setSecurityHeaders(h, hvProxyCSP)
+	case isMenuPath(path):
+		setSecurityHeaders(h, nil) // the menu sets its own CSP
+	default:
+		setSecurityHeaders(h, hvAPICSP)
+	}
+	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
+		writeError(w, http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
+		return
+	}
+	if !s.hostOK(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, "bad_host", "the Host header must name this loopback listener")
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		if origin != "http://"+r.Host {
+			if !s.allowed[origin] {
+				writeError(w, http.StatusForbidden, "forbidden_origin", "requests from this origin are not allowed")
+				return
+			}
+			h["Access-Control-Allow-Origin"] = []string{origin}
+			h["Vary"] = hvVaryOrigin
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+	}
+	if strings.HasPrefix(r.RequestURI, "/v1/proxy/") {
+		c, ok := s.bearer(w, r)
+		if !ok {
+			return
+		}
+		s.proxy(w, r, c)
+		return
+	}
+	if isMenuPath(path) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "the menu is read with GET")
+			return
+		}
+		s.serveMenu(w, r)
+		return
+	}
+	s.apiMux.ServeHTTP(w, r)
+}
+
+func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	setSecurityHeaders(h, hvAPICSP)
+	if r.Header.Get("Origin") != "" {
+		writeError(w, http.StatusForbidden, "forbidden_origin", "the control socket takes no browser requests")
+		return
+	}
+	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
+		writeError(w, http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
+		return
+	}
+	if _, pattern := s.controlMux.Handler(r); pattern != "" {
+		s.controlMux.ServeHTTP(w, r)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), controlKey, true))
+	if strings.HasPrefix(r.RequestURI, "/v1/proxy/") {
+		s.proxy(w, r, controlCaller)
+		return
+	}
+	s.apiMux.ServeHTTP(w, r)
+}
+
+func isControl(r *http.Request) bool {
+	v, _ := r.Context().Value(controlKey).(bool)
+	return v
+}
+
+// bearer authenticates a request by its bearer JWT only (or the control
+// socket), writing the 401 itself.
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*caller, bool) {
+	if isControl(r) {
+		return controlCaller, true
+	}
+	tok, ok := bearerToken(r)
+	if !ok {
+		writeUnauthorized(w, "a bearer token is required")
+		return nil, false
+	}
+	cl, err := s.verifier.Verify(r.Context(), tok)
+	if err != nil {
+		s.log.Debug("caller token refused", "reason", err.Error())
+		writeUnauthorized(w, "the bearer token is not valid")
+		return nil, false
+	}
+	return &caller{Claims: cl}, true
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	v := r.Header["Authorization"]
+	if len(v) != 1 {
+		return "", false
+	}
+	const p = "Bearer "
+	if len(v[0]) <= len(p) || !strings.EqualFold(v[0][:len(p)], p) {
+		return "", false
+	}
+	return strings.TrimSpace(v[0][len(p):]), true
+}
+
+// authenticate finds the caller: a bearer JWT, the control socket, or (when
+// allowMenu) the menu session cookie, for which a state-changing request
+// must carry the listener's own Origin.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, allowMenu, allowBearer bool) (*caller, bool) {
+	if isControl(r) {
+		return controlCaller, true
+	}
+	if _, has := r.Header["Authorization"]; has || !allowMenu {
+		if !allowBearer {
+			writeError(w, http.StatusForbidden, "menu_session_required", "this route is for the menu only")
+			return nil, false
+		}
+		return s.bearer(w, r)
+	}
+	if !s.menuSessionValid(r) {
+		if allowBearer {
+			writeUnauthorized(w, "a bearer token or a menu session is required")
+		} else {
+			writeError(w, http.StatusUnauthorized, "session_expired", "the menu session is missing or expired; open the menu again")
+		}
+		return nil, false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		if r.Header.Get("Origin") != "http://"+r.Host {
+			writeError(w, http.StatusForbidden, "forbidden_origin", "state-changing menu requests must come from the menu's own origin")
+			return nil, false
+		}
+	}
+	return &caller{Claims: auth.Claims{Subject: "menu", Scope: []string{"*"}, Source: "menu"}, menu: true}, true
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h["Content-Type"] = hvJSON
+	h["Cache-Control"] = hvNoStore
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Error apiError `json:"error"`
+	}{apiError{code, msg}})
+}
+
+func writeUnauthorized(w http.ResponseWriter, msg string) {
+	w.Header()["Www-Authenticate"] = hvInvalidTok
+	writeError(w, http.StatusUnauthorized, "invalid_token", msg)
+}
+
+func writeForbiddenScope(w http.ResponseWriter, integration string) {
+	w.Header()["Www-Authenticate"] = hvInsuffScope
+	writeError(w, http.StatusForbidden, "insufficient_scope", "this token is not allowed to use "+integration)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h["Content-Type"] = hvJSON
+	h["Cache-Control"] = hvNoStore
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+var errUnknownIntegration = errors.New("unknown integration")

@@ -1,0 +1,273 @@
+package injector
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/integrations"
+)
+
+func (s *Server) routes() {
+	m := s.apiMux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	m.HandleFunc("GET /v1/status", s.withCaller(true, true, s.handleStatus))
+	m.HandleFunc("GET /v1/courses", s.withCaller(true, true, s.handleCourses))
+	m.HandleFunc("GET /v1/search", s.withCaller(true, true, s.handleSearch))
+	m.HandleFunc("POST /v1/integrations/{name}/connect", s.withCaller(true, true, s.handleConnect))
+	m.HandleFunc("DELETE /v1/integrations/{name}", s.withCaller(true, true, s.handleDisconnect))
+	m.HandleFunc("POST /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
+	m.HandleFunc("GET /v1/open/{integration}/{id}", s.withCaller(true, true, s.handleOpen))
+	m.HandleFunc("GET /{integration}/connected", s.handleConnected)
+	m.HandleFunc("POST /oauth2/token", s.handleToken)
+	m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route")
+	})
+}
+
+// withCaller authenticates before h (menu session and/or bearer JWT).
+func (s *Server) withCaller(allowMenu, allowBearer bool, h func(http.ResponseWriter, *http.Request, *caller)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.authenticate(w, r, allowMenu, allowBearer)
+		if !ok {
+			return
+		}
+		h(w, r, c)
+	}
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
+	st, err := s.backend.Status(r.Context())
+	if err != nil {
+		s.log.Warn("status failed", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "status_failed", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// integrationFor checks the scope and looks up name.
+func (s *Server) integrationFor(w http.ResponseWriter, c *caller, name string) (ConnectedIntegration, bool) {
+	if !validName(name) {
+		writeError(w, http.StatusNotFound, "unknown_integration", "no such integration")
+		return ConnectedIntegration{}, false
+	}
+	if !c.Allows(name) {
+		writeForbiddenScope(w, name)
+		return ConnectedIntegration{}, false
+	}
+	ci, ok := s.backend.Lookup(name)
+	if !ok || ci.Integration == nil {
+		writeError(w, http.StatusNotFound, "unknown_integration", "integration "+name+" is not configured")
+		return ConnectedIntegration{}, false
+	}
+	return ci, true
+}
+
+func (s *Server) handleConnect(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("name")
+	if _, ok := s.integrationFor(w, c, name); !ok {
+		return
+	}
+	u, err := s.backend.StartConnect(r.Context(), name)
+	if err != nil {
+		s.writeIntegrationError(w, name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"url": u})
+}
+
+func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("name")
+	if _, ok := s.integrationFor(w, c, name); !ok {
+		return
+	}
+	if err := s.backend.Disconnect(r.Context(), name); err != nil {
+		s.writeIntegrationError(w, name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"integration": name, "state": "disconnected"})
+}
+
+// handleConnected is the OAuth loopback redirect. It needs no caller: the
+// Backend checks state (and PKCE). Its query (code, state) is never logged.
+func (s *Server) handleConnected(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("integration")
+	if !validName(name) {
+		writePage(w, http.StatusNotFound, "Not found", "There is no such page.")
+		return
+	}
+	if _, ok := s.backend.Lookup(name); !ok {
+		writePage(w, http.StatusNotFound, "Unknown integration", name+" is not configured in latchkey.")
+		return
+	}
+	if err := s.backend.FinishConnect(r.Context(), name, r.URL.Query()); err != nil {
+		s.log.Warn("connect failed", "integration", name, "error", scrub(err))
+		writePage(w, http.StatusBadRequest, "Connection failed",
+			"latchkey could not connect "+name+": "+scrub(err)+". Close this tab and try Connect again.")
+		return
+	}
+	writePage(w, http.StatusOK, "Connected", name+" is connected to latchkey. You can close this tab.")
+}
+
+func (s *Server) handleWidgetToken(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("name")
+	ci, ok := s.integrationFor(w, c, name)
+	if !ok {
+		return
+	}
+	wt, ok := ci.Integration.(integrations.WidgetTokens)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_supported", name+" has no widget tokens")
+		return
+	}
+	tok, err := wt.WidgetToken(r.Context(), s.backend.Reader(r.Context()))
+	if err != nil {
+		s.writeIntegrationError(w, name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, tok)
+}
+
+// handleOpen answers with a redirect to a signed-in URL, or with
+// {"url": …} when the caller asks for JSON (so a CLI does not follow the
+// one-time link itself).
+func (s *Server) handleOpen(w http.ResponseWriter, r *http.Request, c *caller) {
+	name := r.PathValue("integration")
+	ci, ok := s.integrationFor(w, c, name)
+	if !ok {
+		return
+	}
+	si, ok := ci.Integration.(integrations.SignIn)
+	if !ok {
+		writeError(w, http.StatusNotFound, "not_supported", name+" cannot open signed-in links")
+		return
+	}
+	u, err := si.SignInURL(r.Context(), ci.Tokens, r.PathValue("id"))
+	if err != nil {
+		s.writeIntegrationError(w, name, err)
+		return
+	}
+	w.Header()["Cache-Control"] = hvNoStore
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, http.StatusOK, map[string]string{"url": u})
+		return
+	}
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusFound)
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Issuer == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no local issuer")
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "max-age=300")
+	w.Write(s.cfg.Issuer.JWKS())
+}
+
+// oauthError is an RFC 6749 §5.2 error response.
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey", charset="UTF-8"`)
+	}
+	h := w.Header()
+	h["Content-Type"] = hvJSON
+	h["Cache-Control"] = hvNoStore
+	h.Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// handleToken is the client_credentials token endpoint for personal OAuth2
+// clients (Basic auth or client_id/client_secret in the body, not both).
+// The optional scope parameter (space-separated integration names) narrows
+// the client's integrations.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	ca, ok := s.backend.(ClientAuthenticator)
+	if !ok || s.cfg.Issuer == nil {
+		writeError(w, http.StatusNotFound, "not_found", "personal clients are not enabled")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+		return
+	}
+	if r.URL.RawQuery != "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "parameters must be in the body, not the URL")
+		return
+	}
+	id, secret, basic := r.BasicAuth()
+	if basic {
+		// RFC 6749 §2.3.1: Basic credentials are form-urlencoded.
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil {
+			oauthError(w, http.StatusUnauthorized, "invalid_client", "malformed client credentials")
+			return
+		}
+		if r.PostForm.Has("client_secret") {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "use one client authentication method, not both")
+			return
+		}
+	} else if r.Header.Get("Authorization") != "" {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "unsupported client authentication")
+		return
+	} else {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		return
+	}
+	if id == "" || secret == "" {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	scope, err := ca.AuthenticateClient(r.Context(), id, secret)
+	if err != nil {
+		s.log.Info("client authentication failed", "client", id)
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+	if req := strings.Fields(r.PostForm.Get("scope")); len(req) > 0 {
+		var narrowed []string
+		for _, n := range req {
+			if slices.Contains(scope, "*") || slices.Contains(scope, n) {
+				narrowed = append(narrowed, n)
+			} else {
+				oauthError(w, http.StatusBadRequest, "invalid_scope", "the client may not use "+n)
+				return
+			}
+		}
+		scope = narrowed
+	}
+	ttl := s.cfg.ClientTokenTTL
+	tok, err := s.cfg.Issuer.Mint("client:"+id, scope, ttl)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "could not mint a token")
+		return
+	}
+	resp := map[string]any{
+		"access_token": tok,
+		"token_type":   "Bearer",
+		"expires_in":   int(ttl.Seconds()),
+	}
+	if len(scope) > 0 {
+		resp["scope"] = strings.Join(scope, " ")
+	}
+	h := w.Header()
+	h["Content-Type"] = hvJSON
+	h["Cache-Control"] = hvNoStore
+	h.Set("Pragma", "no-cache")
+	json.NewEncoder(w).Encode(resp)
+}

@@ -1,0 +1,326 @@
+package injector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchkey/latchkey/injector/auth"
+)
+
+// DefaultListen is the listener address when Config.Listen is empty.
+const DefaultListen = "127.0.0.1:7788"
+
+// Config configures a Server.
+type Config struct {
+	// Listen is the TCP address of ListenAndServe; default DefaultListen.
+	Listen string
+	// AllowNonLoopback lets Listen name a non-loopback address.
+	AllowNonLoopback bool
+	// Backend is the daemon. Required.
+	Backend Backend
+	// Verifier checks callers' bearer JWTs. Required.
+	Verifier *auth.Verifier
+	// Issuer mints /oauth2/token tokens and serves /.well-known/jwks.json.
+	// Optional: without it those routes answer 404.
+	Issuer *auth.Issuer
+	// SearchDeadline bounds each integration's part of a search; default 2s.
+	SearchDeadline time.Duration
+	// CoursesDeadline bounds each integration's part of /v1/courses
+	// (several pages); default 10s.
+	CoursesDeadline time.Duration
+	// AllowedOrigins are browser origins (scheme://host[:port]) other than
+	// the listener's own that may call the API with a bearer token; CORS is
+	// answered for them only.
+	AllowedOrigins []string
+	// Menu is the menu UI, served at /menu and /menu/… (path unchanged)
+	// behind the menu session. Optional.
+	Menu http.Handler
+	// Logger; default slog.Default(). Nothing logged contains a token, a
+	// code or a query string.
+	Logger *slog.Logger
+	// Transport calls the integrations; default a tuned *http.Transport that
+	// ignores proxy environment variables.
+	Transport http.RoundTripper
+	// ClientTokenTTL is the lifetime of /oauth2/token tokens; default 15m.
+	ClientTokenTTL time.Duration
+	// MenuCodeTTL is how long a one-time menu code is valid; default 30s.
+	MenuCodeTTL time.Duration
+	// MenuSessionTTL is how long a menu session cookie is valid; default 12h.
+	MenuSessionTTL time.Duration
+	// Now is the clock (menu codes and sessions); default time.Now.
+	Now func() time.Time
+}
+
+// Server is the local API. Create it with New.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	backend   Backend
+	verifier  *auth.Verifier
+	transport http.RoundTripper
+	now       func() time.Time
+
+	apiMux     *http.ServeMux
+	controlMux *http.ServeMux
+	allowed    map[string]bool // AllowedOrigins
+
+	hostsMu sync.Mutex
+	hosts   atomic.Pointer[hostSet]
+
+	menu menuState
+
+	audit     chan AuditEntry
+	auditDone chan struct{}
+	closeOnce sync.Once
+	closed    atomic.Bool
+}
+
+// New returns a server for cfg. Call Close when done with it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Backend == nil {
+		return nil, errors.New("injector: Config.Backend is required")
+	}
+	if cfg.Verifier == nil {
+		return nil, errors.New("injector: Config.Verifier is required")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.SearchDeadline <= 0 {
+		cfg.SearchDeadline = 2 * time.Second
+	}
+	if cfg.CoursesDeadline <= 0 {
+		cfg.CoursesDeadline = 10 * time.Second
+	}
+	if cfg.ClientTokenTTL <= 0 {
+		cfg.ClientTokenTTL = 15 * time.Minute
+	}
+	if cfg.MenuCodeTTL <= 0 {
+		cfg.MenuCodeTTL = 30 * time.Second
+	}
+	if cfg.MenuSessionTTL <= 0 {
+		cfg.MenuSessionTTL = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport()
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		backend:    cfg.Backend,
+		verifier:   cfg.Verifier,
+		transport:  cfg.Transport,
+		now:        cfg.Now,
+		apiMux:     http.NewServeMux(),
+		controlMux: http.NewServeMux(),
+		allowed:    make(map[string]bool),
+		audit:      make(chan AuditEntry, 4096),
+		auditDone:  make(chan struct{}),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		s.allowed[o] = true
+	}
+	s.menu.codes = make(map[[32]byte]time.Time)
+	s.menu.sessions = make(map[[32]byte]time.Time)
+	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "0" {
+		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.AllowNonLoopback {
+			return nil, fmt.Errorf("injector: %s is not a loopback address (set AllowNonLoopback to listen on it)", cfg.Listen)
+		}
+		s.addListener(cfg.Listen, false)
+	}
+	s.routes()
+	go s.auditLoop()
+	return s, nil
+}
+
+// Close drains the audit queue. The server must not be serving any more.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.audit)
+		<-s.auditDone
+	})
+	return nil
+}
+
+func (s *Server) auditLoop() {
+	defer close(s.auditDone)
+	for e := range s.audit {
+		s.backend.Audit(context.Background(), e)
+	}
+}
+
+func (s *Server) recordAudit(e AuditEntry) {
+	if s.closed.Load() {
+		s.backend.Audit(context.Background(), e)
+		return
+	}
+	select {
+	case s.audit <- e:
+	default:
+		// Queue full: write it from this request rather than lose it.
+		s.backend.Audit(context.Background(), e)
+	}
+}
+
+// Handler is the TCP API (the loopback listener's handler).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveTCP) }
+
+// ControlHandler is the same API for the daemon's unix control socket, whose
+// callers are already authenticated by peer credentials: they act as
+// "local-cli" with full scope. No Host check is done there (a browser cannot
+// reach a unix socket); a request carrying an Origin is refused.
+// Routes added with HandleControl take precedence.
+func (s *Server) ControlHandler() http.Handler { return http.HandlerFunc(s.serveControl) }
+
+// HandleControl adds a control-only route (a net/http ServeMux pattern) to
+// ControlHandler.
+func (s *Server) HandleControl(pattern string, h http.Handler) {
+	s.controlMux.Handle(pattern, h)
+}
+
+// ListenAndServe listens on Config.Listen and serves until ctx is cancelled.
+// It refuses a non-loopback address unless AllowNonLoopback is set.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	host, _, err := net.SplitHostPort(s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("injector: listen address %q: %w", s.cfg.Listen, err)
+	}
+	if !s.cfg.AllowNonLoopback && !isLoopbackHost(host) {
+		return fmt.Errorf("injector: %s is not a loopback address (set AllowNonLoopback to listen on it)", s.cfg.Listen)
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("injector: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves the TCP API on ln until ctx is cancelled, then shuts down
+// gracefully: in-flight requests finish (for up to 30 s). It returns nil
+// after a shutdown caused by ctx.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.addListener(ln.Addr().String(), true)
+	return serveHTTP(ctx, ln, s.Handler(), s.log)
+}
+
+// ServeControl serves ControlHandler on ln (the unix socket) until ctx is
+// cancelled, like Serve.
+func (s *Server) ServeControl(ctx context.Context, ln net.Listener) error {
+	return serveHTTP(ctx, ln, s.ControlHandler(), s.log)
+}
+
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// Requests are not cancelled by ctx: they finish during shutdown.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// hostSet is the set of ports the TCP API listens on, and whether any of
+// them is non-loopback.
+type hostSet struct {
+	ports       map[string]bool
+	nonLoopback bool
+	first       string // host:port for menu URLs
+	served      bool   // first is a real listener, not just Config.Listen
+}
+
+func (s *Server) addListener(addr string, served bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return
+	}
+	s.hostsMu.Lock()
+	defer s.hostsMu.Unlock()
+	n := &hostSet{ports: map[string]bool{}}
+	if old := s.hosts.Load(); old != nil {
+		for p := range old.ports {
+			n.ports[p] = true
+		}
+		n.nonLoopback, n.first, n.served = old.nonLoopback, old.first, old.served
+	}
+	n.ports[port] = true
+	if !isLoopbackHost(host) {
+		n.nonLoopback = true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	if n.first == "" || (served && !n.served) {
+		n.first = net.JoinHostPort(host, port)
+		n.served = served
+	}
+	s.hosts.Store(n)
+}
+
+// hostOK reports whether a Host header names this listener.
+func (s *Server) hostOK(h string) bool {
+	set := s.hosts.Load()
+	if set == nil {
+		return false
+	}
+	host, port, err := net.SplitHostPort(h)
+	if err != nil || !set.ports[port] {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false // a DNS name: rebinding
+	}
+	return ip.IsLoopback() || set.nonLoopback
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// listenerHost is the host:port menu URLs use.
+func (s *Server) listenerHost() string {
+	if set := s.hosts.Load(); set != nil && set.first != "" {
+		return set.first
+	}
+	return s.cfg.Listen
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
