@@ -131,12 +131,19 @@ func SeedCourses() []Course {
 			Name:        t,
 			Type:        typ,
 			Slug:        slugify(t),
-			Description: fmt.Sprintf("<p>%s: a %s course of the sandbox catalog.</p>", t, strings.ReplaceAll(typ, "_", " ")),
+			Description: fmt.Sprintf("<p>%s. A %s in the sandbox catalog.</p>", t, typeLabel[typ]),
 			Language:    "en",
 			Duration:    1800 + 600*(i%6),
 		})
 	}
 	return out
+}
+
+var typeLabel = map[string]string{
+	"elearning":     "self-paced e-learning course",
+	"classroom":     "classroom course",
+	"webinar":       "live webinar",
+	"learning_plan": "learning plan",
 }
 
 var seedStatuses = []string{"subscribed", "in_progress", "completed", "enrolled", "waiting", "in_progress", "completed", "suspended"}
