@@ -40,8 +40,10 @@
 //	token_validity    widget token validity in minutes, default 15, clamped
 //	                  to 5..1440 like Document360 does (1 → 5, 5000 → 1440)
 //
-// Search scores are 0.6·match + 0.4/(1+rank/10) (see score), so they merge
-// with other integrations' 0..1 scores. Rate limits: X-RateLimit-Remaining
+// Search scores use the Docebo integration's match scale (title words,
+// content words, phrase; exact title = 1) times a rank factor
+// 0.85 + 0.15/(1+rank/5) from the provider's order (see score), so articles
+// and courses merge on one 0..1 scale; results are sorted best first. Rate limits: X-RateLimit-Remaining
 // reaching 0 blocks further calls until X-RateLimit-Reset; a 429 is waited
 // out (Retry-After, else Reset) when that fits the context deadline and 10 s,
 // else *integrations.RateLimitError is returned at once. Error responses

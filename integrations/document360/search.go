@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,20 +27,19 @@ const (
 type hit struct {
 	id, title, slug string
 	snippet         string // HTML fragment from the highlight/snippet fields
-	titleLevel      string // Algolia match level of the title: full | partial | none | ""
-	contentLevel    string
+	content         string // plain text of the content, for scoring
+	contentKnown    bool   // false for v3 hits, which carry no content
 	url             string
 }
 
 // Search searches the knowledge base (the configured version and language)
-// and returns up to limit published articles in the provider's order, each
-// with its public URL, a plain-text snippet and a Score in 0..1 (see
-// score). It reads as many pages as it needs, honours the rate limits, and
+// and returns up to limit published articles, best first, each with its
+// public URL, a plain-text snippet and a Score in 0..1 (see score). It reads as many pages as it needs, honours the rate limits, and
 // fails fast with a clean error when the API is down.
 func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, query string, limit int) ([]integrations.SearchResult, error) {
 	query = strings.TrimSpace(query)
 	if query == "" {
-		return nil, nil
+		return []integrations.SearchResult{}, nil
 	}
 	if limit <= 0 {
 		limit = 10
@@ -63,11 +63,8 @@ func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, qu
 	}
 	terms := queryTerms(query)
 	out := make([]integrations.SearchResult, 0, len(hits))
-	prev := 1.0
 	for rank, h := range hits {
-		// Keep the provider's order: a later hit never outscores an earlier one.
-		s := min(score(h, terms, rank), prev)
-		prev = s
+		s := score(h, terms, rank)
 		title := StripHTML(h.title, 200)
 		if title == "" {
 			title = h.slug
@@ -82,66 +79,71 @@ func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, qu
 			Score:       s,
 		})
 	}
+	// Best first; equal scores keep the provider's order.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
 	return out, nil
 }
 
-// score maps a hit to 0..1 from how well it matched and where the provider
-// ranked it, so articles can be merged with other integrations' results:
-//
-//	score = 0.6·match + 0.4·1/(1 + rank/10)
-//
-// match is 1.0 when the title matched every query word, 0.7 some of them,
-// 0.6 when only the content matched every word, 0.4 some, 0.25 otherwise.
-// The match levels come from the provider's highlight fields when it sends
-// them (v2), else from comparing the query words with the title and snippet.
+// score rates a hit in 0..1 on the same scale as the Docebo integration's
+// course scores, so the injector can merge both: the match quality of the
+// title and content (as docebo.Score rates courses: 1 for the exact title,
+// else 0.65·share of query words in the title (whole word 1, prefix ½) +
+// 0.15·share in the content + 0.15 when the title holds the whole phrase +
+// a little for short titles; floor 0.05, at most 0.99), times a rank factor
+// 0.85 + 0.15/(1 + rank/5) that keeps the provider's (Algolia's) ordering
+// information: 1 for its first hit, about 0.88 far down the list.
 func score(h hit, terms []string, rank int) float64 {
-	tl, cl := h.titleLevel, h.contentLevel
-	if tl == "" {
-		tl = localLevel(h.title, terms)
-	}
-	if cl == "" {
-		cl = localLevel(h.snippet, terms)
-	}
-	var match float64
-	switch {
-	case tl == "full":
-		match = 1
-	case tl == "partial":
-		match = 0.7
-	case cl == "full":
-		match = 0.6
-	case cl == "partial":
-		match = 0.4
-	default:
-		match = 0.25
-	}
-	s := 0.6*match + 0.4/(1+float64(rank)/10)
-	return math.Round(min(max(s, 0), 1)*1e4) / 1e4
+	m := matchScore(terms, StripHTML(h.title, 1000), h.content, h.contentKnown)
+	s := m * (0.85 + 0.15/(1+float64(rank)/5))
+	return math.Round(min(max(s, 0.05), 1)*1000) / 1000
 }
 
-// localLevel is an Algolia-like match level of text for the query words
-// (prefix match on words, case-insensitive).
-func localLevel(text string, terms []string) string {
+func matchScore(terms []string, title, content string, contentKnown bool) float64 {
 	if len(terms) == 0 {
-		return "none"
+		return 0.05
 	}
-	words := queryTerms(StripHTML(text, 4096))
-	n := 0
+	nq := strings.Join(terms, " ")
+	tw := queryTerms(title)
+	joined := strings.Join(tw, " ")
+	if joined == nq {
+		return 1
+	}
+	titleShare := termShare(terms, tw)
+	contentShare := 1.0 // v3 hits carry no content: the provider matched it there
+	if contentKnown {
+		contentShare = termShare(terms, queryTerms(content))
+	}
+	s := 0.65*titleShare + 0.15*contentShare
+	if strings.Contains(" "+joined+" ", " "+nq+" ") {
+		s += 0.15
+	}
+	if titleShare > 0 && len(tw) > 0 {
+		s += 0.04 * float64(len(terms)) / float64(max(len(tw), len(terms)))
+	}
+	return min(max(s, 0.05), 0.99)
+}
+
+// termShare is the share of terms found in words: a whole word counts 1, a
+// word it is a prefix of (two letters or more) ½.
+func termShare(terms, words []string) float64 {
+	set := make(map[string]bool, len(words))
+	for _, w := range words {
+		set[w] = true
+	}
+	var n float64
 	for _, t := range terms {
+		if set[t] {
+			n++
+			continue
+		}
 		for _, w := range words {
-			if strings.HasPrefix(w, t) {
-				n++
+			if len(t) >= 2 && strings.HasPrefix(w, t) {
+				n += 0.5
 				break
 			}
 		}
 	}
-	switch {
-	case n == len(terms):
-		return "full"
-	case n > 0:
-		return "partial"
-	}
-	return "none"
+	return n / float64(len(terms))
 }
 
 // queryTerms splits s into lower-case words of letters and digits.
@@ -240,18 +242,14 @@ func (d *Document360) searchV2(ctx context.Context, tokens integrations.Tokens, 
 			}
 			seen[h.ArticleID] = true
 			x := hit{id: h.ArticleID, title: h.Title, slug: h.Slug}
-			var tv string
-			tv, x.titleLevel = highlightField(h.Highlight, "title")
-			if tv != "" {
+			if tv, _ := highlightField(h.Highlight, "title"); tv != "" {
 				x.title = tv // highlighted title; tags are stripped later
 			}
-			var hv string
-			hv, x.contentLevel = highlightField(h.Highlight, "content")
-			sv, sl := highlightField(h.Snippet, "content")
+			hv, _ := highlightField(h.Highlight, "content")
+			sv, _ := highlightField(h.Snippet, "content")
 			x.snippet = firstNonEmpty(sv, hv, h.Content)
-			if x.contentLevel == "" {
-				x.contentLevel = sl
-			}
+			x.content = StripHTML(h.Content+" "+x.snippet, 4096)
+			x.contentKnown = true
 			out = append(out, x)
 		}
 		if len(env.Data.Hits) == 0 || page+1 >= env.Data.NbPages {
@@ -355,9 +353,10 @@ func (d *Document360) searchV3(ctx context.Context, tokens integrations.Tokens, 
 			seen[h.ArticleID] = true
 			x := hit{id: h.ArticleID, title: h.Title, slug: h.Slug}
 			// v3 hits are documented without highlights; use them if present.
-			_, x.titleLevel = highlightField(h.Highlight, "title")
-			sv, sl := highlightField(h.Snippet, "content")
-			x.snippet, x.contentLevel = sv, sl
+			x.snippet, _ = highlightField(h.Snippet, "content")
+			if x.snippet != "" {
+				x.content, x.contentKnown = StripHTML(x.snippet, 4096), true
+			}
 			out = append(out, x)
 		}
 		if len(env.Data) == 0 || !env.Pagination.HasMore {

@@ -100,21 +100,28 @@ func FuzzStripHTML(f *testing.F) {
 
 func TestScore(t *testing.T) {
 	terms := queryTerms("go modules")
-	full := hit{title: "Go modules", titleLevel: "full"}
-	body := hit{title: "Other", titleLevel: "none", contentLevel: "full"}
-	if a, b := score(full, terms, 0), score(body, terms, 0); a <= b || a > 1 || b <= 0 {
+	exact := hit{title: "Go <em>modules</em>", content: "x", contentKnown: true}
+	title := hit{title: "Using Go modules well", content: "x", contentKnown: true}
+	body := hit{title: "Dependencies", content: "go modules and more", contentKnown: true}
+	if s := score(exact, terms, 0); s != 1 {
+		t.Errorf("exact title at rank 0 = %v, want 1", s)
+	}
+	if a, b := score(title, terms, 0), score(body, terms, 0); a <= b || a > 1 || b <= 0 {
 		t.Errorf("title %v vs body %v", a, b)
 	}
-	if a, b := score(full, terms, 0), score(full, terms, 20); a <= b {
-		t.Errorf("rank 0 %v should beat rank 20 %v", a, b)
+	if a, b := score(title, terms, 0), score(title, terms, 20); a <= b || b < 0.85*a {
+		t.Errorf("rank 0 %v vs rank 20 %v", a, b)
 	}
-	// Without highlight levels the words are compared locally.
-	local := hit{title: "Using <em>Go</em> modules", snippet: "x"}
-	if score(local, terms, 0) != score(full, terms, 0) {
-		t.Errorf("local level differs: %v", score(local, terms, 0))
+	// Prefix matches count half.
+	if a, b := score(hit{title: "Go modules"}, queryTerms("go mod"), 0), score(hit{title: "Go mod"}, queryTerms("go mod"), 0); a >= b {
+		t.Errorf("prefix %v should be below whole words %v", a, b)
 	}
-	if s := score(hit{}, terms, 1000); s <= 0 || s > 1 {
+	if s := score(hit{contentKnown: true}, terms, 1000); s != 0.05 {
 		t.Errorf("floor %v", s)
+	}
+	// The same scale as Docebo's course scores for the same title.
+	if s := score(hit{title: "Go basics", contentKnown: true}, queryTerms("go"), 0); s < 0.8 || s > 0.9 {
+		t.Errorf("one-word title hit %v, want about docebo.Score's 0.82", s)
 	}
 }
 
