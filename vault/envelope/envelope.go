@@ -76,6 +76,12 @@ func Parse(s string) (Envelope, error) {
 	if !ok || !validKeyID(kid) {
 		return Envelope{}, fmt.Errorf("%w: bad key id", ErrMalformed)
 	}
+	// The decoder skips CR and LF even in strict mode; refuse them (and
+	// anything else outside the alphabet) so that only the canonical text
+	// parses.
+	if !validBody(body) {
+		return Envelope{}, fmt.Errorf("%w: body is not base64url", ErrMalformed)
+	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(body)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("%w: body is not base64url", ErrMalformed)
@@ -168,6 +174,16 @@ func validKeyID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func validBody(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}
