@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,14 +38,15 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
-	if err := run(context.Background(), os.Args[1:]); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "docebo-sandbox:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("docebo-sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8801", "address to listen on (loopback only unless --allow-remote)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback --listen address")
 	clientID := fs.String("client-id", sandbox.DefaultClientID, "OAuth2 client id of the registered app")
@@ -82,7 +84,7 @@ func run(ctx context.Context, args []string) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	opts := sandbox.Options{
 		ClientID:       *clientID,
@@ -120,7 +122,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	fmt.Println(base)
+	fmt.Fprintln(stdout, base)
 	log.Info("docebo sandbox ready", "url", base, "client_id", *clientID, "client_secret", secretSource,
 		"users_password", sandbox.DefaultPassword, "auto_approve", *autoApprove, "rotate_refresh", *rotate)
 

@@ -789,3 +789,26 @@ func TestNormalizeStatus(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCourses(b *testing.B) {
+	sb := sandbox.New(sandbox.Options{})
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	d, err := docebo.New(integrations.Config{BaseURL: ts.URL, ClientID: sandbox.DefaultClientID, Secret: sandbox.DefaultClientSecret,
+		Settings: map[string]string{docebo.SettingPageSize: "10"}}, docebo.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := d.PasswordGrant(ctx, "ada", sandbox.DefaultPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokens := &memTokens{d: d, tok: tok}
+	b.ReportAllocs()
+	for b.Loop() {
+		if cs, err := d.Courses(ctx, tokens); err != nil || len(cs) != 30 {
+			b.Fatalf("%d %v", len(cs), err)
+		}
+	}
+}
