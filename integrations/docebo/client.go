@@ -187,6 +187,10 @@ func decodeData(body []byte, out any) error {
 		raw = body
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
+		// PHP encodes an empty associative array as []: read it as empty.
+		if t := bytes.TrimSpace(raw); bytes.Equal(t, []byte("[]")) {
+			return nil
+		}
 		return fmt.Errorf("unexpected response shape: %w", err)
 	}
 	return nil

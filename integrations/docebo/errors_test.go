@@ -124,3 +124,30 @@ func mustTime(s string) time.Time {
 	}
 	return t
 }
+
+func TestDecodeData(t *testing.T) {
+	var pg page[enrollment]
+	if err := decodeData([]byte(`{"data":[],"version":"1.0.0"}`), &pg); err != nil || len(pg.Items) != 0 {
+		t.Fatalf("empty PHP array: %v", err)
+	}
+	body := `{"data":{"items":[{"id":"7","name":"X","status":2,"completion_percentage":"42%"}],"has_more_data":"true","total_page_count":"3"}}`
+	if err := decodeData([]byte(body), &pg); err != nil {
+		t.Fatal(err)
+	}
+	e := pg.Items[0]
+	if e.ID != "7" || e.Status != "2" || !e.CompletionPercentage.OK || e.CompletionPercentage.V != 42 || !pg.more(1) || pg.more(3) || pg.TotalPageCount != 3 {
+		t.Fatalf("tolerant decode: %+v %+v", pg, e)
+	}
+	var noFlag page[enrollment]
+	_ = decodeData([]byte(`{"data":{"items":[{"id":1}],"total_page_count":2}}`), &noFlag)
+	if !noFlag.more(1) || noFlag.more(2) {
+		t.Fatal("total_page_count alone should drive paging")
+	}
+	var s sessionData
+	if err := decodeData([]byte(`{"id":12,"username":"u"}`), &s); err != nil || s.ID != "12" {
+		t.Fatalf("no envelope: %+v %v", s, err)
+	}
+	if err := decodeData([]byte(`not json`), &s); err == nil {
+		t.Fatal("garbage decoded")
+	}
+}

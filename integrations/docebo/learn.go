@@ -49,9 +49,25 @@ type sessionData struct {
 type page[T any] struct {
 	Items          []T      `json:"items"`
 	Count          flexInt  `json:"count"`
-	HasMoreData    flexBool `json:"has_more_data"`
+	HasMoreData    *flexBool `json:"has_more_data"`
 	CurrentPage    flexInt  `json:"current_page"`
 	TotalPageCount flexInt  `json:"total_page_count"`
+}
+
+// more reports whether a page after page number p exists: has_more_data
+// when the server sent it (bounded by total_page_count when present), else
+// total_page_count alone; an empty page always ends.
+func (pg *page[T]) more(p int) bool {
+	if len(pg.Items) == 0 {
+		return false
+	}
+	if pg.TotalPageCount > 0 && p >= int(pg.TotalPageCount) {
+		return false
+	}
+	if pg.HasMoreData != nil {
+		return bool(*pg.HasMoreData)
+	}
+	return pg.TotalPageCount > 0
 }
 
 type enrollment struct {
@@ -100,10 +116,7 @@ func (d *Docebo) Courses(ctx context.Context, tokens integrations.Tokens) ([]int
 			seen[c.ID] = true
 			out = append(out, c)
 		}
-		if !bool(pg.HasMoreData) || len(pg.Items) == 0 {
-			break
-		}
-		if pg.TotalPageCount > 0 && p >= int(pg.TotalPageCount) {
+		if !pg.more(p) {
 			break
 		}
 	}
