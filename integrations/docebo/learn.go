@@ -47,11 +47,11 @@ type sessionData struct {
 
 // page is the "data" of a Docebo list endpoint.
 type page[T any] struct {
-	Items          []T      `json:"items"`
-	Count          flexInt  `json:"count"`
+	Items          []T       `json:"items"`
+	Count          flexInt   `json:"count"`
 	HasMoreData    *flexBool `json:"has_more_data"`
-	CurrentPage    flexInt  `json:"current_page"`
-	TotalPageCount flexInt  `json:"total_page_count"`
+	CurrentPage    flexInt   `json:"current_page"`
+	TotalPageCount flexInt   `json:"total_page_count"`
 }
 
 // more reports whether a page after page number p exists: has_more_data
