@@ -13,7 +13,13 @@ type segment struct {
 	raw  string // the markup as written (tags, comments) — empty for text
 	text string // decoded text — empty for markup
 	skip bool   // inside script/style: not content
+	tag  string // element name of a tag segment
 }
+
+// blockTags separate words; other (inline) tags do not.
+var blockTags = map[string]bool{"p": true, "div": true, "br": true, "li": true, "ul": true, "ol": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "pre": true, "blockquote": true,
+	"table": true, "tr": true, "td": true, "th": true, "hr": true}
 
 // segmentHTML splits HTML into markup and text segments, keeping the markup
 // verbatim so snippets can carry it (as a search engine indexing HTML does).
@@ -30,18 +36,20 @@ func segmentHTML(src string) []segment {
 		switch tt {
 		case html.TextToken:
 			out = append(out, segment{text: stdhtml.UnescapeString(raw), skip: inSkip})
-		case html.StartTagToken:
+		case html.StartTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
-			if n := string(name); n == "script" || n == "style" {
+			n := string(name)
+			if n == "script" || n == "style" {
 				inSkip = true
 			}
-			out = append(out, segment{raw: raw})
+			out = append(out, segment{raw: raw, tag: n})
 		case html.EndTagToken:
 			name, _ := z.TagName()
-			if n := string(name); n == "script" || n == "style" {
+			n := string(name)
+			if n == "script" || n == "style" {
 				inSkip = false
 			}
-			out = append(out, segment{raw: raw})
+			out = append(out, segment{raw: raw, tag: n})
 		default:
 			out = append(out, segment{raw: raw})
 		}
@@ -53,7 +61,9 @@ func segmentsText(segs []segment) string {
 	var b strings.Builder
 	for _, s := range segs {
 		if s.raw != "" {
-			b.WriteByte(' ')
+			if blockTags[s.tag] {
+				b.WriteByte(' ')
+			}
 		} else if !s.skip {
 			b.WriteString(s.text)
 		}
@@ -129,7 +139,9 @@ func (a *indexed) snippet(terms []string) string {
 	for i := start; i < len(a.segs) && budget > 0; i++ {
 		s := a.segs[i]
 		if s.raw != "" {
-			b.WriteString(s.raw)
+			if s.tag != "em" { // the highlight adds its own <em>
+				b.WriteString(s.raw)
+			}
 			continue
 		}
 		if s.skip {
