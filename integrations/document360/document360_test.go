@@ -512,3 +512,50 @@ func TestConfig(t *testing.T) {
 		t.Errorf("us: %s %s", in.Name(), in.BaseURL())
 	}
 }
+
+func BenchmarkSearch(b *testing.B) {
+	sb := sandbox.New(sandbox.Options{APIToken: testToken})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	d, err := document360.New(integrations.Config{BaseURL: srv.URL, Settings: map[string]string{
+		"version": sandbox.DefaultVersionID}}, document360.Options{Logger: slog.New(slog.DiscardHandler), HTTPClient: srv.Client()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := &staticTokens{tok: testToken}
+	ctx := context.Background()
+	for b.Loop() {
+		if rs, err := d.Search(ctx, tok, "go", 20); err != nil || len(rs) == 0 {
+			b.Fatal(len(rs), err)
+		}
+	}
+}
+
+// TestConcurrentSearches shares one integration between goroutines (the
+// injector's fan-out does), under -race.
+func TestConcurrentSearches(t *testing.T) {
+	e := newEnv(t, sandbox.Options{RateLimit: 1000})
+	d, _ := e.integration(t, map[string]string{"version": ""})
+	tok := &staticTokens{tok: testToken}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := []string{"go", "onboarding", "vpn", "golang"}[i%4]
+			rs, err := d.Search(ctxT(t, 10*time.Second), tok, q, 10)
+			if err == nil && len(rs) == 0 {
+				err = errors.New("no results for " + q)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

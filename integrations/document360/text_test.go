@@ -145,3 +145,11 @@ func TestURLCacheBounded(t *testing.T) {
 }
 
 func timeZero() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+func BenchmarkStripHTML(b *testing.B) {
+	in := strings.Repeat(`<p>Set up your <em>Go</em> toolchain &amp; <code>go install</code> <a href="/x">link</a></p>`, 20)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		StripHTML(in, MaxSnippetRunes)
+	}
+}
