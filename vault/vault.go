@@ -108,9 +108,11 @@ type Vault struct {
 
 	rotateMu sync.Mutex // one rotation at a time in this process
 
-	// afterReseal, when set (tests), is called after each record a rotation
-	// re-sealed, with the count so far.
-	afterReseal func(n int)
+	// testHook, when set (tests), is called during a rotation: at stage
+	// "resealed" before the first record (n = 0) and after each re-sealed
+	// record (n = count so far), and at stage "replaced" once the primary salt
+	// is replaced but ".next" not yet deleted.
+	testHook func(stage string, n int)
 }
 
 // Open loads (or creates) the salt, derives the key, purges records sealed
@@ -386,6 +388,7 @@ var errStale = errors.New("vault: records still under the old key")
 // primary salt and deletes ".next".
 func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) error {
 	n := 0
+	v.hook("resealed", 0)
 	for pass := 0; ; pass++ {
 		if pass > 100 {
 			return errors.New("vault: key rotation did not settle (records keep changing under it); run it again")
@@ -431,9 +434,7 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 				return err
 			}
 			n++
-			if v.afterReseal != nil {
-				v.afterReseal(n)
-			}
+			v.hook("resealed", n)
 		}
 		if stale > 0 {
 			continue
@@ -451,6 +452,7 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 			if err := v.setSalt(v.user, nextSalt); err != nil {
 				return err
 			}
+			v.hook("replaced", n)
 			if err := v.kc.Delete(v.service, v.user+nextSuffix); err != nil && !errors.Is(err, keychain.ErrNotFound) {
 				return fmt.Errorf("vault: remove the rotated-from salt: %w", err)
 			}
@@ -467,6 +469,12 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 		v.cur = nk
 		v.mu.Unlock()
 		return nil
+	}
+}
+
+func (v *Vault) hook(stage string, n int) {
+	if v.testHook != nil {
+		v.testHook(stage, n)
 	}
 }
 

@@ -176,6 +176,36 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return v, wrap(err)
 }
 
+// Check runs SQLite's integrity check and returns an error describing the
+// first problems it finds.
+func (s *Store) Check(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return wrap(err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return wrap(err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return wrap(err)
+	}
+	if len(problems) > 0 {
+		if len(problems) > 3 {
+			problems = problems[:3]
+		}
+		return fmt.Errorf("sqlitestore: %s is damaged: %s", s.path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
 // tx runs f in an immediate (write-locking) transaction.
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
