@@ -32,7 +32,8 @@
 //	                  (GET /v2/Articles/{id}/{lang} or the v3 article),
 //	                  cached per article id (bounded LRU, 1 h)
 //	page_size         hits per search page, 1..100, default 20
-//	identity_url      identity server override (sandboxes)
+//	identity_url      identity server override; default: the region's, or
+//	                  BaseURL itself when that is a loopback sandbox
 //	widget_id         the widget's id (required for widget tokens)
 //	widget_client_id  widget client id if not Config.ClientID or project
 //	reader_groups     comma-separated reader group ids; at least one is

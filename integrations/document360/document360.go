@@ -173,7 +173,13 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 			return nil, fmt.Errorf("document360: identity_url: %w", err)
 		}
 		d.identity = u
-	} else if host, ok := identityHosts[region]; ok {
+	} else if host, ok := identityHosts[region]; ok && cfg.BaseURL == "" {
+		d.identity, _ = url.Parse(host)
+	} else if cfg.BaseURL != "" && isLoopback(d.base) {
+		// A loopback sandbox serves the identity endpoint too.
+		u := *d.base
+		d.identity = &u
+	} else if ok {
 		d.identity, _ = url.Parse(host)
 	}
 	if v := s("public_url"); v != "" {
@@ -249,6 +255,14 @@ func (d *Document360) API() string { return d.api }
 // 5000 → 1440.
 func ClampTokenValidity(minutes int) int {
 	return min(max(minutes, MinTokenValidity), MaxTokenValidity)
+}
+
+func isLoopback(u *url.URL) bool {
+	switch u.Hostname() {
+	case "127.0.0.1", "::1", "localhost":
+		return true
+	}
+	return false
 }
 
 func validID(s string) bool {

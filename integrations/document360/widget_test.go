@@ -103,7 +103,7 @@ func TestWidgetTokenRefusals(t *testing.T) {
 	}
 
 	// Missing configuration.
-	for setting, want := range map[string]string{"widget_id": "widget_id", "identity_url": "identity_url"} {
+	for setting, want := range map[string]string{"widget_id": "widget_id"} {
 		d, _ := e.integration(t, map[string]string{setting: ""})
 		if _, err := d.WidgetToken(ctxT(t, 5*time.Second), reader); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("without %s: %v", setting, err)
@@ -175,5 +175,17 @@ func TestSecretsStayOut(t *testing.T) {
 				t.Errorf("a secret is in a URL: %s", u)
 			}
 		}
+	}
+}
+
+func TestWidgetIdentityDefaultsToLoopbackSandbox(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	d, _ := e.integration(t, map[string]string{"identity_url": "", "region": "eu"})
+	wt, err := d.WidgetToken(ctxT(t, 5*time.Second), reader)
+	if err != nil || wt.ExpiresIn != document360.DefaultTokenValidity*60 {
+		t.Fatalf("%+v %v", wt, err)
+	}
+	if n := len(e.sb.WidgetRequests()); n != 1 {
+		t.Errorf("the sandbox got %d widget requests", n)
 	}
 }
