@@ -161,14 +161,14 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 		switch {
 		case status >= 200 && status < 300:
 			if err := json.Unmarshal(body, out); err != nil {
-				return fmt.Errorf("document360: decoding the response of %s: %w", path, err)
+				return fmt.Errorf("decoding the response of %s: %w", path, err)
 			}
 			return nil
 		case status == http.StatusUnauthorized && !refreshed:
 			refreshed = true
 			nt, rerr := tokens.Refresh(ctx, tok)
 			if rerr != nil {
-				return fmt.Errorf("document360: the API token was rejected: %w",
+				return fmt.Errorf("the API token was rejected: %w",
 					errors.Join(rerr, d.providerError(status, h, body, tok.AccessToken)))
 			}
 			if nt == nil || nt.AccessToken == "" || nt.AccessToken == tok.AccessToken {
@@ -198,7 +198,7 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 // rejected is the error of a 401 that a token refresh did not cure: for a
 // static API token that means the user must enter a new one.
 func (d *Document360) rejected(status int, h http.Header, body []byte, tok *oauth2.Token) error {
-	return fmt.Errorf("document360: the API token was rejected, enter a new one: %w",
+	return fmt.Errorf("the API token was rejected, enter a new one: %w",
 		errors.Join(integrations.ErrReconnectNeeded, d.providerError(status, h, body, tok.AccessToken)))
 }
 
@@ -206,7 +206,7 @@ func (d *Document360) rejected(status int, h http.Header, body []byte, tok *oaut
 func (d *Document360) do(ctx context.Context, u *url.URL, tok *oauth2.Token) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("document360: building request: %w", err)
+		return 0, nil, nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set(d.authHeader(), tok.AccessToken)
 	req.Header.Set("Accept", "application/json")
@@ -230,13 +230,13 @@ func (d *Document360) do(ctx context.Context, u *url.URL, tok *oauth2.Token) (in
 // user's query) and with the context's reason when it ended the call.
 func transportError(ctx context.Context, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("document360: request abandoned: %w", ctxErr)
+		return fmt.Errorf("request abandoned: %w", ctxErr)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	return fmt.Errorf("document360: API unreachable: %w", err)
+	return fmt.Errorf("API unreachable: %w", err)
 }
 
 // providerError reads an error body defensively: the v2 envelope
