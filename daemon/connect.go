@@ -1,0 +1,448 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// flowTTL bounds how long a consent page may stay open.
+const flowTTL = 10 * time.Minute
+
+// The grants an integration may offer beyond the authorization code, found by
+// the methods it has (no integration is special-cased by name).
+type (
+	passwordGranter interface {
+		PasswordGrant(ctx context.Context, username, password string) (*oauth2.Token, error)
+	}
+	clientCredentialsGranter interface {
+		ClientCredentialsGrant(ctx context.Context) (*oauth2.Token, error)
+	}
+	jwtBearerGranter interface {
+		JWTBearerGrant(ctx context.Context, key *rsa.PrivateKey, username string) (*oauth2.Token, error)
+	}
+)
+
+// flow is one authorization-code connect in progress.
+type flow struct {
+	ID          string
+	Integration string
+	verifier    string
+	nonce       string // OpenID Connect logins only
+	expires     time.Time
+	done        chan struct{} // closed when the flow ends
+	err         error         // set before done is closed
+}
+
+// flowTable holds connect flows by state. A state is single-use: taking it
+// removes it. Finished flows stay findable by ID for a while so a CLI that
+// waits on one learns how it ended.
+type flowTable struct {
+	mu      sync.Mutex
+	byState map[string]*flow
+	byID    map[string]*flow
+}
+
+func newFlowTable() *flowTable {
+	return &flowTable{byState: map[string]*flow{}, byID: map[string]*flow{}}
+}
+
+func (t *flowTable) add(state string, f *flow) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	for s, old := range t.byState { // drop abandoned flows
+		if now.After(old.expires) {
+			delete(t.byState, s)
+			old.finish(errors.New("the consent page was not completed in time"))
+		}
+	}
+	for id, old := range t.byID {
+		if now.After(old.expires.Add(flowTTL)) {
+			delete(t.byID, id)
+		}
+	}
+	t.byState[state] = f
+	t.byID[f.ID] = f
+}
+
+// take removes and returns the flow of state (single use).
+func (t *flowTable) take(state string) (*flow, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.byState[state]
+	if ok {
+		delete(t.byState, state)
+	}
+	return f, ok
+}
+
+func (t *flowTable) byFlowID(id string) (*flow, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, ok := t.byID[id]
+	return f, ok
+}
+
+func (f *flow) finish(err error) {
+	select {
+	case <-f.done:
+	default:
+		f.err = err
+		close(f.done)
+	}
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// StartConnect begins an authorization-code flow for name and returns the
+// consent URL (injector.Backend).
+func (d *Daemon) StartConnect(ctx context.Context, name string) (string, error) {
+	u, _, err := d.startConnect(name)
+	return u, err
+}
+
+func (d *Daemon) startConnect(name string) (consentURL, flowID string, err error) {
+	in, ok := d.integration(name)
+	if !ok {
+		return "", "", d.notConfigured(name)
+	}
+	oa, ok := in.(integrations.OAuth)
+	if !ok {
+		return "", "", fmt.Errorf("%s does not use OAuth: configure it with its API token (latchkey configure %s)", name, name)
+	}
+	state := randomString(32)
+	verifier := oauth2.GenerateVerifier()
+	f := &flow{ID: randomString(12), Integration: name, verifier: verifier, expires: time.Now().Add(flowTTL), done: make(chan struct{})}
+	d.flows.add(state, f)
+	cfg := oa.OAuth2Config(d.redirectURL(name))
+	return cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), f.ID, nil
+}
+
+// FinishConnect completes a flow from the loopback redirect (injector.Backend).
+func (d *Daemon) FinishConnect(ctx context.Context, name string, q url.Values) error {
+	f, ok := d.flows.take(q.Get("state"))
+	if !ok || f.Integration != name {
+		return errors.New("unknown or already used state: start the connection again")
+	}
+	var err error
+	if name == identityName {
+		err = d.finishLogin(ctx, f, q)
+	} else {
+		err = d.finishConnect(ctx, f, q)
+	}
+	f.finish(err)
+	if err != nil {
+		d.log.Warn("connect failed", "integration", name, "err", err)
+	} else {
+		d.log.Info("connected", "integration", name)
+	}
+	return err
+}
+
+func (d *Daemon) finishConnect(ctx context.Context, f *flow, q url.Values) error {
+	code, err := redirectCode(f, q)
+	if err != nil {
+		return err
+	}
+	in, ok := d.integration(f.Integration)
+	if !ok {
+		return d.notConfigured(f.Integration)
+	}
+	oa := in.(integrations.OAuth)
+	cfg := oa.OAuth2Config(d.redirectURL(f.Integration))
+	tok, err := cfg.Exchange(d.oauthContext(ctx), code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		return fmt.Errorf("exchange the authorization code: %w", classifyOAuthError(err))
+	}
+	return d.storeNewConnection(ctx, f.Integration, in, tok)
+}
+
+// redirectCode reads the authorization code from a loopback redirect, or
+// the provider's refusal.
+func redirectCode(f *flow, q url.Values) (string, error) {
+	if time.Now().After(f.expires) {
+		return "", errors.New("the consent page was not completed in time: start again")
+	}
+	if e := q.Get("error"); e != "" {
+		desc := q.Get("error_description")
+		if desc == "" {
+			desc = e
+		}
+		return "", fmt.Errorf("%s refused: %s", f.Integration, desc)
+	}
+	code := q.Get("code")
+	if code == "" {
+		return "", errors.New("the redirect carried no authorization code")
+	}
+	return code, nil
+}
+
+// storeNewConnection seals a freshly granted token and records the account.
+func (d *Daemon) storeNewConnection(ctx context.Context, name string, in integrations.Integration, tok *oauth2.Token) error {
+	conn := &store.Connection{Integration: name}
+	// Seal first so the account lookup below goes through the vault like any call.
+	if err := d.saveToken(ctx, name, tok, conn); err != nil {
+		return fmt.Errorf("store the token: %w", err)
+	}
+	if al, ok := in.(integrations.AccountLookup); ok {
+		acct, err := al.Account(ctx, d.tokens(name))
+		if err != nil {
+			d.log.Warn("account lookup failed", "integration", name, "err", err)
+		} else {
+			c, err := d.store.GetConnection(ctx, name)
+			if err == nil {
+				c.AccountID, c.Username, c.DisplayName, c.Email = acct.ID, acct.Username, acct.Name, acct.Email
+				c.UpdatedAt = time.Now()
+				if err := d.store.PutConnection(ctx, c); err != nil {
+					return err
+				}
+				d.changed()
+			}
+		}
+	}
+	return nil
+}
+
+// GrantRequest asks the daemon to connect with a grant other than the
+// authorization code. Password is used once and never stored.
+type GrantRequest struct {
+	Grant    integrations.Grant `json:"grant"`
+	Username string             `json:"username,omitempty"`
+	Password string             `json:"password,omitempty"`
+	Token    string             `json:"token,omitempty"` // GrantAPIToken: the static API token to seal
+}
+
+// ConnectWithGrant connects name with a grant that needs no browser.
+func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req GrantRequest) error {
+	in, ok := d.integration(name)
+	if !ok {
+		return d.notConfigured(name)
+	}
+	var tok *oauth2.Token
+	var err error
+	switch req.Grant {
+	case integrations.GrantPassword:
+		g, ok := in.(passwordGranter)
+		if !ok {
+			return fmt.Errorf("%s does not support the password grant", name)
+		}
+		tok, err = g.PasswordGrant(d.oauthContext(ctx), req.Username, req.Password)
+	case integrations.GrantClientCredentials, integrations.GrantJWTBearer:
+		tok, err = d.grantFor(ctx, name, in, req.Grant, req.Username)
+	case integrations.GrantAPIToken:
+		if req.Token == "" {
+			return errors.New("no API token given")
+		}
+		tok = &oauth2.Token{AccessToken: req.Token, TokenType: "Bearer"}
+	default:
+		return fmt.Errorf("unknown grant %q", req.Grant)
+	}
+	if err != nil {
+		return classifyOAuthError(err)
+	}
+	if req.Grant == integrations.GrantJWTBearer && req.Username != "" {
+		if err := SaveFileConfig(d.paths.ConfigFile(), func(c *Config) error {
+			ic := c.Integrations[name]
+			if ic.Settings == nil {
+				ic.Settings = map[string]string{}
+			}
+			ic.Settings["username"] = req.Username
+			ic.Grant = string(req.Grant)
+			c.Integrations[name] = ic
+			return nil
+		}); err != nil {
+			return err
+		}
+		d.setIntegrationSetting(name, "username", req.Username)
+	}
+	return d.storeNewConnection(ctx, name, in, tok)
+}
+
+// runUnattendedGrant re-runs the integration's configured grant when it
+// needs no user (client credentials, JWT bearer): the way to renew tokens
+// that come without a refresh token.
+func (d *Daemon) runUnattendedGrant(ctx context.Context, name string, in integrations.Integration) (*oauth2.Token, error) {
+	grant := integrations.Grant(d.cfg.Integrations[name].Grant)
+	switch grant {
+	case integrations.GrantClientCredentials, integrations.GrantJWTBearer:
+		return d.grantFor(ctx, name, in, grant, d.cfg.Integrations[name].Settings["username"])
+	}
+	return nil, fmt.Errorf("%s: the token expired and there is no refresh token: %w", name, integrations.ErrReconnectNeeded)
+}
+
+func (d *Daemon) grantFor(ctx context.Context, name string, in integrations.Integration, grant integrations.Grant, username string) (*oauth2.Token, error) {
+	switch grant {
+	case integrations.GrantClientCredentials:
+		g, ok := in.(clientCredentialsGranter)
+		if !ok {
+			return nil, fmt.Errorf("%s does not support the client-credentials grant", name)
+		}
+		return g.ClientCredentialsGrant(d.oauthContext(ctx))
+	case integrations.GrantJWTBearer:
+		g, ok := in.(jwtBearerGranter)
+		if !ok {
+			return nil, fmt.Errorf("%s does not support the JWT-bearer grant", name)
+		}
+		if username == "" {
+			return nil, fmt.Errorf("the JWT-bearer grant needs the user name to sign in as (--username)")
+		}
+		key, err := d.loadSigningKey(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return g.JWTBearerGrant(d.oauthContext(ctx), key, username)
+	}
+	return nil, fmt.Errorf("grant %q cannot run unattended", grant)
+}
+
+// jwtKeyMeta names the meta entry holding the sealed JWT-bearer private key.
+func jwtKeyMeta(name string) string { return "jwt_bearer_key:" + name }
+
+// StoreSigningKey seals an RSA private key for the JWT-bearer grant of name.
+func (d *Daemon) StoreSigningKey(ctx context.Context, name string, key *rsa.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	rec, err := d.vault.Seal(jwtKeyMeta(name), &oauth2.Token{AccessToken: string(pemKey)})
+	if err != nil {
+		return err
+	}
+	return d.store.SetMeta(ctx, jwtKeyMeta(name), rec.Envelope)
+}
+
+func (d *Daemon) loadSigningKey(ctx context.Context, name string) (*rsa.PrivateKey, error) {
+	env, err := d.store.GetMeta(ctx, jwtKeyMeta(name))
+	if err != nil {
+		return nil, fmt.Errorf("no JWT-bearer key for %s: run `latchkey keys generate %s` and upload the public key", name, name)
+	}
+	tok, err := d.vault.OpenRecord(store.Record{Key: store.Key{User: d.vault.User(), Device: d.vault.Device(), Integration: jwtKeyMeta(name)}, KeyID: d.vault.KeyID(), Envelope: env})
+	if err != nil {
+		return nil, fmt.Errorf("the JWT-bearer key of %s cannot be opened (%v): generate a new one", name, err)
+	}
+	block, _ := pem.Decode([]byte(tok.AccessToken))
+	if block == nil {
+		return nil, errors.New("sealed JWT-bearer key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("sealed JWT-bearer key is not RSA")
+	}
+	return rk, nil
+}
+
+// Disconnect deletes name's sealed token here and in the remote store
+// (injector.Backend). Docebo has no revocation endpoint; the token expires
+// on its own at the provider.
+func (d *Daemon) Disconnect(ctx context.Context, name string) error {
+	if _, ok := d.integration(name); !ok {
+		if _, err := d.store.GetConnection(ctx, name); err != nil {
+			return d.notConfigured(name)
+		}
+	}
+	if err := d.vault.DeleteToken(ctx, name, d.pushEnabled()); err != nil && !isNotFound(err) {
+		return err
+	}
+	c, err := d.store.GetConnection(ctx, name)
+	if err != nil {
+		c = store.Connection{Integration: name}
+	}
+	c.State = store.StateDisconnected
+	c.Reason = ""
+	c.Expiry = time.Time{}
+	c.UpdatedAt = time.Now()
+	if err := d.store.PutConnection(ctx, c); err != nil {
+		return err
+	}
+	d.kickSync()
+	d.changed()
+	d.log.Info("disconnected", "integration", name)
+	return nil
+}
+
+// oauthContext carries the daemon's HTTP client to golang.org/x/oauth2.
+func (d *Daemon) oauthContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, d.http)
+}
+
+func newHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	t.ResponseHeaderTimeout = 30 * time.Second
+	return &http.Client{
+		Transport: t,
+		Timeout:   60 * time.Second,
+		// Token endpoints never need redirects; following one could carry
+		// credentials to another host.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// What `latchkey configure` reads from stdin for an integration.
+const (
+	SecretClient = "client" // the OAuth client secret, kept in the keychain
+	SecretToken  = "token"  // a static API token, sealed in the vault
+	SecretNone   = "none"
+)
+
+// SecretKind resolves the --secret flag: auto means the client secret for
+// OAuth integrations and the API token for the others.
+func (d *Daemon) SecretKind(name, flag string) (string, error) {
+	switch flag {
+	case SecretClient, SecretToken, SecretNone:
+		return flag, nil
+	case "", "auto":
+	default:
+		return "", fmt.Errorf("--secret %q: use client, token, none or auto", flag)
+	}
+	in, ok := d.integration(name)
+	if !ok {
+		return "", d.notConfigured(name)
+	}
+	if _, ok := in.(integrations.OAuth); ok {
+		return SecretClient, nil
+	}
+	return SecretToken, nil
+}
+
+// SetClientSecret keeps name's client secret in the keychain and rebuilds
+// the integrations with it.
+func (d *Daemon) SetClientSecret(name, secret string) error {
+	if err := d.vault.SetSecret(secretName(name), secret); err != nil {
+		return fmt.Errorf("store the client secret in the keychain: %w", err)
+	}
+	d.buildIntegrations()
+	return nil
+}
+
+// HasClientSecret reports whether the keychain holds name's client secret.
+func (d *Daemon) HasClientSecret(name string) bool {
+	s, err := d.vault.GetSecret(secretName(name))
+	return err == nil && s != ""
+}

@@ -1,0 +1,373 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/user"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault"
+	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store"
+	"github.com/latchkey/latchkey/vault/store/sqlitestore"
+	"github.com/latchkey/latchkey/vault/syncer"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Paths    Paths
+	Config   Config
+	Registry *integrations.Registry
+	Logger   *slog.Logger
+	// Keychain overrides the one chosen by Config.Keychain (tests).
+	Keychain keychain.Keychain
+	// User overrides the OS user name the vault binds records to.
+	User    string
+	Version string
+	// Out receives the daemon's human-facing lines (listening on…); nil = discard.
+	Out io.Writer
+}
+
+// Daemon is one user's latchkey. Open it, then Run it; or Open it for one
+// offline operation (status, rotate-key) and Close it.
+type Daemon struct {
+	paths    Paths
+	cfg      Config
+	registry *integrations.Registry
+	log      *slog.Logger
+	version  string
+	out      io.Writer
+
+	kc     keychain.Keychain
+	store  *sqlitestore.Store
+	vault  *vault.Vault
+	report *vault.Report
+	http   *http.Client
+
+	mu       sync.Mutex
+	integ    map[string]integrations.Integration
+	integErr map[string]error
+	tok      map[string]*tokenManager
+	changeCh chan struct{}
+
+	flows *flowTable
+	oidc  oidcCache
+
+	// set by Run
+	listenAddr string
+	inj        *injector.Server
+	issuer     *auth.Issuer
+	syncer     *syncer.Syncer
+	extras     runExtras
+}
+
+// Open opens the vault and the local store and builds the configured
+// integrations. A keychain that does not answer is an error with one clear
+// line; an integration whose configuration is wrong is reported in status,
+// not fatal.
+func Open(ctx context.Context, o Options) (*Daemon, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.User == "" {
+		u, err := currentUser()
+		if err != nil {
+			return nil, err
+		}
+		o.User = u
+	}
+	for _, dir := range []string{o.Paths.StateDir, o.Paths.RuntimeDir} {
+		if err := ensureDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	kc := o.Keychain
+	if kc == nil {
+		var err error
+		if kc, err = openKeychain(o.Paths, o.Config); err != nil {
+			return nil, err
+		}
+	}
+	st, err := sqlitestore.Open(o.Paths.DBPath())
+	if err != nil {
+		return nil, fmt.Errorf("open local store %s: %w", o.Paths.DBPath(), err)
+	}
+	device, err := vault.DeviceID(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	v, rep, err := vault.Open(ctx, vault.Options{Keychain: kc, Store: st, User: o.User, Device: device})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d := &Daemon{
+		paths: o.Paths, cfg: o.Config, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
+		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
+		tok: map[string]*tokenManager{}, changeCh: make(chan struct{}), flows: newFlowTable(),
+	}
+	if rep != nil && len(rep.Purged) > 0 {
+		d.log.Warn("the vault key changed: sealed tokens could not be opened and were deleted; connect these again",
+			"integrations", strings.Join(rep.Purged, ", "))
+	}
+	d.buildIntegrations()
+	return d, nil
+}
+
+// Close releases the store.
+func (d *Daemon) Close() error { return d.store.Close() }
+
+// Report is what opening the vault found (new salt, purged integrations).
+func (d *Daemon) Report() *vault.Report { return d.report }
+
+func currentUser() (string, error) {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username, nil
+	}
+	for _, env := range []string{"USER", "LOGNAME", "USERNAME"} {
+		if v := os.Getenv(env); v != "" {
+			return v, nil
+		}
+	}
+	return "", errors.New("cannot tell the OS user name (set USER)")
+}
+
+func openKeychain(p Paths, c Config) (keychain.Keychain, error) {
+	switch c.Keychain {
+	case "file":
+		pass := os.Getenv("LATCHKEY_KEYCHAIN_PASSPHRASE")
+		if pass == "" {
+			return nil, errors.New("keychain = \"file\" needs LATCHKEY_KEYCHAIN_PASSPHRASE (the passphrase that seals the keychain file)")
+		}
+		if err := ensureDir(p.DataDir); err != nil {
+			return nil, err
+		}
+		return keychain.File(p.FileKeychainPath(), []byte(pass))
+	default:
+		return keychain.System(), nil
+	}
+}
+
+// buildIntegrations (re)builds every configured integration from the config
+// and the client secrets in the keychain.
+func (d *Daemon) buildIntegrations() {
+	integ := map[string]integrations.Integration{}
+	integErr := map[string]error{}
+	for _, name := range d.cfg.IntegrationNames() {
+		ic := d.cfg.Integrations[name]
+		if !d.registry.Has(name) {
+			integErr[name] = fmt.Errorf("unknown integration %q", name)
+			continue
+		}
+		secret, err := d.vault.GetSecret(secretName(name))
+		if err != nil && !errors.Is(err, keychain.ErrNotFound) {
+			integErr[name] = fmt.Errorf("read the client secret from the keychain: %w", err)
+			continue
+		}
+		settings := map[string]string{}
+		for k, v := range ic.Settings {
+			settings[k] = v
+		}
+		if ic.Grant != "" {
+			settings["grant"] = ic.Grant
+		}
+		in, err := d.registry.New(integrations.Config{Name: name, BaseURL: ic.URL, ClientID: ic.ClientID, Secret: secret, Settings: settings})
+		if err != nil {
+			integErr[name] = err
+			continue
+		}
+		integ[name] = in
+	}
+	d.mu.Lock()
+	d.integ, d.integErr = integ, integErr
+	d.mu.Unlock()
+}
+
+// secretName is the keychain item of an integration's client secret.
+func secretName(integration string) string { return integration + ".client_secret" }
+
+func (d *Daemon) integration(name string) (integrations.Integration, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	in, ok := d.integ[name]
+	return in, ok
+}
+
+func (d *Daemon) setIntegrationSetting(name, key, value string) {
+	d.mu.Lock()
+	ic := d.cfg.Integrations[name]
+	if ic.Settings == nil {
+		ic.Settings = map[string]string{}
+	}
+	ic.Settings[key] = value
+	if d.cfg.Integrations == nil {
+		d.cfg.Integrations = map[string]IntegrationConfig{}
+	}
+	d.cfg.Integrations[name] = ic
+	d.mu.Unlock()
+}
+
+// tokens returns the single Tokens of name (one per integration, so the
+// refresh lock is shared by every caller).
+func (d *Daemon) tokens(name string) *tokenManager {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t, ok := d.tok[name]
+	if !ok {
+		t = &tokenManager{d: d, name: name}
+		d.tok[name] = t
+	}
+	return t
+}
+
+func (d *Daemon) notConfigured(name string) error {
+	d.mu.Lock()
+	err := d.integErr[name]
+	d.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%s is misconfigured: %v (fix it with `latchkey configure %s`)", name, err, name)
+	}
+	if !d.registry.Has(name) {
+		return fmt.Errorf("unknown integration %q (known: %s)", name, strings.Join(d.registry.Names(), ", "))
+	}
+	return fmt.Errorf("%s is not configured: run `latchkey configure %s` first", name, name)
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, vault.ErrNoToken)
+}
+
+// changed wakes everyone watching the daemon's state (tray, CLI waits).
+func (d *Daemon) changed() {
+	d.mu.Lock()
+	close(d.changeCh)
+	d.changeCh = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// Changes returns a channel closed at the next state change.
+func (d *Daemon) Changes() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changeCh
+}
+
+// redirectURL is the loopback OAuth redirect of an integration (RFC 8252).
+func (d *Daemon) redirectURL(name string) string {
+	addr := d.listenAddr
+	if addr == "" {
+		addr = d.cfg.Listen
+	}
+	return "http://" + addr + "/" + name + "/connected"
+}
+
+// ---- injector.Backend ----
+
+var _ injector.Backend = (*Daemon)(nil)
+
+// Connected lists the integrations that hold a token, sorted by name.
+func (d *Daemon) Connected(ctx context.Context) ([]injector.ConnectedIntegration, error) {
+	conns, err := d.store.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(conns, func(i, j int) bool { return conns[i].Integration < conns[j].Integration })
+	var out []injector.ConnectedIntegration
+	for _, c := range conns {
+		if c.State != store.StateConnected {
+			continue
+		}
+		in, ok := d.integration(c.Integration)
+		if !ok {
+			continue
+		}
+		out = append(out, injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(c.Integration)})
+	}
+	return out, nil
+}
+
+// Lookup returns a configured integration and its Tokens.
+func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {
+	in, ok := d.integration(name)
+	if !ok {
+		return injector.ConnectedIntegration{}, false
+	}
+	return injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(name)}, true
+}
+
+// Audit appends one injected call to the local audit trail.
+func (d *Daemon) Audit(ctx context.Context, e injector.AuditEntry) {
+	err := d.store.AppendAudit(context.WithoutCancel(ctx), sqlitestore.AuditRow{
+		Time: e.Time, Caller: e.Caller, Integration: e.Integration, Method: e.Method,
+		Path: e.Path, Status: e.Status, Duration: e.Duration,
+	})
+	if err != nil {
+		d.log.Error("audit append failed", "err", err)
+	}
+}
+
+// Reader is the signed-in person for widget tokens: the organisation
+// identity when there is one, else the first connected account, else the OS
+// user.
+func (d *Daemon) Reader(ctx context.Context) integrations.Reader {
+	if r, ok := d.identityReader(ctx); ok {
+		return r
+	}
+	r := integrations.Reader{Username: d.vault.User()}
+	conns, _ := d.store.ListConnections(ctx)
+	for _, c := range conns {
+		if c.State == store.StateConnected && c.Email != "" {
+			r.Email = c.Email
+			if c.Username != "" {
+				r.Username = c.Username
+			}
+			first, last, _ := strings.Cut(c.DisplayName, " ")
+			r.FirstName, r.LastName = first, last
+			break
+		}
+	}
+	return r
+}
+
+// AuditRows returns the newest audit rows.
+func (d *Daemon) AuditRows(ctx context.Context, limit int) ([]sqlitestore.AuditRow, error) {
+	return d.store.ListAudit(ctx, limit)
+}
+
+// RotateKey re-seals every record under a new salt.
+func (d *Daemon) RotateKey(ctx context.Context) error {
+	if err := d.vault.RotateKey(ctx); err != nil {
+		return err
+	}
+	d.changed()
+	return nil
+}
+
+// waitChange blocks until the state changes or ctx ends.
+func (d *Daemon) waitChange(ctx context.Context, timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-d.Changes():
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// IdentityStatus is the organisation identity the user signed in with.
+type IdentityStatus struct {
+	Issuer   string   `json:"issuer"`
+	SignedIn bool     `json:"signed_in"`
+	Subject  string   `json:"sub,omitempty"`
+	Name     string   `json:"name,omitempty"`
+	Email    string   `json:"email,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+// newVerifier accepts local client JWTs, and the identity provider's JWTs
+// when one is configured.
+func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Verifier, error) {
+	cfg := auth.VerifierConfig{Local: issuer}
+	if id := d.cfg.Identity; id.Issuer != "" {
+		aud := id.Audience
+		if aud == "" {
+			aud = id.ClientID
+		}
+		cfg.IdP = &auth.IdPConfig{IssuerURL: id.Issuer, Audience: aud, Subject: d.identitySubject(ctx)}
+	}
+	return auth.NewVerifier(cfg)
+}
+
+// identitySubject is the signed-in user's sub at the identity provider, or
+// "" when nobody signed in.
+func (d *Daemon) identitySubject(ctx context.Context) string {
+	if st := d.identityStatus(ctx); st != nil && st.SignedIn {
+		return st.Subject
+	}
+	return ""
+}
+
+// identityStatus reads the stored identity (connection metadata of the
+// "identity" record).
+func (d *Daemon) identityStatus(ctx context.Context) *IdentityStatus {
+	if d.cfg.Identity.Issuer == "" {
+		return nil
+	}
+	st := &IdentityStatus{Issuer: d.cfg.Identity.Issuer}
+	if c, err := d.store.GetConnection(ctx, identityName); err == nil && c.State == store.StateConnected {
+		st.SignedIn = true
+		st.Subject, st.Name, st.Email = c.AccountID, c.DisplayName, c.Email
+	}
+	return st
+}
+
+// identityReader is the reader of widget tokens from the identity, if any.
+func (d *Daemon) identityReader(ctx context.Context) (integrations.Reader, bool) {
+	st := d.identityStatus(ctx)
+	if st == nil || !st.SignedIn {
+		return integrations.Reader{}, false
+	}
+	r := integrations.Reader{Username: st.Email, Email: st.Email}
+	if r.Username == "" {
+		r.Username = st.Subject
+	}
+	r.FirstName, r.LastName = splitName(st.Name)
+	return r, true
+}
+
+// identityName is the record/connection name of the organisation identity.
+const identityName = "identity"
+
+func splitName(full string) (first, last string) {
+	for i := 0; i < len(full); i++ {
+		if full[i] == ' ' {
+			return full[:i], full[i+1:]
+		}
+	}
+	return full, ""
+}

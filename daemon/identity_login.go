@@ -1,0 +1,255 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// identitySecret is the keychain item of the identity provider's client secret.
+var identitySecret = secretName(identityName)
+
+// oidcCache holds the discovered provider (discovery happens on first use,
+// so a provider that is down at start-up does not stop the daemon).
+type oidcCache struct {
+	mu       sync.Mutex
+	issuer   string
+	provider *oidc.Provider
+}
+
+func (d *Daemon) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
+	iss := d.cfg.Identity.Issuer
+	if iss == "" {
+		return nil, errors.New("no identity provider is configured: latchkey configure identity --issuer URL --client-id ID")
+	}
+	d.oidc.mu.Lock()
+	defer d.oidc.mu.Unlock()
+	if d.oidc.provider != nil && d.oidc.issuer == iss {
+		return d.oidc.provider, nil
+	}
+	// go-oidc keeps only the HTTP client of this context for later JWKS
+	// fetches, not its deadline.
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, d.http), 15*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(dctx, strings.TrimSuffix(iss, "/.well-known/openid-configuration"))
+	if err != nil {
+		return nil, fmt.Errorf("OpenID Connect discovery at %s: %w", iss, err)
+	}
+	d.oidc.issuer, d.oidc.provider = iss, p
+	return p, nil
+}
+
+// identityOAuth is the OAuth client of the identity provider.
+func (d *Daemon) identityOAuth(p *oidc.Provider) (*oauth2.Config, error) {
+	id := d.cfg.Identity
+	secret, err := d.vault.GetSecret(identitySecret)
+	if err != nil {
+		secret = "" // a public client
+	}
+	ep := p.Endpoint()
+	switch id.AuthMethod {
+	case "", "client_secret_basic":
+		ep.AuthStyle = oauth2.AuthStyleInHeader
+	case "client_secret_post":
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	default:
+		return nil, fmt.Errorf("identity auth_method %q: use client_secret_basic or client_secret_post", id.AuthMethod)
+	}
+	scopes := id.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}
+	}
+	return &oauth2.Config{ClientID: id.ClientID, ClientSecret: secret, Endpoint: ep, Scopes: scopes, RedirectURL: d.redirectURL(identityName)}, nil
+}
+
+// StartLogin begins an OpenID Connect sign-in: authorization code with PKCE
+// S256, a single-use state and a nonce.
+func (d *Daemon) StartLogin(ctx context.Context) (consentURL, flowID string, err error) {
+	p, err := d.oidcProvider(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	cfg, err := d.identityOAuth(p)
+	if err != nil {
+		return "", "", err
+	}
+	state, nonce, verifier := randomString(32), randomString(32), oauth2.GenerateVerifier()
+	f := &flow{ID: randomString(12), Integration: identityName, verifier: verifier, nonce: nonce, expires: time.Now().Add(flowTTL), done: make(chan struct{})}
+	d.flows.add(state, f)
+	return cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), f.ID, nil
+}
+
+// idClaims are the ID-token claims latchkey provisions the identity from.
+type idClaims struct {
+	Name              string   `json:"name"`
+	GivenName         string   `json:"given_name"`
+	FamilyName        string   `json:"family_name"`
+	Email             string   `json:"email"`
+	PreferredUsername string   `json:"preferred_username"`
+	Groups            []string `json:"groups"`
+}
+
+func (d *Daemon) finishLogin(ctx context.Context, f *flow, q url.Values) error {
+	code, err := redirectCode(f, q)
+	if err != nil {
+		return err
+	}
+	p, err := d.oidcProvider(ctx)
+	if err != nil {
+		return err
+	}
+	cfg, err := d.identityOAuth(p)
+	if err != nil {
+		return err
+	}
+	octx := d.oauthContext(ctx)
+	tok, err := cfg.Exchange(octx, code, oauth2.VerifierOption(f.verifier))
+	if err != nil {
+		return fmt.Errorf("exchange the authorization code: %w", classifyOAuthError(err))
+	}
+	idt, claims, err := d.verifyIDToken(octx, p, tok)
+	if err != nil {
+		return err
+	}
+	if idt.Nonce != f.nonce {
+		return errors.New("the ID token's nonce does not match this sign-in: refused")
+	}
+	return d.storeIdentity(ctx, idt, claims, tok)
+}
+
+// verifyIDToken checks the token response's ID token: signature against the
+// provider's JWKS (re-fetched on an unknown key id, so key rotation needs no
+// restart), iss, aud = our client id, exp.
+func (d *Daemon) verifyIDToken(ctx context.Context, p *oidc.Provider, tok *oauth2.Token) (*oidc.IDToken, idClaims, error) {
+	var c idClaims
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return nil, c, errors.New("the identity provider returned no ID token (is the openid scope allowed?)")
+	}
+	idt, err := p.VerifierContext(ctx, &oidc.Config{ClientID: d.cfg.Identity.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		return nil, c, fmt.Errorf("the ID token is not valid: %w", err)
+	}
+	if err := idt.Claims(&c); err != nil {
+		return nil, c, fmt.Errorf("ID token claims: %w", err)
+	}
+	return idt, c, nil
+}
+
+func (d *Daemon) storeIdentity(ctx context.Context, idt *oidc.IDToken, c idClaims, tok *oauth2.Token) error {
+	name := c.Name
+	if name == "" {
+		name = strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+	}
+	conn := &store.Connection{Integration: identityName, AccountID: idt.Subject, Username: c.PreferredUsername, DisplayName: name, Email: c.Email}
+	if err := d.saveToken(ctx, identityName, tok, conn); err != nil {
+		return err
+	}
+	return d.store.SetMeta(ctx, "identity_groups", strings.Join(c.Groups, "\n"))
+}
+
+// refreshIdentity refreshes the identity tokens; the new ID token, when the
+// provider sends one, is verified like the first.
+func (d *Daemon) refreshIdentity(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+	if cur.RefreshToken == "" {
+		return nil, fmt.Errorf("the identity session expired: %w (latchkey login)", integrations.ErrReconnectNeeded)
+	}
+	p, err := d.oidcProvider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := d.identityOAuth(p)
+	if err != nil {
+		return nil, err
+	}
+	octx := d.oauthContext(ctx)
+	tok, err := cfg.TokenSource(octx, &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
+	if err != nil {
+		return nil, classifyOAuthError(err)
+	}
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		if _, _, err := d.verifyIDToken(octx, p, tok); err != nil {
+			return nil, err
+		}
+	} else if old, _ := cur.Extra("id_token").(string); old != "" {
+		tok = tok.WithExtra(map[string]any{"id_token": old})
+	}
+	return tok, nil
+}
+
+// LogoutResult says how a sign-out went.
+type LogoutResult struct {
+	ProviderSession bool   `json:"provider_session_ended"`
+	Note            string `json:"note,omitempty"`
+}
+
+// Logout ends the session at the provider (RP-initiated logout, POST with
+// id_token_hint, so the ID token never rides in a URL) and deletes the
+// identity tokens.
+func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
+	var res LogoutResult
+	tok, _, err := d.vault.LoadToken(ctx, identityName)
+	if err != nil && !isNotFound(err) {
+		d.log.Warn("identity token unreadable at logout", "err", err)
+	}
+	hint := ""
+	if tok != nil {
+		hint, _ = tok.Extra("id_token").(string)
+	}
+	res.Note = "the provider has no end-session endpoint"
+	if p, perr := d.oidcProvider(ctx); perr == nil && hint != "" {
+		var meta struct {
+			EndSession string `json:"end_session_endpoint"`
+		}
+		if p.Claims(&meta) == nil && meta.EndSession != "" {
+			form := url.Values{"id_token_hint": {hint}, "client_id": {d.cfg.Identity.ClientID}}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, meta.EndSession, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := d.http.Do(req)
+			if err != nil {
+				res.Note = "the provider could not be reached: " + err.Error()
+			} else {
+				resp.Body.Close()
+				if resp.StatusCode < 400 {
+					res.ProviderSession, res.Note = true, ""
+				} else {
+					res.Note = fmt.Sprintf("the provider's end-session endpoint answered HTTP %d", resp.StatusCode)
+				}
+			}
+		}
+	} else if hint == "" {
+		res.Note = "there was no ID token to end the provider session with"
+	}
+	if err := d.vault.DeleteToken(ctx, identityName, d.pushEnabled()); err != nil && !isNotFound(err) {
+		return res, err
+	}
+	if err := d.store.PutConnection(ctx, store.Connection{Integration: identityName, State: store.StateDisconnected, UpdatedAt: time.Now()}); err != nil {
+		return res, err
+	}
+	d.changed()
+	return res, nil
+}
+
+// storeBearer is the bearer the daemon presents to latchkey-store: the
+// organisation identity's ID token.
+func (d *Daemon) storeBearer(ctx context.Context) (string, error) {
+	tok, err := d.tokens(identityName).Token(ctx)
+	if err != nil {
+		return "", fmt.Errorf("the remote store needs you signed in to your organisation (latchkey login): %w", err)
+	}
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		return raw, nil
+	}
+	return tok.AccessToken, nil
+}

@@ -1,0 +1,320 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// ErrAlreadyRunning: another daemon of this user holds the lock.
+var ErrAlreadyRunning = errors.New("the latchkey daemon is already running")
+
+var errLocked = errors.New("locked")
+
+// Local client JWTs: who issues them and for what.
+const (
+	localIssuer   = "latchkey"
+	localAudience = "latchkey-injector"
+	// clientTokenTTL is the life of the token written to the runtime dir; it
+	// is rewritten at half-life.
+	clientTokenTTL = time.Hour
+	jwtKeyName     = "local_jwt_signing_key"
+)
+
+// allIntegrations is the local-JWT scope that reaches every integration.
+var allIntegrations = []string{"*"}
+
+// runExtras are the parts of Run that depend on the desktop.
+type runExtras struct {
+	mu     sync.Mutex
+	tray   string
+	hotkey string
+}
+
+func (e *runExtras) set(tray, hotkey string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if tray != "" {
+		e.tray = tray
+	}
+	if hotkey != "" {
+		e.hotkey = hotkey
+	}
+}
+
+func (e *runExtras) desktop() DesktopStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ds := DesktopStatus{Tray: e.tray, Hotkey: e.hotkey}
+	if ds.Tray == "" {
+		ds.Tray = "off: the daemon is not running"
+	}
+	if ds.Hotkey == "" {
+		ds.Hotkey = ds.Tray
+	}
+	return ds
+}
+
+// Run serves the injector on the configured loopback address and the
+// control API on the unix socket until ctx ends, then shuts down
+// gracefully: in-flight requests finish, the outbox stays on disk.
+func (d *Daemon) Run(ctx context.Context) error {
+	unlock, err := acquirePIDFile(d.paths.PIDFile())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if err := checkListen(d.cfg.Listen, d.cfg.AllowNonLoopback); err != nil {
+		return err
+	}
+	issuer, err := d.localIssuer(ctx)
+	if err != nil {
+		return err
+	}
+	verifier, err := d.newVerifier(ctx, issuer)
+	if err != nil {
+		return err
+	}
+	tcp, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", d.cfg.Listen, err)
+	}
+	d.listenAddr = d.cfg.Listen
+	if _, port, _ := net.SplitHostPort(d.cfg.Listen); port == "0" {
+		d.listenAddr = tcp.Addr().String()
+	}
+	inj, err := injector.New(injector.Config{
+		Listen:           d.listenAddr,
+		AllowNonLoopback: d.cfg.AllowNonLoopback,
+		Backend:          d,
+		Verifier:         verifier,
+		Issuer:           issuer,
+		SearchDeadline:   d.cfg.SearchDeadline.Duration,
+		AllowedOrigins:   d.cfg.AllowedOrigins,
+		Menu:             menuHandler(),
+		Logger:           d.log,
+	})
+	if err != nil {
+		tcp.Close()
+		return err
+	}
+	d.inj = inj
+	d.registerControl(inj, cancel)
+	d.issuer = issuer
+
+	sock := d.paths.SocketPath()
+	_ = os.Remove(sock) // stale: we hold the lock, so no live daemon owns it
+	ctl, err := net.Listen("unix", sock)
+	if err != nil {
+		tcp.Close()
+		return fmt.Errorf("control socket %s: %w", sock, err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		tcp.Close()
+		ctl.Close()
+		return err
+	}
+	defer os.Remove(sock)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- inj.Serve(ctx, tcp) }()
+	go func() {
+		defer wg.Done()
+		errs <- serveHTTP(ctx, peerCheckedListener{ctl, d.log}, inj.ControlHandler())
+	}()
+
+	wg.Add(1)
+	go func() { defer wg.Done(); d.keepClientToken(ctx, issuer) }()
+	if err := d.startSync(ctx, &wg); err != nil {
+		d.log.Error("remote store sync is off", "err", err)
+	}
+	d.startDesktop(ctx, &wg, cancel)
+
+	fmt.Fprintf(d.out, "latchkey daemon %s: listening on http://%s (control socket %s, state %s)\n",
+		d.version, d.listenAddr, sock, d.paths.StateDir)
+	d.log.Info("daemon started", "listen", d.listenAddr, "socket", sock, "state_dir", d.paths.StateDir, "key_id", d.vault.KeyID())
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errs:
+		cancel()
+	}
+	wg.Wait()
+	d.log.Info("daemon stopped")
+	return first
+}
+
+// serveHTTP serves h on ln until ctx ends, then lets in-flight requests
+// finish (bounded).
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-done
+	return err
+}
+
+// checkListen refuses a non-loopback address unless explicitly allowed.
+func checkListen(addr string, allowNonLoopback bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if allowNonLoopback {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %q is not loopback: latchkey serves tokens to this machine only (set allow_non_loopback = true to override)", addr)
+}
+
+// acquirePIDFile takes the single-instance lock and writes our pid.
+func acquirePIDFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, errLocked) {
+			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+				return nil, fmt.Errorf("%w (pid %d)", ErrAlreadyRunning, pid)
+			}
+			return nil, ErrAlreadyRunning
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { os.Remove(path); f.Close() }, nil
+}
+
+// RunningPID returns the pid of the running daemon, if any.
+func RunningPID(p Paths) (int, bool) {
+	f, err := os.OpenFile(p.PIDFile(), os.O_RDWR, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if lockFile(f) == nil {
+		return 0, false // we could lock it: nobody holds it
+	}
+	b, _ := os.ReadFile(p.PIDFile())
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil
+}
+
+// localIssuer loads the Ed25519 key that signs local client JWTs, sealed in
+// the local store, or makes one.
+func (d *Daemon) localIssuer(ctx context.Context) (*auth.Issuer, error) {
+	binding := store.Record{Key: store.Key{User: d.vault.User(), Device: d.vault.Device(), Integration: jwtKeyName}, KeyID: d.vault.KeyID()}
+	if env, err := d.store.GetMeta(ctx, jwtKeyName); err == nil {
+		binding.Envelope = env
+		if tok, err := d.vault.OpenRecord(binding); err == nil {
+			if seed, err := base64.RawStdEncoding.DecodeString(tok.AccessToken); err == nil && len(seed) == ed25519.SeedSize {
+				return auth.NewIssuer(ed25519.NewKeyFromSeed(seed), localIssuer, localAudience), nil
+			}
+		}
+		d.log.Warn("the local JWT signing key could not be opened; making a new one (earlier local tokens stop working)")
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	rec, err := d.vault.Seal(jwtKeyName, &oauth2.Token{AccessToken: base64.RawStdEncoding.EncodeToString(seed)})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.store.SetMeta(ctx, jwtKeyName, rec.Envelope); err != nil {
+		return nil, err
+	}
+	return auth.NewIssuer(ed25519.NewKeyFromSeed(seed), localIssuer, localAudience), nil
+}
+
+// MintToken mints a local client JWT (latchkey token).
+func (d *Daemon) MintToken(req TokenRequest) (string, error) {
+	if d.issuer == nil {
+		return "", errors.New("the daemon is not serving")
+	}
+	ttl := req.TTL
+	if ttl <= 0 {
+		ttl = clientTokenTTL
+	}
+	if ttl > maxLocalTokenTTL {
+		return "", fmt.Errorf("--ttl %s is longer than the %s maximum", ttl, maxLocalTokenTTL)
+	}
+	for _, n := range req.Integrations {
+		if !d.registry.Has(n) {
+			return "", fmt.Errorf("unknown integration %q (known: %s)", n, strings.Join(d.registry.Names(), ", "))
+		}
+	}
+	sub := req.Subject
+	if sub == "" {
+		sub = d.vault.User()
+	}
+	scope := req.Integrations
+	if len(scope) == 0 {
+		scope = allIntegrations
+	}
+	return d.issuer.Mint(sub, scope, ttl)
+}
+
+// keepClientToken writes a fresh local client JWT (0600) to the runtime
+// directory for the user's processes, and renews it at half-life.
+func (d *Daemon) keepClientToken(ctx context.Context, issuer *auth.Issuer) {
+	path := d.paths.ClientTokenFile()
+	defer os.Remove(path)
+	for {
+		tok, err := issuer.Mint(d.vault.User(), allIntegrations, clientTokenTTL)
+		if err == nil {
+			err = writeFileAtomic(path, []byte(tok+"\n"))
+		}
+		if err != nil {
+			d.log.Error("write the client token file", "err", err)
+		}
+		t := time.NewTimer(clientTokenTTL / 2)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}

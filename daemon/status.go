@@ -1,0 +1,150 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// Status is the daemon's status document: what `latchkey status --json`
+// prints and GET /v1/status serves. It never holds a token, a secret or the
+// salt; KeyID is derived from the key, never the key.
+type Status struct {
+	Version      string              `json:"version"`
+	User         string              `json:"user"`
+	Device       string              `json:"device"`
+	KeyID        string              `json:"key_id"`
+	Keychain     KeychainStatus      `json:"keychain"`
+	StateDir     string              `json:"state_dir"`
+	StorePath    string              `json:"store_path"`
+	ConfigFile   string              `json:"config_file"`
+	Daemon       DaemonStatus        `json:"daemon"`
+	Integrations []IntegrationStatus `json:"integrations"`
+	Sync         SyncStatus          `json:"sync"`
+	Identity     *IdentityStatus     `json:"identity,omitempty"`
+	Desktop      DesktopStatus       `json:"desktop"`
+}
+
+// KeychainStatus says whether the keychain answers.
+type KeychainStatus struct {
+	Backend   string `json:"backend"`
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+}
+
+// DaemonStatus describes the running daemon (Running is false when status
+// was computed offline by the CLI).
+type DaemonStatus struct {
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+	Listen  string `json:"listen,omitempty"`
+	Socket  string `json:"socket"`
+}
+
+// IntegrationStatus is one integration's state. State is connected,
+// reconnect_needed, disconnected, or not_configured.
+type IntegrationStatus struct {
+	Name        string                `json:"name"`
+	State       string                `json:"state"`
+	Configured  bool                  `json:"configured"`
+	URL         string                `json:"url,omitempty"`
+	Account     *integrations.Account `json:"account,omitempty"`
+	TokenExpiry *time.Time            `json:"token_expiry,omitempty"`
+	Reason      string                `json:"reason,omitempty"`
+	ConfigError string                `json:"config_error,omitempty"`
+}
+
+// SyncStatus is the state of pushes to the remote store.
+type SyncStatus struct {
+	Remote      string     `json:"remote,omitempty"`
+	Pending     int        `json:"pending"`
+	LastSuccess *time.Time `json:"last_success,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	LastError   string     `json:"last_error,omitempty"`
+}
+
+// DesktopStatus says whether the tray and hotkey run, and why not.
+type DesktopStatus struct {
+	Tray   string `json:"tray"`
+	Hotkey string `json:"hotkey"`
+}
+
+// StateNotConfigured is the state of a registered integration with no
+// configuration.
+const StateNotConfigured = "not_configured"
+
+// Status computes the status document (injector.Backend).
+func (d *Daemon) Status(ctx context.Context) (any, error) { return d.StatusDoc(ctx) }
+
+// StatusDoc computes the status document.
+func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
+	st := &Status{
+		Version: d.version, User: d.vault.User(), Device: d.vault.Device(), KeyID: d.vault.KeyID(),
+		StateDir: d.paths.StateDir, StorePath: d.paths.DBPath(), ConfigFile: d.paths.ConfigFile(),
+		Keychain: KeychainStatus{Backend: d.cfg.Keychain, Reachable: true},
+		Daemon:   DaemonStatus{Socket: d.paths.SocketPath()},
+	}
+	if err := keychain.Probe(d.kc); err != nil {
+		st.Keychain.Reachable = false
+		st.Keychain.Error = err.Error()
+	}
+	if d.inj != nil {
+		st.Daemon.Running = true
+		st.Daemon.PID = os.Getpid()
+		st.Daemon.Listen = d.listenAddr
+	}
+	conns, err := d.store.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]store.Connection{}
+	for _, c := range conns {
+		byName[c.Integration] = c
+	}
+	d.mu.Lock()
+	integErr := d.integErr
+	d.mu.Unlock()
+	seen := map[string]bool{}
+	add := func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		is := IntegrationStatus{Name: name, State: string(store.StateDisconnected)}
+		if ic, ok := d.cfg.Integrations[name]; ok {
+			is.Configured = true
+			is.URL = ic.URL
+		} else {
+			is.State = StateNotConfigured
+		}
+		if e := integErr[name]; e != nil {
+			is.ConfigError = e.Error()
+		}
+		if c, ok := byName[name]; ok {
+			is.State = string(c.State)
+			is.Reason = c.Reason
+			if c.AccountID != "" || c.Username != "" || c.Email != "" {
+				is.Account = &integrations.Account{ID: c.AccountID, Username: c.Username, Name: c.DisplayName, Email: c.Email}
+			}
+			if c.State == store.StateConnected && !c.Expiry.IsZero() {
+				exp := c.Expiry
+				is.TokenExpiry = &exp
+			}
+		}
+		st.Integrations = append(st.Integrations, is)
+	}
+	for _, n := range d.registry.Names() {
+		add(n)
+	}
+	for _, n := range d.cfg.IntegrationNames() {
+		add(n)
+	}
+	st.Sync = d.syncStatus(ctx)
+	st.Identity = d.identityStatus(ctx)
+	st.Desktop = d.extras.desktop()
+	return st, nil
+}

@@ -1,0 +1,184 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault"
+	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// expiryMargin: a token this close to expiry is refreshed before use.
+const expiryMargin = 30 * time.Second
+
+// tokenManager is integrations.Tokens for one integration: it opens the
+// sealed record at call time (no long-lived plaintext cache) and refreshes
+// once for all concurrent callers: lock, reload, re-check, refresh, persist,
+// release. The refreshed token, and a rotated refresh token, are sealed and
+// stored before any caller sees them.
+type tokenManager struct {
+	d    *Daemon
+	name string
+	mu   sync.Mutex // serialises refreshes of this integration
+}
+
+var _ integrations.Tokens = (*tokenManager)(nil)
+
+func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
+	tok, err := t.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fresh(tok) {
+		return tok, nil
+	}
+	return t.Refresh(ctx, tok)
+}
+
+// Refresh refreshes the token unless another caller already replaced
+// rejected while this one waited for the lock.
+func (t *tokenManager) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur, err := t.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rejected != nil && cur.AccessToken != rejected.AccessToken && fresh(cur) {
+		return cur, nil // someone else refreshed while we waited
+	}
+	next, err := t.d.obtainNewToken(ctx, t.name, cur)
+	if err != nil {
+		if errors.Is(err, integrations.ErrReconnectNeeded) {
+			t.d.markReconnect(ctx, t.name, "the provider refused the refresh token; connect again")
+		}
+		return nil, err
+	}
+	if next.RefreshToken == "" {
+		next.RefreshToken = cur.RefreshToken
+	}
+	if err := t.d.saveToken(ctx, t.name, next, nil); err != nil {
+		return nil, fmt.Errorf("store refreshed token: %w", err)
+	}
+	return next, nil
+}
+
+func (t *tokenManager) load(ctx context.Context) (*oauth2.Token, error) {
+	tok, _, err := t.d.vault.LoadToken(ctx, t.name)
+	switch {
+	case err == nil:
+		return tok, nil
+	case errors.Is(err, vault.ErrNoToken):
+		return nil, fmt.Errorf("%s: %w", t.name, integrations.ErrNotConnected)
+	case errors.Is(err, envelope.ErrKeyMismatch), errors.Is(err, envelope.ErrAuth):
+		t.d.markReconnect(ctx, t.name, "its sealed token cannot be opened with this machine's key; connect again")
+		_ = t.d.vault.DeleteToken(ctx, t.name, t.d.pushEnabled())
+		return nil, fmt.Errorf("%s: %w", t.name, integrations.ErrReconnectNeeded)
+	default:
+		return nil, err
+	}
+}
+
+func fresh(tok *oauth2.Token) bool {
+	if tok == nil || tok.AccessToken == "" {
+		return false
+	}
+	return tok.Expiry.IsZero() || time.Until(tok.Expiry) > expiryMargin
+}
+
+// obtainNewToken gets a new access token for name: by its refresh token when
+// it has one, else by re-running a grant that needs no user (client
+// credentials, JWT bearer).
+func (d *Daemon) obtainNewToken(ctx context.Context, name string, cur *oauth2.Token) (*oauth2.Token, error) {
+	if name == identityName {
+		return d.refreshIdentity(ctx, cur)
+	}
+	in, ok := d.integration(name)
+	if !ok {
+		return nil, fmt.Errorf("%s is not configured", name)
+	}
+	oa, ok := in.(integrations.OAuth)
+	if !ok {
+		// A static API token cannot be refreshed: the user must supply a new one.
+		return nil, fmt.Errorf("%s: the API token was refused: %w", name, integrations.ErrReconnectNeeded)
+	}
+	if cur.RefreshToken != "" {
+		cfg := oa.OAuth2Config(d.redirectURL(name))
+		ts := cfg.TokenSource(d.oauthContext(ctx), &oauth2.Token{RefreshToken: cur.RefreshToken})
+		tok, err := ts.Token()
+		if err != nil {
+			return nil, classifyOAuthError(err)
+		}
+		return tok, nil
+	}
+	return d.runUnattendedGrant(ctx, name, in)
+}
+
+// classifyOAuthError turns an invalid_grant answer into ErrReconnectNeeded
+// and keeps only the provider's error code and description (never a body
+// that might echo a token).
+func classifyOAuthError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := re.ErrorDescription
+		if msg == "" {
+			msg = re.ErrorCode
+		}
+		if re.ErrorCode == "invalid_grant" {
+			return fmt.Errorf("provider said invalid_grant (%s): %w", msg, integrations.ErrReconnectNeeded)
+		}
+		status := 0
+		if re.Response != nil {
+			status = re.Response.StatusCode
+		}
+		return &integrations.ProviderError{Status: status, Code: re.ErrorCode, Message: msg}
+	}
+	return err
+}
+
+// markReconnect records that name needs the user to connect again.
+func (d *Daemon) markReconnect(ctx context.Context, name, reason string) {
+	c, err := d.store.GetConnection(ctx, name)
+	if err != nil {
+		c = store.Connection{Integration: name}
+	}
+	c.State = store.StateReconnectNeeded
+	c.Reason = reason
+	c.UpdatedAt = time.Now()
+	if err := d.store.PutConnection(ctx, c); err != nil {
+		d.log.Error("record reconnect-needed", "integration", name, "err", err)
+	}
+	d.log.Warn("integration needs reconnecting", "integration", name, "reason", reason)
+	d.changed()
+}
+
+// saveToken seals tok and stores it (pushing it to the remote store when one
+// is configured), updating the connection's expiry; conn, when given,
+// replaces the connection metadata.
+func (d *Daemon) saveToken(ctx context.Context, name string, tok *oauth2.Token, conn *store.Connection) error {
+	if conn == nil {
+		c, err := d.store.GetConnection(ctx, name)
+		if err != nil {
+			c = store.Connection{Integration: name}
+		}
+		conn = &c
+	}
+	conn.Integration = name
+	conn.State = store.StateConnected
+	conn.Reason = ""
+	conn.Expiry = tok.Expiry
+	conn.UpdatedAt = time.Now()
+	if err := d.vault.SaveToken(ctx, name, tok, conn, d.pushEnabled()); err != nil {
+		return err
+	}
+	d.kickSync()
+	d.changed()
+	return nil
+}
