@@ -137,7 +137,7 @@ func dropRequestHeader(k string) bool {
 	case 4:
 		return eqFold(k, "host")
 	case 6:
-		return eqFold(k, "cookie") || eqFold(k, "origin")
+		return eqFold(k, "cookie") || eqFold(k, "origin") || eqFold(k, "expect")
 	case 7:
 		return eqFold(k, "referer") || eqFold(k, "trailer") || eqFold(k, "upgrade") || eqFold(k, "cookie2")
 	case 9:

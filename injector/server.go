@@ -46,8 +46,9 @@ type Config struct {
 	// Logger; default slog.Default(). Nothing logged contains a token, a
 	// code or a query string.
 	Logger *slog.Logger
-	// Transport calls the integrations; default a tuned *http.Transport that
-	// ignores proxy environment variables.
+	// Transport calls the integrations; default the injector's lean
+	// keep-alive HTTP/1.1 client (no proxy from the environment, no
+	// redirects followed). NewTransport returns a tuned net/http one.
 	Transport http.RoundTripper
 	// ClientTokenTTL is the lifetime of /oauth2/token tokens; default 15m.
 	ClientTokenTTL time.Duration
@@ -116,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Transport == nil {
-		cfg.Transport = NewTransport()
+		cfg.Transport = newUpstreamPool()
 	}
 	s := &Server{
 		cfg:        cfg,
