@@ -86,4 +86,3 @@ func BenchmarkProxyParallel(b *testing.B) {
 		}
 	})
 }
-
