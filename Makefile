@@ -26,14 +26,15 @@ PKGS ?= ./...
 
 # with_components CMD…: run CMD with every real component up, in ONE environment:
 # Chromium + playwright-core (LATCHKEY_TEST_BROWSER, exported by browser-deps.sh), then
-# a private session bus with an unlocked gnome-keyring (LATCHKEY_TEST_KEYRING), a throwaway
-# PostgreSQL cluster (LATCHKEY_TEST_POSTGRES), and Xvfb (DISPLAY, LATCHKEY_TEST_DISPLAY).
-# The keyring wrapper is outermost so the X display and the tests share its session bus.
+# Xvfb (DISPLAY, LATCHKEY_TEST_DISPLAY), a throwaway PostgreSQL cluster
+# (LATCHKEY_TEST_POSTGRES), and innermost a private session bus with an unlocked
+# gnome-keyring (LATCHKEY_TEST_KEYRING). with-xvfb.sh and with-keyring.sh each start a
+# session bus; CMD runs on the innermost one, so the tray tests and the keychain share it.
 # A wrapper that is absent is an error under CI=true, a warning otherwise.
 define with_components
 	b=$$(scripts/browser-deps.sh); eval "$$b"
 	chain=()
-	for w in with-keyring with-postgres with-xvfb; do
+	for w in with-xvfb with-postgres with-keyring; do
 		if [ -x scripts/$$w.sh ]; then chain+=(scripts/$$w.sh)
 		elif [ "$${CI:-}" = true ]; then echo "make: scripts/$$w.sh is missing" >&2; exit 1
 		else echo "make: scripts/$$w.sh is missing; its tests will skip" >&2; fi

@@ -34,19 +34,22 @@ DEMO=$ROOT/.demo
 LOGS=$DEMO/logs
 LK=$ROOT/bin/latchkey
 
-# docebo_sandbox_cmd / d360_sandbox_cmd print the command lines; flags a sandbox does not
-# list in its --help are left out, so an older or newer sandbox still starts.
-has_flag() { "$1" --help 2>&1 | grep -q -- "$2"; }
-docebo_sandbox_cmd() {
-	local b=$ROOT/bin/docebo-sandbox a=("$ROOT/bin/docebo-sandbox" --listen "$DOCEBO_ADDR")
-	has_flag "$b" --auto-approve && a+=(--auto-approve)
-	has_flag "$b" --client-id && a+=(--client-id "$CLIENT_ID")
-	has_flag "$b" --redirect-uri && a+=(--redirect-uri "http://$LISTEN/docebo/connected")
-	printf '%q ' "${a[@]}"
+D360_PROJECT=5d1f4b6a-8c2e-4f0a-9b7d-3e6a1c9f0b21           # document360 sandbox defaults
+D360_VERSION=0e7b9c3d-1a2f-4d5e-8f6a-7b8c9d0e1f2a
+D360_TOKEN_FILE=$DEMO/sandbox/document360.token          # the sandbox creates it (0600)
+
+# The sandboxes take their secrets from the environment or files, never from flags.
+docebo_sandbox() {
+	DOCEBO_SANDBOX_CLIENT_SECRET=$DOCEBO_SECRET exec "$ROOT/bin/docebo-sandbox" \
+		--listen "$DOCEBO_ADDR" --client-id "$CLIENT_ID" --auto-approve
 }
-d360_sandbox_cmd() { printf '%q ' "$ROOT/bin/document360-sandbox" --listen "$D360_ADDR"; }
+d360_sandbox() { exec "$ROOT/bin/document360-sandbox" --listen "$D360_ADDR" --api-token-file "$D360_TOKEN_FILE"; }
 configure_docebo() { printf '%s' "$DOCEBO_SECRET" | "$LK" configure docebo --url "http://$DOCEBO_ADDR" --client-id "$CLIENT_ID"; }
-start_daemon() { "$LK" daemon --listen "$LISTEN"; }
+configure_d360() {
+	"$LK" configure document360 --url "http://$D360_ADDR" --project "$D360_PROJECT" \
+		--version "$D360_VERSION" --secret token <"$D360_TOKEN_FILE"
+}
+start_daemon() { exec "$LK" daemon --listen "$LISTEN"; }
 connect_docebo() { "$LK" connect docebo --no-browser; }
 menu_url() { "$LK" menu --print-url; }
 # ---------------------------------------------------------------------------------------
@@ -80,8 +83,8 @@ if [ -z "${LATCHKEY_DEMO_INNER:-}" ]; then
 	for b in latchkey docebo-sandbox; do [ -x "bin/$b" ] || die "bin/$b was not built (is its package in the tree yet?)"; done
 
 	umask 077
-	mkdir -p "$DEMO"/{state,data,config,runtime,keyring} "$LOGS"
-	chmod 700 "$DEMO" "$DEMO"/{state,data,config,runtime,keyring} "$LOGS"
+	mkdir -p "$DEMO"/{state,data,config,runtime,keyring,sandbox} "$LOGS"
+	chmod 700 "$DEMO" "$DEMO"/{state,data,config,runtime,keyring,sandbox} "$LOGS"
 	export XDG_STATE_HOME=$DEMO/state XDG_DATA_HOME=$DEMO/data XDG_CONFIG_HOME=$DEMO/config XDG_RUNTIME_DIR=$DEMO/runtime
 	export LATCHKEY_DEMO_INNER=1
 
@@ -141,16 +144,27 @@ dead() { ! kill -0 "$1" 2>/dev/null; }
 log_tail() { echo "--- .demo/logs/$1.log:" >&2; tail -n 20 "$LOGS/$1.log" >&2; }
 
 say "starting the Docebo sandbox on $DOCEBO_ADDR"
-eval "start docebo-sandbox $(docebo_sandbox_cmd)"
+start docebo-sandbox docebo_sandbox
 dpid=${pids[-1]}
+d360=false
 if [ -x bin/document360-sandbox ]; then
 	say "starting the Document360 sandbox on $D360_ADDR"
-	eval "start document360-sandbox $(d360_sandbox_cmd)"
+	start document360-sandbox d360_sandbox
+	d360=true
 fi
 wait_for "docebo sandbox" 15 tcp_up "$DOCEBO_ADDR" || { log_tail docebo-sandbox; die "the Docebo sandbox did not listen on $DOCEBO_ADDR"; }
 
 say "configuring docebo (client id $CLIENT_ID, secret on stdin)"
 configure_docebo >"$LOGS/configure.log" 2>&1 || { log_tail configure; die "latchkey configure docebo failed"; }
+if $d360; then
+	if wait_for "document360 sandbox" 15 tcp_up "$D360_ADDR" && [ -s "$D360_TOKEN_FILE" ]; then
+		say "configuring document360 (API token on stdin)"
+		configure_d360 >"$LOGS/configure-d360.log" 2>&1 || { log_tail configure-d360; die "latchkey configure document360 failed"; }
+	else
+		log_tail document360-sandbox
+		say "the Document360 sandbox did not come up; continuing with Docebo only"
+	fi
+fi
 
 say "starting latchkey daemon on $LISTEN"
 start daemon start_daemon
