@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/daemon"
+	"github.com/latchkey/latchkey/integrations"
+)
+
+func newConnectCmd(env *cliEnv) *cobra.Command {
+	var (
+		noBrowser bool
+		grant     string
+		username  string
+		timeout   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "connect NAME",
+		Short: "Connect an integration (OAuth consent in the browser, or another grant)",
+		Long: `Connect an integration. With the authorization-code grant (the default) the
+consent URL is opened in the browser (--no-browser prints it on a line of its
+own) and the command waits until the provider redirects back to the daemon's
+loopback listener, then exits 0. Ctrl+C or --timeout end the wait.
+
+Other grants: --grant password (the password is prompted without echo and
+never stored), --grant client_credentials, --grant jwt-bearer --username NAME
+(after latchkey keys generate NAME).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			req := daemon.GrantRequest{Grant: integrations.Grant(grant), Username: username}
+			switch grant {
+			case "", "authorization_code", "code":
+				req.Grant = ""
+			case "jwt-bearer", "jwt_bearer", string(integrations.GrantJWTBearer):
+				req.Grant = integrations.GrantJWTBearer
+			case "password":
+				if username == "" {
+					return usageError{"--grant password needs --username"}
+				}
+				pw, err := env.readSecret(fmt.Sprintf("%s password for %s: ", name, username))
+				if err != nil {
+					return err
+				}
+				req.Password = pw
+			case "client_credentials", "client-credentials":
+				req.Grant = integrations.GrantClientCredentials
+			default:
+				return usageError{fmt.Sprintf("--grant %q: use authorization_code, password, client_credentials or jwt-bearer", grant)}
+			}
+			var resp daemon.ConnectResponse
+			if err := cl.Do(ctx, "POST", "/control/connect/"+name, nil, req, &resp); err != nil {
+				return err
+			}
+			if resp.URL == "" {
+				env.printf("%s connected.\n", name)
+				return nil
+			}
+			fmt.Fprintln(env.stdout, resp.URL)
+			if !noBrowser {
+				if err := openBrowser(ctx, env, resp.URL); err != nil {
+					fmt.Fprintf(env.stderr, "Could not open a browser (%v): open the URL above yourself.\n", err)
+				}
+			}
+			fmt.Fprintf(env.stderr, "Waiting for you to approve latchkey in the browser (Ctrl+C to cancel)…\n")
+			if err := cl.WaitFlow(ctx, resp.Flow); err != nil {
+				if errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("timed out waiting for the consent: %w", err)
+				}
+				if errors.Is(err, context.Canceled) {
+					return fmt.Errorf("cancelled: %w", err)
+				}
+				return err
+			}
+			fmt.Fprintf(env.stderr, "%s connected.\n", name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&noBrowser, "no-browser", false, "print the consent URL instead of opening a browser")
+	f.StringVar(&grant, "grant", "", "authorization_code (default), password, client_credentials or jwt-bearer")
+	f.StringVar(&username, "username", "", "user name for the password and JWT-bearer grants")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up waiting after this long")
+	return cmd
+}
+
+func newDisconnectCmd(env *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "disconnect NAME",
+		Short: "Disconnect an integration and delete its sealed tokens here and in the remote store",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			if err := cl.Do(cmd.Context(), "DELETE", "/v1/integrations/"+args[0], nil, nil, nil); err != nil {
+				return err
+			}
+			env.printf("%s disconnected.\n", args[0])
+			return nil
+		},
+	}
+}
+
+// openBrowser runs the configured opener (open_command / LATCHKEY_OPEN_COMMAND)
+// or the platform default, without a shell.
+func openBrowser(ctx context.Context, env *cliEnv, url string) error {
+	_, c, err := env.setup()
+	if err != nil {
+		return err
+	}
+	argv := c.OpenCommand
+	if len(argv) == 0 {
+		switch runtime.GOOS {
+		case "darwin":
+			argv = []string{"open"}
+		case "windows":
+			argv = []string{"rundll32", "url.dll,FileProtocolHandler"}
+		default:
+			argv = []string{"xdg-open"}
+		}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], url)...)
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait()
+	return nil
+}

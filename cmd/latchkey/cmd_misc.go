@@ -1,0 +1,143 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/daemon"
+)
+
+func newVersionCmd(env *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			v := map[string]string{"version": version, "go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH}
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range bi.Settings {
+					switch s.Key {
+					case "vcs.revision":
+						v["commit"] = s.Value
+					case "CGO_ENABLED":
+						v["cgo"] = s.Value
+					}
+				}
+			}
+			if env.jsonOut {
+				return printJSON(env.stdout, v)
+			}
+			env.printf("latchkey %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
+	return cmd
+}
+
+func newRotateKeyCmd(env *cliEnv) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Make a new salt and re-seal every record under it (crash-safe)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				KeyID string `json:"key_id"`
+			}
+			err = cl.Do(cmd.Context(), "POST", "/control/rotate-key", nil, nil, &out)
+			if errors.Is(err, daemon.ErrNotRunning) {
+				d, oerr := env.openOffline(cmd.Context())
+				if oerr != nil {
+					return oerr
+				}
+				defer d.Close()
+				if err = d.RotateKey(cmd.Context()); err == nil {
+					st, serr := d.StatusDoc(cmd.Context())
+					if serr != nil {
+						return serr
+					}
+					out.KeyID = st.KeyID
+				}
+			}
+			if err != nil {
+				return err
+			}
+			env.printf("Every record is re-sealed under the new key %s; the old salt is removed.\n", out.KeyID)
+			return nil
+		},
+	}
+}
+
+func newKeysCmd(env *cliEnv) *cobra.Command {
+	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys for the JWT-bearer grant"}
+	gen := &cobra.Command{
+		Use:   "generate NAME",
+		Short: "Make an RSA key pair for NAME's JWT-bearer grant: the private key is sealed in the vault, the public key printed (PEM) to upload",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := env.openOffline(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			key, err := rsa.GenerateKey(rand.Reader, 2048)
+			if err != nil {
+				return err
+			}
+			if err := d.StoreSigningKey(cmd.Context(), args[0], key); err != nil {
+				return err
+			}
+			der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+			if err != nil {
+				return err
+			}
+			_, err = env.stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+			if err == nil {
+				fmt.Fprintf(env.stderr, "Upload this public key to %s's OAuth app (JWT Bearer), then: latchkey connect %s --grant jwt-bearer --username USER\n", args[0], args[0])
+			}
+			return err
+		},
+	}
+	keys.AddCommand(gen)
+	return keys
+}
+
+func newMenuCmd(env *cliEnv) *cobra.Command {
+	var printURL bool
+	cmd := &cobra.Command{
+		Use:   "menu",
+		Short: "Open the menu (search, My Courses, integrations) in the browser",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				URL string `json:"url"`
+			}
+			if err := cl.Do(cmd.Context(), "POST", "/control/menu-url", nil, nil, &out); err != nil {
+				return err
+			}
+			if printURL {
+				fmt.Fprintln(env.stdout, out.URL)
+				return nil
+			}
+			return openBrowser(cmd.Context(), env, out.URL)
+		},
+	}
+	cmd.Flags().BoolVar(&printURL, "print-url", false, "print the one-time menu URL instead of opening it")
+	return cmd
+}

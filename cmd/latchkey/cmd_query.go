@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/daemon"
+	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/keychain"
+)
+
+func newStatusCmd(env *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the keychain, the vault key id, the state directory, sync and each integration's state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := env.status(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if env.jsonOut {
+				return printJSON(env.stdout, st)
+			}
+			printStatus(env, st)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
+	return cmd
+}
+
+// status asks the running daemon, or computes the status offline.
+func (e *cliEnv) status(ctx context.Context) (*daemon.Status, error) {
+	cl, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	var st daemon.Status
+	err = cl.Do(ctx, "GET", "/v1/status", nil, nil, &st)
+	if err == nil {
+		return &st, nil
+	}
+	if !errors.Is(err, daemon.ErrNotRunning) {
+		return nil, err
+	}
+	d, err := e.openOffline(ctx)
+	if err != nil {
+		if errors.Is(err, keychain.ErrUnavailable) {
+			return e.statusWithoutKeychain(err)
+		}
+		return nil, err
+	}
+	defer d.Close()
+	return d.StatusDoc(ctx)
+}
+
+// statusWithoutKeychain reports what can be known when no keychain answers.
+func (e *cliEnv) statusWithoutKeychain(kerr error) (*daemon.Status, error) {
+	p, c, err := e.setup()
+	if err != nil {
+		return nil, err
+	}
+	st := &daemon.Status{
+		Version: version, StateDir: p.StateDir, StorePath: p.DBPath(), ConfigFile: p.ConfigFile(),
+		Keychain:     daemon.KeychainStatus{Backend: c.Keychain, Error: kerr.Error()},
+		Daemon:       daemon.DaemonStatus{Socket: p.SocketPath()},
+		Integrations: []daemon.IntegrationStatus{},
+		Sync:         daemon.SyncStatus{Remote: c.Store},
+		Desktop:      daemon.DesktopStatus{Tray: "off: the daemon is not running", Hotkey: "off: the daemon is not running"},
+	}
+	for _, n := range newRegistry().Names() {
+		is := daemon.IntegrationStatus{Name: n, State: daemon.StateNotConfigured}
+		if ic, ok := c.Integrations[n]; ok {
+			is.Configured, is.URL, is.State = true, ic.URL, "unknown"
+		}
+		st.Integrations = append(st.Integrations, is)
+	}
+	return st, nil
+}
+
+func printStatus(env *cliEnv, st *daemon.Status) {
+	if st.Daemon.Running {
+		env.printf("latchkey %s: daemon running (pid %d) on http://%s\n", st.Version, st.Daemon.PID, st.Daemon.Listen)
+	} else {
+		env.printf("latchkey %s: daemon not running\n", st.Version)
+	}
+	if st.Keychain.Reachable {
+		env.printf("keychain:  %s, reachable\n", st.Keychain.Backend)
+	} else {
+		env.printf("keychain:  %s, NOT reachable: %s\n", st.Keychain.Backend, st.Keychain.Error)
+	}
+	if st.KeyID != "" {
+		env.printf("key id:    %s\n", st.KeyID)
+	}
+	env.printf("state dir: %s\nstore:     %s\nconfig:    %s\n", st.StateDir, st.StorePath, st.ConfigFile)
+	if st.Sync.Remote == "" {
+		env.printf("sync:      local only (no remote store configured)\n")
+	} else {
+		line := fmt.Sprintf("sync:      %s, %d pending", st.Sync.Remote, st.Sync.Pending)
+		if st.Sync.LastSuccess != nil {
+			line += ", last success " + st.Sync.LastSuccess.Local().Format(time.RFC3339)
+		}
+		if st.Sync.LastError != "" {
+			line += ", last error: " + st.Sync.LastError
+		}
+		env.printf("%s\n", line)
+	}
+	if st.Identity != nil {
+		if st.Identity.SignedIn {
+			env.printf("identity:  signed in to %s as %s\n", st.Identity.Issuer, firstNonEmpty(st.Identity.Email, st.Identity.Name, st.Identity.Subject))
+		} else {
+			env.printf("identity:  %s, not signed in (latchkey login)\n", st.Identity.Issuer)
+		}
+	}
+	if st.Daemon.Running {
+		env.printf("tray:      %s\nhotkey:    %s\n", st.Desktop.Tray, st.Desktop.Hotkey)
+	}
+	env.printf("integrations:\n")
+	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+	for _, in := range st.Integrations {
+		acct := ""
+		if in.Account != nil {
+			acct = firstNonEmpty(in.Account.Username, in.Account.Name, in.Account.ID)
+			if in.Account.Email != "" && in.Account.Email != acct {
+				acct += " <" + in.Account.Email + ">"
+			}
+		}
+		extra := ""
+		switch {
+		case in.ConfigError != "":
+			extra = "config error: " + in.ConfigError
+		case in.Reason != "":
+			extra = in.Reason
+		case in.TokenExpiry != nil:
+			extra = "token expires " + in.TokenExpiry.Local().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, in.State, acct, extra)
+	}
+	tw.Flush()
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func newCoursesCmd(env *cliEnv) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "courses",
+		Short: `List "My Courses": your enrollments in every connected LMS, in progress first`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := cl.Do(cmd.Context(), "GET", "/v1/courses", nil, nil, &raw); err != nil {
+				return err
+			}
+			var doc struct {
+				Items  []integrations.Course `json:"items"`
+				Errors []feedError            `json:"errors"`
+			}
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				return err
+			}
+			if env.jsonOut {
+				if doc.Items == nil {
+					doc.Items = []integrations.Course{}
+				}
+				return printJSON(env.stdout, map[string]any{"items": doc.Items, "errors": orEmpty(doc.Errors)})
+			}
+			printFeedErrors(env, doc.Errors)
+			if len(doc.Items) == 0 {
+				env.printf("No courses (is an LMS connected? latchkey status)\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "TITLE\tSTATUS\tPROGRESS\tURL\n")
+			for _, c := range doc.Items {
+				prog := ""
+				if c.Progress != nil {
+					prog = strconv.Itoa(int(*c.Progress+0.5)) + "%"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Title, c.Status, prog, c.URL)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&env.jsonOut, "json", false, `print {"items": [...], "errors": [...]}`)
+	return cmd
+}
+
+type feedError struct {
+	Integration string `json:"integration"`
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+}
+
+func orEmpty(e []feedError) []feedError {
+	if e == nil {
+		return []feedError{}
+	}
+	return e
+}
+
+func printFeedErrors(env *cliEnv, errs []feedError) {
+	for _, e := range errs {
+		fmt.Fprintf(env.stderr, "latchkey: %s: %s\n", e.Integration, e.Message)
+	}
+}
+
+func newSearchCmd(env *cliEnv) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "search QUERY",
+		Short: "Search every connected integration at once (courses, articles, …)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{"q": {strings.Join(args, " ")}}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			var doc struct {
+				Results []integrations.SearchResult `json:"results"`
+				Errors  []feedError                 `json:"errors"`
+			}
+			if err := cl.Do(cmd.Context(), "GET", "/v1/search", q, nil, &doc); err != nil {
+				return err
+			}
+			if env.jsonOut {
+				if doc.Results == nil {
+					doc.Results = []integrations.SearchResult{}
+				}
+				return printJSON(env.stdout, map[string]any{"results": doc.Results, "errors": orEmpty(doc.Errors)})
+			}
+			printFeedErrors(env, doc.Errors)
+			if len(doc.Results) == 0 {
+				env.printf("No results.\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "INTEGRATION\tKIND\tTITLE\tURL\n")
+			for _, r := range doc.Results {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Integration, r.Kind, r.Title, r.URL)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&env.jsonOut, "json", false, `print {"results": [...], "errors": [...]}`)
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many results (default: the daemon's)")
+	return cmd
+}
+
+func newTokenCmd(env *cliEnv) *cobra.Command {
+	var scope []string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Print a local client JWT for scripts (alone on stdout)",
+		Long: `Print a short-lived local client JWT, alone on stdout, for scripts calling the
+injector: curl -H "Authorization: Bearer $(latchkey token)" http://127.0.0.1:7788/v1/courses
+--integrations limits which integrations it may reach (default: all).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Token string `json:"token"`
+			}
+			if err := cl.Do(cmd.Context(), "POST", "/control/token", nil, daemon.TokenRequest{Integrations: scope, TTL: ttl}, &out); err != nil {
+				return err
+			}
+			fmt.Fprintln(env.stdout, out.Token)
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&scope, "integrations", nil, "integrations the token may use (comma-separated; default all)")
+	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "lifetime (at most 24h)")
+	return cmd
+}
+
+func newAuditCmd(env *cliEnv) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Show the local audit trail of injected calls (never a token)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cl, err := env.client()
+			if err != nil {
+				return err
+			}
+			var doc struct {
+				Entries []injector.AuditEntry `json:"entries"`
+			}
+			if err := cl.Do(cmd.Context(), "GET", "/control/audit", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &doc); err != nil {
+				return err
+			}
+			if env.jsonOut {
+				out := make([]map[string]any, 0, len(doc.Entries))
+				for _, e := range doc.Entries {
+					out = append(out, map[string]any{"time": e.Time, "caller": e.Caller, "integration": e.Integration,
+						"method": e.Method, "path": e.Path, "status": e.Status, "duration_ms": float64(e.Duration) / 1e6})
+				}
+				return printJSON(env.stdout, map[string]any{"entries": out})
+			}
+			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "TIME\tCALLER\tINTEGRATION\tREQUEST\tSTATUS\tDURATION\n")
+			for _, e := range doc.Entries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\n", e.Time.Local().Format(time.RFC3339), e.Caller, e.Integration, e.Method, e.Path, e.Status, e.Duration.Round(time.Millisecond))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
+	cmd.Flags().IntVar(&limit, "limit", 100, "newest entries to show")
+	return cmd
+}

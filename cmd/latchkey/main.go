@@ -1,0 +1,139 @@
+// Command latchkey is the per-user latchkey daemon and its CLI: it keeps a
+// person's OAuth tokens for SaaS tools sealed in a vault whose key lives in
+// the OS keychain, and lets desktop apps use those tools through a loopback
+// token injector without ever seeing the tokens.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/daemon"
+	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/keychain"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes (documented in the README).
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitNotRunning  = 3
+	exitNeedsAction = 4 // not configured, not connected, reconnect needed
+	exitKeychain    = 5
+	exitCancelled   = 6 // timed out or interrupted
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run executes the CLI and returns the exit code; it prints errors as one
+// line on stderr.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &cliEnv{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := newRootCmd(env)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
+		strings.HasPrefix(err.Error(), "accepts ") || strings.HasPrefix(err.Error(), "requires ") || strings.Contains(err.Error(), "flag needs an argument") ||
+		strings.HasPrefix(err.Error(), "invalid argument") {
+		fmt.Fprintf(stderr, "latchkey: %v (see latchkey --help)\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "latchkey: %s\n", oneLine(err.Error()))
+	return exitCode(ctx, err)
+}
+
+func exitCode(ctx context.Context, err error) int {
+	var ae *daemon.APIError
+	switch {
+	case errors.Is(err, daemon.ErrNotRunning):
+		return exitNotRunning
+	case errors.Is(err, keychain.ErrUnavailable):
+		return exitKeychain
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+		return exitCancelled
+	case errors.Is(err, integrations.ErrNotConnected), errors.Is(err, integrations.ErrReconnectNeeded), errors.Is(err, errNeedsAction):
+		return exitNeedsAction
+	case errors.As(err, &ae):
+		switch ae.Code {
+		case "not_configured", "not_connected", "reconnect_needed":
+			return exitNeedsAction
+		}
+	}
+	return exitError
+}
+
+// errNeedsAction marks errors the user fixes by configuring or connecting.
+var errNeedsAction = errors.New("needs action")
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// cliEnv is what every command reads and writes; no globals.
+type cliEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	// flags shared by every command
+	listen  string
+	jsonOut bool
+}
+
+func newRootCmd(env *cliEnv) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "latchkey",
+		Short: "Keep your SaaS tokens sealed, and let desktop apps use them without seeing them",
+		Long: `latchkey is a per-user daemon that holds your OAuth tokens for SaaS tools
+(Docebo, Document360, …) sealed with a key from your OS keychain, and serves
+them to desktop apps through a loopback token injector, enterprise search and
+a "My Courses" feed.
+
+Settings come from flags, then LATCHKEY_* environment variables, then the
+TOML file in the user config directory ($XDG_CONFIG_HOME/latchkey/config.toml).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	}
+	root.SetVersionTemplate("latchkey {{.Version}}\n")
+	root.AddCommand(
+		newDaemonCmd(env), newConfigureCmd(env), newConnectCmd(env), newDisconnectCmd(env),
+		newStatusCmd(env), newCoursesCmd(env), newSearchCmd(env), newTokenCmd(env), newAuditCmd(env),
+		newVersionCmd(env), newRotateKeyCmd(env),
+		newKeysCmd(env), newMenuCmd(env),
+	)
+	addIdentityCmds(root, env)
+	return root
+}
