@@ -78,11 +78,21 @@ type Server struct {
 
 	menu menuState
 
-	audit     chan AuditEntry
+	// Audit entries are batched: a request appends under auditMu and wakes
+	// the writer only when the batch was empty, so a busy injector does not
+	// pay a goroutine wake-up per request.
+	auditMu   sync.Mutex
+	auditBuf  []AuditEntry
+	auditWake chan struct{}
+	auditStop chan struct{}
 	auditDone chan struct{}
 	closeOnce sync.Once
-	closed    atomic.Bool
+	closed    bool // guarded by auditMu
 }
+
+// maxAuditBacklog bounds the batch; beyond it requests write their entry
+// themselves (back-pressure, nothing dropped).
+const maxAuditBacklog = 16 << 10
 
 // New returns a server for cfg. Call Close when done with it.
 func New(cfg Config) (*Server, error) {
@@ -129,7 +139,8 @@ func New(cfg Config) (*Server, error) {
 		apiMux:     http.NewServeMux(),
 		controlMux: http.NewServeMux(),
 		allowed:    make(map[string]bool),
-		audit:      make(chan AuditEntry, 4096),
+		auditWake:  make(chan struct{}, 1),
+		auditStop:  make(chan struct{}),
 		auditDone:  make(chan struct{}),
 	}
 	for _, o := range cfg.AllowedOrigins {
@@ -151,8 +162,7 @@ func New(cfg Config) (*Server, error) {
 // Close drains the audit queue. The server must not be serving any more.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		close(s.audit)
+		close(s.auditStop)
 		<-s.auditDone
 	})
 	return nil
@@ -160,21 +170,45 @@ func (s *Server) Close() error {
 
 func (s *Server) auditLoop() {
 	defer close(s.auditDone)
-	for e := range s.audit {
-		s.backend.Audit(context.Background(), e)
+	var batch []AuditEntry
+	for {
+		stop := false
+		select {
+		case <-s.auditWake:
+		case <-s.auditStop:
+			stop = true
+		}
+		s.auditMu.Lock()
+		batch, s.auditBuf = s.auditBuf, batch[:0]
+		if stop {
+			s.closed = true
+		}
+		s.auditMu.Unlock()
+		for i := range batch {
+			s.backend.Audit(context.Background(), batch[i])
+			batch[i] = AuditEntry{}
+		}
+		if stop {
+			return
+		}
 	}
 }
 
 func (s *Server) recordAudit(e AuditEntry) {
-	if s.closed.Load() {
+	s.auditMu.Lock()
+	if s.closed || len(s.auditBuf) >= maxAuditBacklog {
+		s.auditMu.Unlock()
 		s.backend.Audit(context.Background(), e)
 		return
 	}
-	select {
-	case s.audit <- e:
-	default:
-		// Queue full: write it from this request rather than lose it.
-		s.backend.Audit(context.Background(), e)
+	s.auditBuf = append(s.auditBuf, e)
+	first := len(s.auditBuf) == 1
+	s.auditMu.Unlock()
+	if first {
+		select {
+		case s.auditWake <- struct{}{}:
+		default:
+		}
 	}
 }
 

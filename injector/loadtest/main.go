@@ -28,6 +28,7 @@ func main() {
 	conns := flag.String("c", "1,16,64", "concurrencies")
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
+	ab := flag.Bool("ab", false, "also measure the injector on net/http's Transport (target d)")
 	flag.Parse()
 
 	var err error
@@ -49,7 +50,7 @@ func main() {
 			cs = append(cs, n)
 		}
 		var res *Results
-		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, Out: os.Stderr})
+		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, NetHTTP: *ab, Out: os.Stderr})
 		if err == nil {
 			res.Print(os.Stdout)
 		}
@@ -69,6 +70,7 @@ type Options struct {
 	Conns      []int
 	Threads    int
 	CPUProfile string
+	NetHTTP    bool      // also run the injector on net/http.Transport (d)
 	Out        io.Writer // progress
 }
 
@@ -83,9 +85,12 @@ type Results struct {
 	Conns   []int
 	Samples map[string]map[int][]Sample
 	Opts    Options
+	Targets []string
 }
 
 var targets = []string{"a direct", "b nginx", "c injector"}
+
+const targetNetHTTP = "d inj/nethttp"
 
 // child is a started helper process that printed "KEY value" lines.
 type child struct {
@@ -166,20 +171,37 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return nil, fmt.Errorf("injector: %w", err)
 	}
 	defer injCmd.stop()
+	tgts := targets
+	var nh *child
+	if o.NetHTTP {
+		nh, err = startChildEnv(ctx, []string{"-role", "injector"}, []string{"LATCHKEY_BENCH_UPSTREAM=" + upAddr, "LATCHKEY_BENCH_NETHTTP=1"}, "ADDR", "JWT")
+		os.Unsetenv("LATCHKEY_BENCH_NETHTTP")
+		if err != nil {
+			return nil, fmt.Errorf("injector (net/http): %w", err)
+		}
+		defer nh.stop()
+		tgts = append(slices.Clone(targets), targetNetHTTP)
+	}
 
 	urls := map[string]string{
 		targets[0]: "http://" + upAddr + "/api/v1/data",
 		targets[1]: "http://" + ng.addr + "/api/v1/data",
 		targets[2]: "http://" + injCmd.vals["ADDR"] + "/v1/proxy/bench/api/v1/data",
 	}
+	if nh != nil {
+		urls[targetNetHTTP] = "http://" + nh.vals["ADDR"] + "/v1/proxy/bench/api/v1/data"
+	}
 	headers := map[string]string{
 		targets[0]: "Authorization: Bearer " + upstreamToken,
 		targets[1]: "",
 		targets[2]: "Authorization: Bearer " + injCmd.vals["JWT"],
 	}
+	if nh != nil {
+		headers[targetNetHTTP] = "Authorization: Bearer " + nh.vals["JWT"]
+	}
 
-	res := &Results{Conns: o.Conns, Samples: map[string]map[int][]Sample{}, Opts: o}
-	for _, t := range targets {
+	res := &Results{Conns: o.Conns, Samples: map[string]map[int][]Sample{}, Opts: o, Targets: tgts}
+	for _, t := range tgts {
 		res.Samples[t] = map[int][]Sample{}
 		// Warm-up: connections, caches, JIT-free but page cache and pools.
 		if _, err := runWrk(ctx, urls[t], headers[t], 16, o.Threads, time.Second); err != nil {
@@ -188,7 +210,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	for _, c := range o.Conns {
 		for r := 0; r < o.Runs; r++ {
-			for _, t := range targets {
+			for _, t := range tgts {
 				s, err := runWrk(ctx, urls[t], headers[t], c, o.Threads, o.Duration)
 				if err != nil {
 					return nil, fmt.Errorf("%s c=%d: %w", t, c, err)
@@ -328,11 +350,11 @@ func (r *Results) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "conns\ttarget\treq/s (median)\tp50\tp99\tc/a\tc/b\t")
 	for _, c := range r.Conns {
-		for i, t := range targets {
+		for i, t := range r.Targets {
 			ca, cb := "", ""
-			if i == 2 {
-				ca = fmt.Sprintf("%.2f", r.Ratio(targets[2], targets[0], c))
-				cb = fmt.Sprintf("%.2f", r.Ratio(targets[2], targets[1], c))
+			if i >= 2 {
+				ca = fmt.Sprintf("%.2f", r.Ratio(t, targets[0], c))
+				cb = fmt.Sprintf("%.2f", r.Ratio(t, targets[1], c))
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", c, t, r.med(t, c, rps),
 				time.Duration(r.med(t, c, p50)).Round(time.Microsecond), time.Duration(r.med(t, c, p99)).Round(time.Microsecond), ca, cb)

@@ -162,12 +162,17 @@ func runInjector(cpuprofile string) error {
 	if err != nil {
 		return err
 	}
+	var transport http.RoundTripper
+	if os.Getenv("LATCHKEY_BENCH_NETHTTP") == "1" {
+		transport = injector.NewTransport()
+	}
 	srv, err := injector.New(injector.Config{
-		Listen:   "127.0.0.1:0",
-		Backend:  be,
-		Verifier: v,
-		Issuer:   iss,
-		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Transport: transport,
+		Listen:    "127.0.0.1:0",
+		Backend:   be,
+		Verifier:  v,
+		Issuer:    iss,
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err
