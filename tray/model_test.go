@@ -1,0 +1,182 @@
+package tray
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestBuildMenu(t *testing.T) {
+	footer := func(label string) []Item {
+		return []Item{
+			{Title: label, Enabled: true, Action: ActionOpenMenu},
+			{Title: "Quit", Enabled: true, Action: ActionQuit},
+		}
+	}
+	tests := []struct {
+		name   string
+		state  State
+		hotkey string
+		want   Menu
+	}{
+		{
+			name:   "nothing configured",
+			hotkey: "Ctrl+Shift+E",
+			want: Menu{
+				Icon:    IconDisconnected,
+				Tooltip: "latchkey — no integrations",
+				Body:    []Item{{Title: "No integrations configured"}},
+				Footer:  footer("Open menu (Ctrl+Shift+E)"),
+			},
+		},
+		{
+			name: "all connected",
+			state: State{Integrations: []Integration{
+				{Name: "docebo", DisplayName: "Docebo", Account: "alice@example.com", State: StateConnected},
+				{Name: "document360", DisplayName: "Document360", Account: "alice", State: StateConnected},
+			}},
+			hotkey: "Cmd+Shift+E",
+			want: Menu{
+				Icon:    IconConnected,
+				Tooltip: "latchkey — 2 of 2 connected",
+				Body: []Item{
+					{Title: "Docebo — alice@example.com — connected"},
+					{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: "docebo"},
+					{Title: "Document360 — alice — connected"},
+					{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: "document360"},
+				},
+				Footer: footer("Open menu (Cmd+Shift+E)"),
+			},
+		},
+		{
+			name: "one needs reconnecting",
+			state: State{Integrations: []Integration{
+				{Name: "docebo", DisplayName: "Docebo", Account: "alice@example.com", State: StateConnected},
+				{Name: "document360", Account: "alice", State: StateReconnectNeeded},
+			}},
+			hotkey: "Ctrl+Shift+E",
+			want: Menu{
+				Icon:    IconAttention,
+				Tooltip: "latchkey — 1 of 2 connected, 1 needs reconnecting",
+				Body: []Item{
+					{Title: "Docebo — alice@example.com — connected"},
+					{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: "docebo"},
+					{Title: "document360 — alice — reconnect needed"},
+					{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: "document360"},
+				},
+				Footer: footer("Open menu (Ctrl+Shift+E)"),
+			},
+		},
+		{
+			name: "connected and deliberately disconnected",
+			state: State{Integrations: []Integration{
+				{Name: "docebo", DisplayName: "Docebo", Account: "alice@example.com", State: StateConnected},
+				{Name: "document360", DisplayName: "Document360", State: StateDisconnected},
+			}},
+			want: Menu{
+				Icon:    IconConnected,
+				Tooltip: "latchkey — 1 of 2 connected",
+				Body: []Item{
+					{Title: "Docebo — alice@example.com — connected"},
+					{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: "docebo"},
+					{Title: "Document360 — disconnected"},
+					{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: "document360"},
+				},
+				Footer: footer("Open menu"),
+			},
+		},
+		{
+			name: "all disconnected",
+			state: State{Integrations: []Integration{
+				{Name: "docebo", DisplayName: "Docebo", State: StateDisconnected},
+			}},
+			hotkey: "Ctrl+Alt+K",
+			want: Menu{
+				Icon:    IconDisconnected,
+				Tooltip: "latchkey — 0 of 1 connected",
+				Body: []Item{
+					{Title: "Docebo — disconnected"},
+					{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: "docebo"},
+				},
+				Footer: footer("Open menu (Ctrl+Alt+K)"),
+			},
+		},
+		{
+			name: "unknown states need attention",
+			state: State{Integrations: []Integration{
+				{Name: "a", State: "token_expired"},
+				{Name: "b", State: ""},
+			}},
+			want: Menu{
+				Icon:    IconAttention,
+				Tooltip: "latchkey — 0 of 2 connected, 2 need reconnecting",
+				Body: []Item{
+					{Title: "a — token expired"},
+					{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: "a"},
+					{Title: "b — unknown"},
+					{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: "b"},
+				},
+				Footer: footer("Open menu"),
+			},
+		},
+		{
+			name: "problem",
+			state: State{Problem: "daemon state unavailable", Integrations: []Integration{
+				{Name: "docebo", DisplayName: "Docebo", State: StateConnected},
+			}},
+			hotkey: "Ctrl+Shift+E",
+			want: Menu{
+				Icon:    IconAttention,
+				Tooltip: "latchkey — daemon state unavailable",
+				Body: []Item{
+					{Title: "daemon state unavailable"},
+					{Title: "Docebo — connected"},
+					{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: "docebo"},
+				},
+				Footer: footer("Open menu (Ctrl+Shift+E)"),
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := BuildMenu(tt.state, tt.hotkey)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("BuildMenu:\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMenuFit(t *testing.T) {
+	var s State
+	for _, n := range []string{"a", "b", "c", "d"} {
+		s.Integrations = append(s.Integrations, Integration{Name: n, State: StateConnected})
+	}
+	m := BuildMenu(s, "")
+	more := Item{Title: "More in the menu…", Enabled: true, Action: ActionOpenMenu}
+	tests := []struct {
+		n    int
+		want []Item
+	}{
+		{n: 8, want: m.Body},
+		{n: 100, want: m.Body},
+		{n: 7, want: append(append([]Item(nil), m.Body[:6]...), more)},
+		{n: 6, want: append(append([]Item(nil), m.Body[:4]...), more)}, // never a title without its action
+		{n: 5, want: append(append([]Item(nil), m.Body[:4]...), more)},
+		{n: 1, want: []Item{more}},
+	}
+	for _, tt := range tests {
+		got := m.Fit(tt.n)
+		if !reflect.DeepEqual(got.Body, tt.want) {
+			t.Errorf("Fit(%d).Body =\n %+v\nwant\n %+v", tt.n, got.Body, tt.want)
+		}
+		if len(got.Body) > tt.n {
+			t.Errorf("Fit(%d) left %d items", tt.n, len(got.Body))
+		}
+		if !reflect.DeepEqual(got.Footer, m.Footer) || got.Icon != m.Icon {
+			t.Errorf("Fit(%d) changed the footer or icon", tt.n)
+		}
+	}
+	if len(m.Body) != 8 {
+		t.Fatalf("Fit modified the original menu: %d items", len(m.Body))
+	}
+}
