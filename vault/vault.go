@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,41 @@ type Report struct {
 	Purged []string
 	// ResumedRotation: an interrupted key rotation was found and finished.
 	ResumedRotation bool
+}
+
+// Notice returns what the user must be told after Open, in plain words, or
+// "" when there is nothing to say.
+func (r *Report) Notice() string {
+	if r == nil || len(r.Purged) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the vault key that sealed the tokens of %s is gone (keychain salt lost or replaced): they were removed; reconnect with `latchkey connect NAME`",
+		strings.Join(r.Purged, ", "))
+}
+
+// KeyIDOf returns the id of the key the salt stored in kc gives user (the
+// primary salt, or the next one mid-rotation), without creating a salt or
+// touching any record: for status displays. No salt: keychain.ErrNotFound.
+func KeyIDOf(kc keychain.Keychain, service, user string) (string, error) {
+	if service == "" {
+		service = DefaultService
+	}
+	v := &Vault{kc: kc, service: service, user: user}
+	salt, err := v.getSalt(user + nextSuffix)
+	if err == nil && salt == nil {
+		salt, err = v.getSalt(user)
+	}
+	if err != nil {
+		return "", err
+	}
+	if salt == nil {
+		return "", keychain.ErrNotFound
+	}
+	k, err := deriveKey(salt, user)
+	if err != nil {
+		return "", err
+	}
+	return k.id, nil
 }
 
 // key is one vault key: the AEAD key and its public id.

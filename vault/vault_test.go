@@ -481,3 +481,64 @@ func TestBadSalt(t *testing.T) {
 		t.Fatal("a foreign keychain item was overwritten")
 	}
 }
+
+func TestKeyIDOfAndNotice(t *testing.T) {
+	kc := testKeychain(t)
+	if _, err := KeyIDOf(kc, "", "alice"); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf("no salt: %v", err)
+	}
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if id, err := KeyIDOf(kc, "", "alice"); err != nil || id != v.KeyID() {
+		t.Fatalf("KeyIDOf = %q %v, vault %q", id, err, v.KeyID())
+	}
+	if rep.Notice() != "" {
+		t.Fatalf("notice on a first start: %q", rep.Notice())
+	}
+	rep = &Report{Purged: []string{"docebo", "document360"}}
+	if n := rep.Notice(); !strings.Contains(n, "docebo, document360") || !strings.Contains(n, "reconnect") {
+		t.Fatalf("notice %q", n)
+	}
+}
+
+// Two processes opening a fresh vault at once agree on one salt.
+func TestConcurrentFirstOpen(t *testing.T) {
+	dir := t.TempDir()
+	kcPath := filepath.Join(dir, "keychain.json")
+	ids := make(chan string, 4)
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			kc, err := keychain.FileWithKDF(kcPath, []byte("pw"), keychain.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+			if err != nil {
+				errs <- err
+				return
+			}
+			st, err := sqlitestore.Open(filepath.Join(dir, "latchkey.db"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer st.Close()
+			v, _, err := Open(context.Background(), Options{Keychain: kc, Store: st, User: "alice"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			ids <- v.KeyID()
+		}()
+	}
+	var first string
+	for i := 0; i < 4; i++ {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case id := <-ids:
+			if first == "" {
+				first = id
+			} else if id != first {
+				t.Fatalf("two key ids: %s and %s", first, id)
+			}
+		}
+	}
+}
