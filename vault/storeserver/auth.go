@@ -2,10 +2,15 @@ package storeserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 )
@@ -47,6 +52,11 @@ type OIDCConfig struct {
 	AdminValue string
 	// HTTPClient fetches discovery and keys; nil means http.DefaultClient.
 	HTTPClient *http.Client
+	// CacheTTL: how long a verified token's identity is reused without
+	// checking its signature again (never past its exp). A token with a key
+	// id not seen before empties the cache, so a rotation that withdraws a
+	// key takes effect at once. Default 30s; negative disables.
+	CacheTTL time.Duration
 }
 
 // OIDCVerifier verifies JWTs against a remote JWKS (coreos/go-oidc). An
@@ -56,6 +66,7 @@ type OIDCVerifier struct {
 	v          *oidc.IDTokenVerifier
 	adminClaim string
 	adminValue string
+	cache      *tokenCache
 }
 
 // NewOIDCVerifier builds the verifier; with only Issuer set it performs OIDC
@@ -96,28 +107,144 @@ func NewOIDCVerifier(ctx context.Context, c OIDCConfig) (*OIDCVerifier, error) {
 		}
 		v = oidc.NewVerifier(c.Issuer, oidc.NewRemoteKeySet(keyCtx, meta.JWKSURI), cfg)
 	}
-	return &OIDCVerifier{v: v, adminClaim: c.AdminClaim, adminValue: c.AdminValue}, nil
+	o := &OIDCVerifier{v: v, adminClaim: c.AdminClaim, adminValue: c.AdminValue}
+	switch {
+	case c.CacheTTL == 0:
+		o.cache = newTokenCache(30 * time.Second)
+	case c.CacheTTL > 0:
+		o.cache = newTokenCache(c.CacheTTL)
+	}
+	return o, nil
 }
 
 // Verify checks signature (allow-listed algorithms, keys from the JWKS),
 // iss, aud, exp and nbf, and reads sub and the administrator claim.
 func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Identity, error) {
-	tok, err := o.v.Verify(ctx, raw)
+	if o.cache == nil {
+		id, _, err := o.verify(ctx, raw)
+		return id, err
+	}
+	sum := sha256.Sum256([]byte(raw))
+	if id, ok := o.cache.get(sum); ok {
+		return id, nil
+	}
+	kid := jwtKeyID(raw)
+	newKey := !o.cache.knows(kid)
+	id, exp, err := o.verify(ctx, raw)
+	if newKey {
+		// The key set may have changed (rotation): forget what the old one
+		// vouched for.
+		o.cache.reset(kid, err == nil)
+	}
 	if err != nil {
 		return Identity{}, err
 	}
-	if tok.Subject == "" || len(tok.Subject) > maxUserLen {
-		return Identity{}, errors.New("token has no usable sub")
+	o.cache.put(sum, id, exp)
+	return id, nil
+}
+
+func (o *OIDCVerifier) verify(ctx context.Context, raw string) (Identity, time.Time, error) {
+	tok, err := o.v.Verify(ctx, raw)
+	if err != nil {
+		return Identity{}, time.Time{}, err
+	}
+	if !validUser(tok.Subject) {
+		return Identity{}, time.Time{}, errors.New("token has no usable sub")
 	}
 	id := Identity{Subject: tok.Subject}
 	if o.adminClaim != "" {
 		var claims map[string]json.RawMessage
 		if err := tok.Claims(&claims); err != nil {
-			return Identity{}, err
+			return Identity{}, time.Time{}, err
 		}
 		id.Admin = claimHas(claims[o.adminClaim], o.adminValue)
 	}
-	return id, nil
+	return id, tok.Expiry, nil
+}
+
+// jwtKeyID reads the kid of a compact JWS header without trusting it.
+func jwtKeyID(raw string) string {
+	h, _, ok := strings.Cut(raw, ".")
+	if !ok || len(h) > 4096 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return ""
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	json.Unmarshal(b, &hdr)
+	return hdr.Kid
+}
+
+// tokenCache remembers verified tokens (by SHA-256, never the token) for a
+// short time, saving a signature check per request.
+type tokenCache struct {
+	ttl time.Duration
+
+	mu      sync.Mutex
+	entries map[[32]byte]cachedID
+	kids    map[string]bool
+}
+
+type cachedID struct {
+	id    Identity
+	until time.Time
+}
+
+const tokenCacheMax = 10000
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, entries: map[[32]byte]cachedID{}, kids: map[string]bool{}}
+}
+
+func (c *tokenCache) get(sum [32]byte) (Identity, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[sum]
+	if !ok {
+		return Identity{}, false
+	}
+	if !time.Now().Before(e.until) {
+		delete(c.entries, sum)
+		return Identity{}, false
+	}
+	return e.id, true
+}
+
+func (c *tokenCache) knows(kid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kids[kid]
+}
+
+// reset forgets every cached token; kid is remembered when its token
+// verified.
+func (c *tokenCache) reset(kid string, verified bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	if verified {
+		if len(c.kids) > 64 {
+			clear(c.kids)
+		}
+		c.kids[kid] = true
+	}
+}
+
+func (c *tokenCache) put(sum [32]byte, id Identity, exp time.Time) {
+	until := time.Now().Add(c.ttl)
+	if !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= tokenCacheMax {
+		clear(c.entries)
+	}
+	c.entries[sum] = cachedID{id: id, until: until}
 }
 
 // claimHas reports whether a claim (a string, or an array of strings) carries

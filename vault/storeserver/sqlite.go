@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/vault/store"
@@ -17,11 +18,52 @@ import (
 )
 
 // SQLite is the embedded backend: one file in WAL mode. Writes go through a
-// single connection (SQLite has one writer anyway; this avoids lock
-// contention), reads through a pool.
+// single connection and one writer goroutine that commits the writes queued
+// together in one transaction (group commit; each write is still its own
+// compare-and-set); reads go through a pool.
+//
+// synchronous=NORMAL: a committed write survives a crash of the process but
+// the last ones may be lost on a power failure. The daemon's syncer notices
+// (its periodic check finds the record missing or older) and pushes again.
 type SQLite struct {
 	w, r *sql.DB
 	path string
+
+	ops        chan writeOp
+	quit       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	// writerStarted is set once, in OpenSQLite, before s is shared.
+	writerStarted bool
+
+	// Prepared hot-path statements (parsing dominates otherwise).
+	get, missingR, missingW, update, insert, unrevoke *sql.Stmt
+}
+
+const (
+	sqlGet      = `SELECT key_id, envelope, version, updated_at FROM records WHERE user_id = ? AND device = ? AND integration = ?`
+	sqlMissing  = `SELECT 1 FROM revocations WHERE user_id = ? AND device = ? AND integration = ?`
+	sqlUpdate   = `UPDATE records SET key_id = ?, envelope = ?, version = version + 1, updated_at = ? WHERE user_id = ? AND device = ? AND integration = ? AND version = ? RETURNING version`
+	sqlInsert   = `INSERT INTO records(user_id, device, integration, key_id, envelope, version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`
+	sqlUnrevoke = `DELETE FROM revocations WHERE user_id = ? AND device = ? AND integration = ?`
+)
+
+func (s *SQLite) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db  *sql.DB
+		sql string
+		out **sql.Stmt
+	}{
+		{s.r, sqlGet, &s.get}, {s.r, sqlMissing, &s.missingR}, {s.w, sqlMissing, &s.missingW},
+		{s.w, sqlUpdate, &s.update}, {s.w, sqlInsert, &s.insert}, {s.w, sqlUnrevoke, &s.unrevoke},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return fmt.Errorf("storeserver: sqlite prepare: %w", err)
+		}
+		*p.out = st
+	}
+	return nil
 }
 
 var _ Backend = (*SQLite)(nil)
@@ -60,11 +102,17 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	n := max(4, runtime.GOMAXPROCS(0)*2)
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &SQLite{w: w, r: r, path: path}
+	s := &SQLite{w: w, r: r, path: path, ops: make(chan writeOp, maxBatch), quit: make(chan struct{}), writerDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.writerStarted = true
+	go s.writer()
 	for _, side := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(path + side); err == nil {
 			os.Chmod(path+side, 0o600)
@@ -109,6 +157,17 @@ func (s *SQLite) Path() string { return s.path }
 
 // Close closes both pools.
 func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		if s.writerStarted {
+			<-s.writerDone
+		}
+	})
+	for _, st := range []*sql.Stmt{s.get, s.missingR, s.missingW, s.update, s.insert, s.unrevoke} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -136,10 +195,9 @@ func dbErr(err error) error {
 func (s *SQLite) GetRecord(ctx context.Context, k store.Key) (store.Record, error) {
 	rec := store.Record{Key: k}
 	var at int64
-	err := s.r.QueryRowContext(ctx, `SELECT key_id, envelope, version, updated_at FROM records WHERE user_id = ? AND device = ? AND integration = ?`,
-		k.User, k.Device, k.Integration).Scan(&rec.KeyID, &rec.Envelope, &rec.Version, &at)
+	err := s.get.QueryRowContext(ctx, k.User, k.Device, k.Integration).Scan(&rec.KeyID, &rec.Envelope, &rec.Version, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.Record{}, s.missing(ctx, s.r, k)
+		return store.Record{}, s.missing(ctx, s.missingR, k)
 	}
 	if err != nil {
 		return store.Record{}, dbErr(err)
@@ -148,15 +206,11 @@ func (s *SQLite) GetRecord(ctx context.Context, k store.Key) (store.Record, erro
 	return rec, nil
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// missing says why there is no record: revoked, or simply not found.
-func (s *SQLite) missing(ctx context.Context, q queryer, k store.Key) error {
+// missing says why there is no record: revoked, or simply not found. q is
+// the prepared sqlMissing (of the pool or the transaction at hand).
+func (s *SQLite) missing(ctx context.Context, q *sql.Stmt, k store.Key) error {
 	var one int
-	err := q.QueryRowContext(ctx, `SELECT 1 FROM revocations WHERE user_id = ? AND device = ? AND integration = ?`,
-		k.User, k.Device, k.Integration).Scan(&one)
+	err := q.QueryRowContext(ctx, k.User, k.Device, k.Integration).Scan(&one)
 	switch {
 	case err == nil:
 		return errRevoked
@@ -172,42 +226,34 @@ func (s *SQLite) PutRecord(ctx context.Context, rec store.Record, expect int64) 
 	if err := checkPut(rec, expect); err != nil {
 		return store.Record{}, err
 	}
-	t := now()
 	out := rec
-	out.UpdatedAt = t
-	if expect == store.CreateOnly {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return store.Record{}, dbErr(err)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		t := now()
+		out.UpdatedAt = t
+		if expect == store.CreateOnly {
+			res, err := tx.StmtContext(ctx, s.insert).ExecContext(ctx, rec.User, rec.Device, rec.Integration, rec.KeyID, rec.Envelope, micros(t))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return store.ErrConflict
+			}
+			out.Version = 1
+			_, err = tx.StmtContext(ctx, s.unrevoke).ExecContext(ctx, rec.User, rec.Device, rec.Integration)
+			return err
 		}
-		defer tx.Rollback()
-		res, err := tx.ExecContext(ctx, `INSERT INTO records(user_id, device, integration, key_id, envelope, version, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
-			rec.User, rec.Device, rec.Integration, rec.KeyID, rec.Envelope, micros(t))
-		if err != nil {
-			return store.Record{}, dbErr(err)
+		err := tx.StmtContext(ctx, s.update).QueryRowContext(ctx, rec.KeyID, rec.Envelope, micros(t),
+			rec.User, rec.Device, rec.Integration, expect).Scan(&out.Version)
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := s.missing(ctx, tx.StmtContext(ctx, s.missingW), rec.Key); errors.Is(err, ErrRevoked) || errors.Is(err, store.ErrUnavailable) {
+				return err
+			}
+			return store.ErrConflict
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.Record{}, store.ErrConflict
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM revocations WHERE user_id = ? AND device = ? AND integration = ?`, rec.User, rec.Device, rec.Integration); err != nil {
-			return store.Record{}, dbErr(err)
-		}
-		if err := tx.Commit(); err != nil {
-			return store.Record{}, dbErr(err)
-		}
-		out.Version = 1
-		return out, nil
-	}
-	err := s.w.QueryRowContext(ctx, `UPDATE records SET key_id = ?, envelope = ?, version = version + 1, updated_at = ? WHERE user_id = ? AND device = ? AND integration = ? AND version = ? RETURNING version`,
-		rec.KeyID, rec.Envelope, micros(t), rec.User, rec.Device, rec.Integration, expect).Scan(&out.Version)
-	if errors.Is(err, sql.ErrNoRows) {
-		if err := s.missing(ctx, s.w, rec.Key); errors.Is(err, ErrRevoked) || errors.Is(err, store.ErrUnavailable) {
-			return store.Record{}, err
-		}
-		return store.Record{}, store.ErrConflict
-	}
+		return err
+	})
 	if err != nil {
-		return store.Record{}, dbErr(err)
+		return store.Record{}, err
 	}
 	return out, nil
 }
@@ -219,23 +265,25 @@ func (s *SQLite) DeleteRecord(ctx context.Context, k store.Key) error {
 
 // DeleteVersion deletes the record under k if its version matches.
 func (s *SQLite) DeleteVersion(ctx context.Context, k store.Key, expect int64) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM records WHERE user_id = ? AND device = ? AND integration = ? AND (? < 0 OR version = ?)`,
-		k.User, k.Device, k.Integration, expect, expect)
-	if err != nil {
-		return dbErr(err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	var one int
-	err = s.w.QueryRowContext(ctx, `SELECT 1 FROM records WHERE user_id = ? AND device = ? AND integration = ?`, k.User, k.Device, k.Integration).Scan(&one)
-	if err == nil {
-		return store.ErrConflict
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return dbErr(err)
-	}
-	return s.missing(ctx, s.w, k)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE user_id = ? AND device = ? AND integration = ? AND (? < 0 OR version = ?)`,
+			k.User, k.Device, k.Integration, expect, expect)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM records WHERE user_id = ? AND device = ? AND integration = ?`, k.User, k.Device, k.Integration).Scan(&one)
+		if err == nil {
+			return store.ErrConflict
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return s.missing(ctx, tx.StmtContext(ctx, s.missingW), k)
+	})
 }
 
 // ListRecords returns every record of user.
@@ -289,29 +337,134 @@ ORDER BY 1, 2, 3 LIMIT ?`, user, user, user, user, limit)
 
 // Revoke deletes the record under k and leaves a marker.
 func (s *SQLite) Revoke(ctx context.Context, k store.Key, by string) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return dbErr(err)
-	}
-	defer tx.Rollback()
-	var version int64
-	err = tx.QueryRowContext(ctx, `DELETE FROM records WHERE user_id = ? AND device = ? AND integration = ? RETURNING version`, k.User, k.Device, k.Integration).Scan(&version)
-	if errors.Is(err, sql.ErrNoRows) {
-		// Already revoked is fine (idempotent); nothing at all is not.
-		if err := s.missing(ctx, tx, k); errors.Is(err, ErrRevoked) {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var version int64
+		err := tx.QueryRowContext(ctx, `DELETE FROM records WHERE user_id = ? AND device = ? AND integration = ? RETURNING version`, k.User, k.Device, k.Integration).Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Already revoked is fine (idempotent); nothing at all is not.
+			if err := s.missing(ctx, tx.StmtContext(ctx, s.missingW), k); !errors.Is(err, ErrRevoked) {
+				return err
+			}
 			return nil
-		} else {
+		}
+		if err != nil {
 			return err
 		}
-	}
-	if err != nil {
-		return dbErr(err)
-	}
-	t := now()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO revocations(user_id, device, integration, last_version, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?)
+		_, err = tx.ExecContext(ctx, `INSERT INTO revocations(user_id, device, integration, last_version, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (user_id, device, integration) DO UPDATE SET last_version = excluded.last_version, revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by`,
-		k.User, k.Device, k.Integration, version, micros(t), by); err != nil {
-		return dbErr(err)
+			k.User, k.Device, k.Integration, version, micros(now()), by)
+		return err
+	})
+}
+
+// writeOp is one write waiting for the writer goroutine. fn runs inside the
+// batch's transaction; it returns nil, a logical error after writing nothing
+// (ErrConflict, ErrNotFound, ErrRevoked), or a database error.
+type writeOp struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds how many writes share one transaction (group commit).
+const maxBatch = 256
+
+// write hands fn to the writer goroutine and waits for its outcome. Writes
+// queued together commit together: one WAL commit for many writes.
+func (s *SQLite) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	op := writeOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.ops <- op:
+	case <-s.quit:
+		return fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return dbErr(tx.Commit())
+	// Once queued, wait for the outcome even if ctx ends: the write may
+	// already be committed, and the answer must say so.
+	select {
+	case err := <-op.done:
+		return err
+	case <-s.writerDone:
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return fmt.Errorf("%w: the store is closed", store.ErrUnavailable)
+		}
+	}
+}
+
+// writer runs batches until Close.
+func (s *SQLite) writer() {
+	defer close(s.writerDone)
+	for {
+		var first writeOp
+		select {
+		case first = <-s.ops:
+		case <-s.quit:
+			return
+		}
+		batch := []writeOp{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.ops:
+				batch = append(batch, op)
+			default:
+				break drain
+			}
+		}
+		if !s.runBatch(batch) && len(batch) > 1 {
+			// A database error in one write: run each on its own so the
+			// others are not failed with it.
+			for _, op := range batch {
+				s.runBatch([]writeOp{op})
+			}
+		}
+	}
+}
+
+func logical(err error) bool {
+	return err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// runBatch runs ops in one transaction and delivers their outcomes. It
+// returns false, delivering nothing, when a multi-op batch hit a database
+// error (the caller retries the ops one by one).
+func (s *SQLite) runBatch(ops []writeOp) bool {
+	ctx := context.Background()
+	fail := func(err error) bool {
+		for _, op := range ops {
+			op.done <- dbErr(err)
+		}
+		return true
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(err)
+	}
+	errs := make([]error, len(ops))
+	for i, op := range ops {
+		if err := op.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		errs[i] = op.fn(context.WithoutCancel(op.ctx), tx)
+		if !logical(errs[i]) {
+			tx.Rollback()
+			if len(ops) > 1 {
+				return false
+			}
+			return fail(errs[i])
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(err)
+	}
+	for i, op := range ops {
+		op.done <- errs[i]
+	}
+	return true
 }
