@@ -91,7 +91,7 @@ func newRealStack(t *testing.T) *realStack {
 	home := t.TempDir()
 	dirs := map[string]string{}
 	for _, k := range []string{"XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"} {
-		d := filepath.Join(home, strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(k, "XDG_"), "_HOME")))
+		d := filepath.Join(home, strings.ToLower(strings.TrimPrefix(k, "XDG_")))
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,12 @@ func (s *realStack) up() {
 	s.start("docebo-sandbox", args...)
 	waitTCP(t, s.sandbox, 15*time.Second)
 
-	s.run(sandboxValue, "configure", "docebo", "--url", "http://"+s.sandbox, "--client-id", sandboxID)
+	conf := []string{"configure", "docebo", "--url", "http://" + s.sandbox, "--client-id", sandboxID}
+	if help, _ := exec.Command(filepath.Join(s.bin, "latchkey"), "configure", "--help").CombinedOutput(); bytes.Contains(help, []byte("--signin")) {
+		// Signed-in links by the 30-second single-use exchange token (no JWT-bearer key needed).
+		conf = append(conf, "--signin", "token_exchange")
+	}
+	s.run(sandboxValue, conf...)
 	s.start("latchkey", "daemon", "--listen", s.listen)
 	waitHTTP(t, "http://"+s.listen+"/healthz", 20*time.Second)
 	s.connect()
