@@ -328,6 +328,9 @@ func (s *Server) hostOK(h string) bool {
 	if set == nil {
 		return false
 	}
+	if set.served && h == set.first { // an IP literal from the listener
+		return true // the common case, without parsing
+	}
 	host, port, err := net.SplitHostPort(h)
 	if err != nil || !set.ports[port] {
 		return false

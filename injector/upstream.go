@@ -165,7 +165,11 @@ func (p *upstreamPool) exchange(pc *pconn, req *http.Request) (*http.Response, e
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue
 		}
-		pc.c.SetReadDeadline(time.Time{})
+		// A small body of known length is read under the same deadline
+		// (saving a timer update per request); others may stream for long.
+		if resp.ContentLength < 0 || resp.ContentLength > 1<<20 {
+			pc.c.SetReadDeadline(time.Time{})
+		}
 		return resp, nil
 	}
 }
