@@ -268,6 +268,9 @@ func TestKillDuringRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if err := v.SetSealedMeta(ctx, "jwt_signing_key", []byte("seed")); err != nil {
+				t.Fatal(err)
+			}
 			oldID := v.KeyID()
 
 			cmd, sc := child(t, "rotate", dir, pause)
@@ -339,6 +342,12 @@ func TestKillDuringRotation(t *testing.T) {
 				if err != nil || !reflect.DeepEqual(got, want) {
 					t.Fatalf("%s after resuming: %v", in, err)
 				}
+			}
+			if got, err := v2.GetSealedMeta(ctx, "jwt_signing_key"); err != nil || string(got) != "seed" {
+				t.Fatalf("sealed meta after resuming: %q %v", got, err)
+			}
+			if env, _ := st.GetMeta(ctx, "jwt_signing_key"); !strings.HasPrefix(env, "lk1."+v2.KeyID()) {
+				t.Fatal("sealed meta not re-sealed under the new key")
 			}
 			recs, _ = st.ListRecords(ctx, helperUser)
 			for _, r := range recs {

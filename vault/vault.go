@@ -309,6 +309,42 @@ func (v *Vault) openWith(k *key, rec store.Record) (*oauth2.Token, error) {
 	return decodeToken(pt)
 }
 
+// SetSealedMeta seals value (a signing key, say) and stores it in the
+// store's meta table under name, bound to (user, device, name). RotateKey
+// re-seals every such entry with the records.
+func (v *Vault) SetSealedMeta(ctx context.Context, name string, value []byte) error {
+	if name == "" {
+		return errors.New("vault: sealed meta needs a name")
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	s, err := envelope.Seal(v.cur.aes, v.cur.id, v.binding(name), value)
+	if err != nil {
+		return err
+	}
+	return v.st.SetMeta(ctx, name, s)
+}
+
+// GetSealedMeta opens the meta entry name stored by SetSealedMeta. Absent:
+// store.ErrNotFound; under a key that is gone: envelope.ErrKeyMismatch.
+func (v *Vault) GetSealedMeta(ctx context.Context, name string) ([]byte, error) {
+	s, err := v.st.GetMeta(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	e, err := envelope.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.RLock()
+	k := v.keys[e.KeyID]
+	v.mu.RUnlock()
+	if k == nil {
+		return nil, fmt.Errorf("%w: meta %s is sealed under key %s", envelope.ErrKeyMismatch, name, e.KeyID)
+	}
+	return envelope.Open(k.aes, k.id, v.binding(name), s)
+}
+
 // SaveToken seals tok and writes it to the local store; in the same
 // transaction it queues it for the remote store when push is set and upserts
 // conn (its Integration is set to integration) when not nil.
@@ -420,8 +456,9 @@ func (v *Vault) RotateKey(ctx context.Context) error {
 // errStale: a record under an old key appeared after the last pass.
 var errStale = errors.New("vault: records still under the old key")
 
-// finishRotation re-seals every record not under nk, then makes nextSalt the
-// primary salt and deletes ".next".
+// finishRotation re-seals every record and sealed meta entry not under nk,
+// then makes nextSalt the primary salt and deletes ".next". Re-sealing works
+// on the plaintext bytes, whatever their format.
 func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) error {
 	n := 0
 	v.hook("resealed", 0)
@@ -429,61 +466,23 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 		if pass > 100 {
 			return errors.New("vault: key rotation did not settle (records keep changing under it); run it again")
 		}
-		recs, err := v.ownRecords(ctx)
+		stale, err := v.resealRecords(ctx, nk, &n)
 		if err != nil {
 			return err
 		}
-		stale := 0
-		for _, rec := range recs {
-			if rec.KeyID == nk.id {
-				continue
-			}
-			stale++
-			v.mu.RLock()
-			old := v.keys[rec.KeyID]
-			v.mu.RUnlock()
-			if old == nil {
-				if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
-					return err
-				}
-				continue
-			}
-			tok, err := v.openWith(old, rec)
-			if errors.Is(err, envelope.ErrAuth) || errors.Is(err, envelope.ErrMalformed) {
-				if err := v.MarkReconnect(ctx, rec.Integration, ReasonCorrupt, v.push); err != nil {
-					return err
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			nr, err := v.sealWith(nk, rec.Integration, tok)
-			if err != nil {
-				return err
-			}
-			_, err = v.st.PutRecordEnqueue(ctx, nr, rec.Version, v.push, nil)
-			if errors.Is(err, store.ErrConflict) {
-				continue // written meanwhile; the next pass looks again
-			}
-			if err != nil {
-				return err
-			}
-			n++
-			v.hook("resealed", n)
+		staleMeta, err := v.resealMeta(ctx, nk)
+		if err != nil {
+			return err
 		}
-		if stale > 0 {
+		if stale+staleMeta > 0 {
 			continue
 		}
 		err = v.st.Lock(ctx, func() error {
-			recs, err := v.ownRecords(ctx)
-			if err != nil {
-				return err
-			}
-			for _, r := range recs {
-				if r.KeyID != nk.id {
-					return errStale
+			if s, err := v.countStale(ctx, nk); err != nil || s > 0 {
+				if err == nil {
+					err = errStale
 				}
+				return err
 			}
 			if err := v.setSalt(v.user, nextSalt); err != nil {
 				return err
@@ -506,6 +505,131 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 		v.mu.Unlock()
 		return nil
 	}
+}
+
+// resealRecords re-seals this device's records not under nk and returns how
+// many it found. Records under no known key, or that fail their integrity
+// check, are removed and their integrations marked reconnect-needed.
+func (v *Vault) resealRecords(ctx context.Context, nk *key, n *int) (int, error) {
+	recs, err := v.ownRecords(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stale := 0
+	for _, rec := range recs {
+		if rec.KeyID == nk.id {
+			continue
+		}
+		stale++
+		v.mu.RLock()
+		old := v.keys[rec.KeyID]
+		v.mu.RUnlock()
+		if old == nil {
+			if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		pt, err := envelope.Open(old.aes, old.id, v.binding(rec.Integration), rec.Envelope)
+		if errors.Is(err, envelope.ErrAuth) || errors.Is(err, envelope.ErrMalformed) || errors.Is(err, envelope.ErrUnsupportedVersion) {
+			if err := v.MarkReconnect(ctx, rec.Integration, ReasonCorrupt, v.push); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		s, err := envelope.Seal(nk.aes, nk.id, v.binding(rec.Integration), pt)
+		clear(pt)
+		if err != nil {
+			return 0, err
+		}
+		nr := store.Record{Key: rec.Key, KeyID: nk.id, Envelope: s}
+		_, err = v.st.PutRecordEnqueue(ctx, nr, rec.Version, v.push, nil)
+		if errors.Is(err, store.ErrConflict) {
+			continue // written meanwhile; the next pass looks again
+		}
+		if err != nil {
+			return 0, err
+		}
+		*n++
+		v.hook("resealed", *n)
+	}
+	return stale, nil
+}
+
+// resealMeta re-seals the sealed meta entries (values that are envelopes
+// bound to their own name) under a known key other than nk, and returns how
+// many it found. Entries under no known key are left for their owner, who
+// cannot open them either and must replace them.
+func (v *Vault) resealMeta(ctx context.Context, nk *key) (int, error) {
+	metas, err := v.st.ListMeta(ctx)
+	if err != nil {
+		return 0, err
+	}
+	stale := 0
+	for name, val := range metas {
+		old := v.sealedMetaKey(val, nk)
+		if old == nil {
+			continue
+		}
+		pt, err := envelope.Open(old.aes, old.id, v.binding(name), val)
+		if err != nil {
+			continue // not ours (another binding) or damaged: not ours to fix
+		}
+		stale++
+		s, err := envelope.Seal(nk.aes, nk.id, v.binding(name), pt)
+		clear(pt)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := v.st.CompareAndSetMeta(ctx, name, val, s); err != nil {
+			return 0, err
+		}
+	}
+	return stale, nil
+}
+
+// sealedMetaKey returns the known key other than nk that val is sealed
+// under, or nil.
+func (v *Vault) sealedMetaKey(val string, nk *key) *key {
+	e, err := envelope.Parse(val)
+	if err != nil || e.KeyID == nk.id {
+		return nil
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.keys[e.KeyID]
+}
+
+// countStale counts records and sealed meta entries still under a known key
+// other than nk (and records under no known key).
+func (v *Vault) countStale(ctx context.Context, nk *key) (int, error) {
+	recs, err := v.ownRecords(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		if r.KeyID != nk.id {
+			n++
+		}
+	}
+	metas, err := v.st.ListMeta(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for name, val := range metas {
+		if k := v.sealedMetaKey(val, nk); k != nil {
+			// Count only entries that are ours to re-seal.
+			if pt, err := envelope.Open(k.aes, k.id, v.binding(name), val); err == nil {
+				clear(pt)
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 func (v *Vault) hook(stage string, n int) {

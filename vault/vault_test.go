@@ -542,3 +542,54 @@ func TestConcurrentFirstOpen(t *testing.T) {
 		}
 	}
 }
+
+// Sealed meta entries (SetSealedMeta, and the daemon's own convention: a
+// meta value sealed for integration = its name) survive a rotation; other
+// meta values are left alone.
+func TestRotateKeySealedMeta(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if err := v.SetSealedMeta(ctx, "jwt_signing_key", []byte("seed-bytes")); err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := v.Seal("jwt_bearer_key:docebo", &oauth2.Token{AccessToken: "-----BEGIN PRIVATE KEY-----"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMeta(ctx, "jwt_bearer_key:docebo", wrapped.Envelope); err != nil {
+		t.Fatal(err)
+	}
+	// An envelope bound to another name is not this entry's to re-seal.
+	foreign, _ := v.Seal("something-else", realisticToken())
+	if err := st.SetMeta(ctx, "foreign", foreign.Envelope); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetMeta(ctx, "sync_status", "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.GetSealedMeta(ctx, "jwt_signing_key"); err != nil || string(got) != "seed-bytes" {
+		t.Fatalf("sealed meta after rotation: %q %v", got, err)
+	}
+	env, _ := st.GetMeta(ctx, "jwt_bearer_key:docebo")
+	tok, err := v.OpenRecord(store.Record{Key: v.storeKey("jwt_bearer_key:docebo"), Envelope: env})
+	if err != nil || tok.AccessToken != "-----BEGIN PRIVATE KEY-----" || !strings.HasPrefix(env, "lk1."+v.KeyID()) {
+		t.Fatalf("daemon-style sealed meta after rotation: %v", err)
+	}
+	if got, _ := st.GetMeta(ctx, "foreign"); got != foreign.Envelope {
+		t.Fatal("a foreign envelope was rewritten")
+	}
+	if got, _ := st.GetMeta(ctx, "sync_status"); got != "ok" {
+		t.Fatal("a plain meta value was rewritten")
+	}
+	if _, err := v.GetSealedMeta(ctx, "sync_status"); !errors.Is(err, envelope.ErrMalformed) {
+		t.Fatalf("plain value opened as sealed: %v", err)
+	}
+	if _, err := v.GetSealedMeta(ctx, "absent"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("absent: %v", err)
+	}
+}

@@ -138,6 +138,35 @@ func (s *Store) SetMetaIfAbsent(ctx context.Context, key, value string) (string,
 	return stored, err
 }
 
+// ListMeta returns every meta entry.
+func (s *Store) ListMeta(ctx context.Context) (map[string]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, wrap(err)
+		}
+		out[k] = v
+	}
+	return out, wrap(rows.Err())
+}
+
+// CompareAndSetMeta replaces the value under key with value only if it is
+// still old, and reports whether it did.
+func (s *Store) CompareAndSetMeta(ctx context.Context, key, old, value string) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = ? AND value = ?`, value, key, old)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err)
+}
+
 // DeleteMeta removes key (no error if absent).
 func (s *Store) DeleteMeta(ctx context.Context, key string) error {
 	_, err := s.db.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key)

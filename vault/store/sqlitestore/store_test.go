@@ -323,6 +323,22 @@ func TestConnectionsAndMeta(t *testing.T) {
 	if v, err := s.SetMetaIfAbsent(ctx, "j", "3"); v != "3" || err != nil {
 		t.Fatalf("if-absent set: %q %v", v, err)
 	}
+	if ok, err := s.CompareAndSetMeta(ctx, "j", "stale", "4"); ok || err != nil {
+		t.Fatalf("CAS with a stale value: %v %v", ok, err)
+	}
+	if ok, err := s.CompareAndSetMeta(ctx, "j", "3", "4"); !ok || err != nil {
+		t.Fatalf("CAS: %v %v", ok, err)
+	}
+	all, err := s.ListMeta(ctx)
+	if err != nil || len(all) != 2 || all["j"] != "4" || all["k"] != "2" {
+		t.Fatalf("list meta: %v %v", all, err)
+	}
+	if err := s.DeleteMeta(ctx, "j"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetMeta(ctx, "j"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted meta: %v", err)
+	}
 }
 
 func TestAuditRetention(t *testing.T) {
