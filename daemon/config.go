@@ -34,6 +34,8 @@ type Config struct {
 	Hotkey string `toml:"hotkey,omitempty"`
 	// SearchDeadline bounds each integration's share of a search.
 	SearchDeadline Duration `toml:"search_deadline,omitempty"`
+	// MenuCodeTTL is how long a one-time menu code is valid (default 30s).
+	MenuCodeTTL Duration `toml:"menu_code_ttl,omitempty"`
 	// Keychain is "system" (default: the OS keychain) or "file" (explicit
 	// opt-in: a passphrase-sealed file, passphrase in LATCHKEY_KEYCHAIN_PASSPHRASE).
 	Keychain string `toml:"keychain,omitempty"`
@@ -133,9 +135,11 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	if v := getenv("LATCHKEY_NO_TRAY"); v == "1" || v == "true" {
 		c.NoTray = true
 	}
-	if v := getenv("LATCHKEY_SEARCH_DEADLINE"); v != "" {
-		if err := c.SearchDeadline.UnmarshalText([]byte(v)); err != nil {
-			return fmt.Errorf("LATCHKEY_SEARCH_DEADLINE: %w", err)
+	for env, d := range map[string]*Duration{"LATCHKEY_SEARCH_DEADLINE": &c.SearchDeadline, "LATCHKEY_MENU_CODE_TTL": &c.MenuCodeTTL} {
+		if v := getenv(env); v != "" {
+			if err := d.UnmarshalText([]byte(v)); err != nil {
+				return fmt.Errorf("%s: %w", env, err)
+			}
 		}
 	}
 	return nil
@@ -147,6 +151,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.SearchDeadline.Duration <= 0 {
 		c.SearchDeadline.Duration = 2 * time.Second
+	}
+	if c.MenuCodeTTL.Duration <= 0 {
+		c.MenuCodeTTL.Duration = 30 * time.Second
 	}
 	if c.Keychain == "" {
 		c.Keychain = "system"

@@ -308,7 +308,7 @@ func (d *Daemon) Connected(ctx context.Context) ([]injector.ConnectedIntegration
 func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {
 	in, ok := d.integration(name)
 	if !ok {
-		return injector.ConnectedIntegration{}, false
+		return d.identityLookup(name) // the OpenID Connect redirect /identity/connected
 	}
 	return injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(name)}, true
 }

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"net/url"
 
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
@@ -79,4 +81,25 @@ func splitName(full string) (first, last string) {
 		}
 	}
 	return full, ""
+}
+
+// identityIntegration lets the injector route the sign-in redirect
+// (/identity/connected) to FinishConnect. Its base URL is the issuer's
+// origin: the only place the identity's tokens may go.
+type identityIntegration struct{ base *url.URL }
+
+func (i identityIntegration) Name() string      { return identityName }
+func (i identityIntegration) BaseURL() *url.URL { return i.base }
+
+// identityLookup is Lookup for "identity" when a provider is configured.
+func (d *Daemon) identityLookup(name string) (injector.ConnectedIntegration, bool) {
+	if name != identityName || d.cfg.Identity.Issuer == "" {
+		return injector.ConnectedIntegration{}, false
+	}
+	u, err := url.Parse(d.cfg.Identity.Issuer)
+	if err != nil || u.Host == "" {
+		return injector.ConnectedIntegration{}, false
+	}
+	return injector.ConnectedIntegration{Integration: identityIntegration{base: &url.URL{Scheme: u.Scheme, Host: u.Host}},
+		Tokens: d.tokens(identityName)}, true
 }

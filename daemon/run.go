@@ -110,6 +110,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Verifier:         verifier,
 		Issuer:           issuer,
 		SearchDeadline:   d.cfg.SearchDeadline.Duration,
+		MenuCodeTTL:      d.cfg.MenuCodeTTL.Duration,
 		AllowedOrigins:   d.cfg.AllowedOrigins,
 		Menu:             menuHandler(),
 		Logger:           d.log,
