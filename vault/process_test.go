@@ -416,3 +416,44 @@ func TestUnavailableKeychain(t *testing.T) {
 		t.Fatalf("got %q", l)
 	}
 }
+
+// A rotation against the real keychain: the primary item is replaced in
+// place and ".next" removed.
+func TestKeyringRotate(t *testing.T) {
+	testenv.Require(t, testenv.Keyring)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	svc := "latchkey-test-" + hex.EncodeToString(b)
+	kc := keychain.System()
+	t.Cleanup(func() {
+		kc.Delete(svc, helperUser)
+		kc.Delete(svc, helperUser+nextSuffix)
+	})
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: helperUser, Service: svc})
+	if !rep.CreatedSalt {
+		t.Fatalf("report: %+v", rep)
+	}
+	if err := v.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	old := v.KeyID()
+	if err := v.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kc.Get(svc, helperUser+nextSuffix); !errors.Is(err, keychain.ErrNotFound) {
+		t.Fatalf(".next left in the keychain: %v", err)
+	}
+	id, err := KeyIDOf(kc, svc, helperUser)
+	if err != nil || id != v.KeyID() || id == old {
+		t.Fatalf("keychain key id %s (%v), vault %s, old %s", id, err, v.KeyID(), old)
+	}
+	v2, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: helperUser, Service: svc})
+	if rep.CreatedSalt || rep.ResumedRotation || len(rep.Purged) != 0 {
+		t.Fatalf("reopen: %+v", rep)
+	}
+	if tok, _, err := v2.LoadToken(ctx, "docebo"); err != nil || !reflect.DeepEqual(tok, realisticToken()) {
+		t.Fatalf("load after rotation: %v", err)
+	}
+}

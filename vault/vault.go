@@ -640,16 +640,15 @@ func (v *Vault) hook(stage string, n int) {
 
 // reload re-reads the salts from the keychain (another process may have
 // rotated them) and adds their keys; the newest one seals from then on.
+// ".next" is read before the primary: a rotation that completes between the
+// two reads has already made its salt the primary, so the newest salt is
+// seen either way, without taking the store's lock.
 func (v *Vault) reload(ctx context.Context) error {
-	var primary, next []byte
-	err := v.st.Lock(ctx, func() error {
-		var err error
-		if primary, err = v.getSalt(v.user); err != nil {
-			return err
-		}
-		next, err = v.getSalt(v.user + nextSuffix)
+	next, err := v.getSalt(v.user + nextSuffix)
+	if err != nil {
 		return err
-	})
+	}
+	primary, err := v.getSalt(v.user)
 	if err != nil {
 		return err
 	}
