@@ -214,16 +214,9 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, rec := range recs {
-		if v.keys[rec.KeyID] != nil {
-			continue
-		}
-		if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
-			return nil, nil, err
-		}
-		rep.Purged = append(rep.Purged, rec.Integration)
+	if rep.Purged, err = v.purgeUnknown(ctx, recs); err != nil {
+		return nil, nil, err
 	}
-	sort.Strings(rep.Purged)
 	if next != nil {
 		rep.ResumedRotation = true
 		if err := v.finishRotation(ctx, v.cur, next); err != nil {
@@ -231,6 +224,43 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		}
 	}
 	return v, rep, nil
+}
+
+// purgeUnknown removes the records of recs sealed under no key this vault
+// knows, marks their integrations reconnect-needed, and returns them sorted.
+// The keychain is read again first: a rotation another process started after
+// this one read it stores its salt before sealing anything under it, so a
+// record under a key that is still unknown afterwards is truly orphaned.
+func (v *Vault) purgeUnknown(ctx context.Context, recs []store.Record) ([]string, error) {
+	known := func(id string) bool {
+		v.mu.RLock()
+		defer v.mu.RUnlock()
+		return v.keys[id] != nil
+	}
+	var unknown []store.Record
+	for _, r := range recs {
+		if !known(r.KeyID) {
+			unknown = append(unknown, r)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil, nil
+	}
+	if err := v.reload(ctx); err != nil {
+		return nil, err
+	}
+	var purged []string
+	for _, r := range unknown {
+		if known(r.KeyID) {
+			continue
+		}
+		if err := v.MarkReconnect(ctx, r.Integration, ReasonLostKey, v.push); err != nil {
+			return nil, err
+		}
+		purged = append(purged, r.Integration)
+	}
+	sort.Strings(purged)
+	return purged, nil
 }
 
 // KeyID returns the id of the key that seals (never the key).
@@ -515,6 +545,7 @@ func (v *Vault) resealRecords(ctx context.Context, nk *key, n *int) (int, error)
 	if err != nil {
 		return 0, err
 	}
+	var unknown []store.Record
 	stale := 0
 	for _, rec := range recs {
 		if rec.KeyID == nk.id {
@@ -525,9 +556,7 @@ func (v *Vault) resealRecords(ctx context.Context, nk *key, n *int) (int, error)
 		old := v.keys[rec.KeyID]
 		v.mu.RUnlock()
 		if old == nil {
-			if err := v.MarkReconnect(ctx, rec.Integration, ReasonLostKey, v.push); err != nil {
-				return 0, err
-			}
+			unknown = append(unknown, rec)
 			continue
 		}
 		pt, err := envelope.Open(old.aes, old.id, v.binding(rec.Integration), rec.Envelope)
@@ -555,6 +584,9 @@ func (v *Vault) resealRecords(ctx context.Context, nk *key, n *int) (int, error)
 		}
 		*n++
 		v.hook("resealed", *n)
+	}
+	if _, err := v.purgeUnknown(ctx, unknown); err != nil {
+		return 0, err
 	}
 	return stale, nil
 }

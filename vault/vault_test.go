@@ -593,3 +593,49 @@ func TestRotateKeySealedMeta(t *testing.T) {
 		t.Fatalf("absent: %v", err)
 	}
 }
+
+// A process that read the keychain before another one started a rotation
+// sees records under the new key: it must read the keychain again rather
+// than purge them.
+func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
+	ctx := context.Background()
+	kc := testKeychain(t)
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	a, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	b, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	for _, in := range []string{"x", "y", "z"} {
+		if err := a.SaveToken(ctx, in, realisticToken(), nil, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paused, resume := make(chan struct{}), make(chan struct{})
+	a.testHook = func(stage string, n int) {
+		if stage == "resealed" && n == 2 {
+			close(paused)
+			<-resume
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.RotateKey(ctx) }()
+	<-paused
+	recs, err := b.ownRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purged, err := b.purgeUnknown(ctx, recs)
+	close(resume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(purged) != 0 {
+		t.Fatalf("purged %v, sealed under a rotation in progress", purged)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{"x", "y", "z"} {
+		if _, _, err := b.LoadToken(ctx, in); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+	}
+}
