@@ -28,6 +28,7 @@ func main() {
 	conns := flag.String("c", "1,16,64", "concurrencies")
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
+	injProcs := flag.Int("injprocs", 0, "GOMAXPROCS of the injector process (0: the Go default)")
 	ab := flag.Bool("ab", false, "also measure the injector on net/http's Transport (target d)")
 	flag.Parse()
 
@@ -50,7 +51,7 @@ func main() {
 			cs = append(cs, n)
 		}
 		var res *Results
-		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, NetHTTP: *ab, Out: os.Stderr})
+		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, NetHTTP: *ab, InjectorProcs: *injProcs, Out: os.Stderr})
 		if err == nil {
 			res.Print(os.Stdout)
 		}
@@ -70,8 +71,10 @@ type Options struct {
 	Conns      []int
 	Threads    int
 	CPUProfile string
-	NetHTTP    bool      // also run the injector on net/http.Transport (d)
-	Out        io.Writer // progress
+	NetHTTP    bool // also run the injector on net/http.Transport (d)
+	// InjectorProcs is the injector's GOMAXPROCS (0: Go's default).
+	InjectorProcs int
+	Out           io.Writer // progress
 }
 
 // Sample is one wrk run.
@@ -166,7 +169,12 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		abs, _ := filepath.Abs(o.CPUProfile)
 		injArgs = append(injArgs, "-cpuprofile", abs)
 	}
-	injCmd, err := startChildEnv(ctx, injArgs, []string{"LATCHKEY_BENCH_UPSTREAM=" + upAddr}, "ADDR", "JWT")
+	injEnv := []string{"LATCHKEY_BENCH_UPSTREAM=" + upAddr}
+	if o.InjectorProcs > 0 {
+		injEnv = append(injEnv, "LATCHKEY_BENCH_PROCS="+strconv.Itoa(o.InjectorProcs))
+	}
+	injCmd, err := startChildEnv(ctx, injArgs, injEnv, "ADDR", "JWT")
+	os.Unsetenv("LATCHKEY_BENCH_PROCS")
 	if err != nil {
 		return nil, fmt.Errorf("injector: %w", err)
 	}

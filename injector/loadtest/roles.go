@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -132,6 +133,9 @@ func (b *benchBackend) Audit(ctx context.Context, e injector.AuditEntry) {
 func (b *benchBackend) Reader(ctx context.Context) integrations.Reader { return integrations.Reader{} }
 
 func runInjector(cpuprofile string) error {
+	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_PROCS")); err == nil && n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
 	upAddr := os.Getenv("LATCHKEY_BENCH_UPSTREAM")
 	base, err := integrations.CheckBaseURL("http://" + upAddr)
 	if err != nil {
