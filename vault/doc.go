@@ -14,6 +14,11 @@
 // a crash at any point leaves every record openable by one of the two, and
 // the next [Open] finishes the rotation.
 //
+// Other secrets the daemon keeps in the local store's meta table (signing
+// keys) are sealed the same way, bound to their meta key
+// ([Vault.SetSealedMeta]); a rotation re-seals them too. Client secrets live
+// in the keychain itself ([Vault.SetSecret]).
+//
 // Plaintext tokens live only as long as a call: nothing here caches, logs or
 // echoes them in errors.
 package vault
