@@ -238,6 +238,17 @@ func TestStoreDownThenBack(t *testing.T) {
 	if dropFirst.Load() {
 		t.Fatal("the lost-answer fault never fired")
 	}
+	// Ciphertext only: the daemon→store traffic holds envelopes, never a
+	// token or the key.
+	sent := r.tap.Sent()
+	if !bytes.Contains(sent, []byte("lk1."+testKeyID)) {
+		t.Fatal("the tap did not capture the pushes")
+	}
+	for _, needle := range [][]byte{[]byte("token-v1-"), []byte("token-v2-"), testKey} {
+		if bytes.Contains(sent, needle) {
+			t.Fatalf("plaintext %q on the wire to the store", needle)
+		}
+	}
 	st := r.sync.Status()
 	if st.Down || st.Pending != 0 || st.LastSuccess.IsZero() || st.LastSuccess.Before(st.LastErrorAt) {
 		t.Fatalf("status after recovery: %+v", st)
