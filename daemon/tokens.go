@@ -182,3 +182,38 @@ func (d *Daemon) saveToken(ctx context.Context, name string, tok *oauth2.Token, 
 	d.changed()
 	return nil
 }
+
+// SignInToken mints an access token for one signed-in link (the optional
+// SignInTokenSource of integrations that put a token in a URL): a fresh
+// JWT-bearer grant with the connection's key, as the configured username
+// or else the connected account's. The token is never the vault's and is
+// not stored; the vault is left untouched.
+func (t *tokenManager) SignInToken(ctx context.Context) (*oauth2.Token, error) {
+	in, ok := t.d.integration(t.name)
+	if !ok {
+		return nil, t.d.notConfigured(t.name)
+	}
+	hint := fmt.Sprintf("set `latchkey configure %s --set signin=token_exchange`, or generate a JWT-bearer key (latchkey keys generate %s) and upload its public key", t.name, t.name)
+	if _, ok := in.(jwtBearerGranter); !ok {
+		return nil, fmt.Errorf("%s cannot mint a short-lived sign-in token", t.name)
+	}
+	if _, err := t.d.loadSigningKey(ctx, t.name); err != nil {
+		return nil, fmt.Errorf("a signed-in link needs a freshly minted token: %s", hint)
+	}
+	t.d.mu.Lock()
+	username := t.d.cfg.Integrations[t.name].Settings["username"]
+	t.d.mu.Unlock()
+	if username == "" {
+		if c, err := t.d.store.GetConnection(ctx, t.name); err == nil && c.State == store.StateConnected {
+			username = c.Username
+		}
+	}
+	if username == "" {
+		return nil, fmt.Errorf("a signed-in link needs the %s username to sign in as: connect %s first, or `latchkey configure %s --set username=NAME`", t.name, t.name, t.name)
+	}
+	tok, err := t.d.grantFor(ctx, t.name, in, integrations.GrantJWTBearer, username)
+	if err != nil {
+		return nil, fmt.Errorf("mint a sign-in token: %w", classifyOAuthError(err))
+	}
+	return tok, nil
+}

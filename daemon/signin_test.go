@@ -1,0 +1,191 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
+)
+
+// testClock is the Docebo sandbox's clock, moved by the test.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// setDoceboSetting writes one docebo setting to the config file and
+// reloads it, as `latchkey configure docebo --set k=v` does.
+func (h *harness) setDoceboSetting(k, v string) {
+	h.t.Helper()
+	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
+		ic := c.Integrations["docebo"]
+		if ic.Settings == nil {
+			ic.Settings = map[string]string{}
+		}
+		ic.Settings[k] = v
+		c.Integrations["docebo"] = ic
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.d.Reload(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// openURL asks the daemon for a signed-in link, as `latchkey open docebo ID --print-url` does.
+func (h *harness) openURL(target string) (string, error) {
+	var out struct {
+		URL string `json:"url"`
+	}
+	err := h.cl.Do(context.Background(), "POST", "/control/open/docebo", url.Values{"target": {target}}, nil, &out)
+	return out.URL, err
+}
+
+// visit opens a link in a fresh browser session (no cookies) and returns
+// the status and page.
+func visit(t *testing.T, u string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestSignedInLinkTokenExchange(t *testing.T) {
+	clock := &testClock{}
+	h := newHarness(t, sandbox.Options{Now: clock.Now})
+	h.connect()
+	h.setDoceboSetting("signin", "token_exchange")
+	stored := func() string {
+		tok, _, err := h.d.vault.LoadToken(context.Background(), "docebo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	vaultToken := stored()
+
+	link, err := h.openURL("1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, h.sbURL+"/learn/signin;type=token_exchange;exchange_token=") || strings.Contains(link, vaultToken) {
+		t.Fatalf("link form %q", strings.SplitN(link, "exchange_token=", 2)[0])
+	}
+	// Accepted once, and it lands on the course…
+	code, page := visit(t, link)
+	if code != 200 || !strings.Contains(page, "Course 1001") {
+		t.Fatalf("first use: %d", code)
+	}
+	// …refused the second time.
+	if code, page := visit(t, link); code != 401 || !strings.Contains(page, "already used") {
+		t.Fatalf("second use: %d", code)
+	}
+	// A fresh link is refused once 30 seconds have passed on the platform's clock.
+	link2, err := h.openURL("1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if link2 == link {
+		t.Fatal("the daemon reused an exchange token")
+	}
+	clock.Advance(31 * time.Second)
+	if code, page := visit(t, link2); code != 401 || !strings.Contains(page, "expired") {
+		t.Fatalf("after 31 s: %d", code)
+	}
+	// Within 30 seconds it works.
+	link3, err := h.openURL("/learn/mycourses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(29 * time.Second)
+	if code, _ := visit(t, link3); code != 200 {
+		t.Fatalf("after 29 s: %d", code)
+	}
+	if stored() != vaultToken {
+		t.Fatal("opening links changed the vault's token")
+	}
+	if strings.Contains(h.logs.String(), "exchange_token=") {
+		t.Fatal("a sign-in link was logged")
+	}
+}
+
+func TestSignedInLinkOAuth2Response(t *testing.T) {
+	h := newHarness(t, sandbox.Options{})
+	h.connect()
+	// Without a JWT-bearer key there is no way to mint a separate token:
+	// the error says what to do.
+	_, err := h.openURL("1001")
+	if err == nil || !strings.Contains(err.Error(), "signin=token_exchange") || !strings.Contains(err.Error(), "keys generate docebo") {
+		t.Fatalf("without a key: %v", err)
+	}
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.StoreSigningKey(context.Background(), "docebo", key); err != nil {
+		t.Fatal(err)
+	}
+	h.sb.AddJWTKey(&key.PublicKey)
+	before, _, err := h.d.vault.LoadToken(context.Background(), "docebo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := h.sb.GrantCalls("urn:ietf:params:oauth:grant-type:jwt-bearer")
+
+	link, err := h.openURL("1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, h.sbURL+"/learn/course/1001;type=oauth2_response;access_token=") ||
+		!strings.Contains(link, ";token_type=Bearer;") || strings.Contains(link, before.AccessToken) {
+		t.Fatalf("link form %q", strings.SplitN(link, "access_token=", 2)[0])
+	}
+	if got := h.sb.GrantCalls("urn:ietf:params:oauth:grant-type:jwt-bearer") - grants; got != 1 {
+		t.Fatalf("JWT-bearer grants for one link: %d", got)
+	}
+	if code, page := visit(t, link); code != 200 || !strings.Contains(page, "Course 1001") {
+		t.Fatalf("following the link: %d", code)
+	}
+	// Each link gets its own token; the vault's token is untouched.
+	link2, err := h.openURL("1001")
+	if err != nil || link2 == link {
+		t.Fatalf("second link: %v (same=%v)", err, link2 == link)
+	}
+	after, _, err := h.d.vault.LoadToken(context.Background(), "docebo")
+	if err != nil || after.AccessToken != before.AccessToken || after.RefreshToken != before.RefreshToken {
+		t.Fatalf("the vault's token changed: %v", err)
+	}
+	// Targets off the platform are refused.
+	for _, bad := range []string{"https://evil.example/learn", "/admin", "1001;type=x"} {
+		if _, err := h.openURL(bad); err == nil {
+			t.Errorf("target %q accepted", bad)
+		}
+	}
+}
