@@ -15,13 +15,14 @@ import (
 // oauth2.Token, including the raw extras the provider returned (id_token,
 // scope, …), which oauth2.Token keeps unexported.
 type sealedToken struct {
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type,omitempty"`
-	RefreshToken string          `json:"refresh_token,omitempty"`
-	Expiry       time.Time       `json:"expiry,omitzero"`
-	ExpiresIn    int64           `json:"expires_in,omitempty"`
-	ExtraKind    string          `json:"extra_kind,omitempty"` // "json" (map[string]any) or "form" (url.Values)
-	Extra        json.RawMessage `json:"extra,omitempty"`
+	AccessToken  string              `json:"access_token"`
+	TokenType    string              `json:"token_type,omitempty"`
+	RefreshToken string              `json:"refresh_token,omitempty"`
+	Expiry       time.Time           `json:"expiry,omitzero"`
+	ExpiresIn    int64               `json:"expires_in,omitempty"`
+	ExtraKind    string              `json:"extra_kind,omitempty"` // "json" (map[string]any) or "form" (url.Values)
+	Extra        map[string]any      `json:"extra,omitzero"`
+	ExtraForm    map[string][]string `json:"extra_form,omitzero"`
 }
 
 const (
@@ -44,14 +45,18 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if kind != "" {
-		b, err := json.Marshal(extra)
-		if err != nil {
-			return nil, fmt.Errorf("vault: token extras: %w", err)
-		}
-		st.ExtraKind, st.Extra = kind, b
+	st.ExtraKind = kind
+	switch kind {
+	case extraJSON:
+		st.Extra, _ = extra.(map[string]any)
+	case extraForm:
+		st.ExtraForm = extra.(url.Values)
 	}
-	return json.Marshal(st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("vault: token extras do not encode: %w", err)
+	}
+	return b, nil
 }
 
 // decodeToken is the inverse of encodeToken.
@@ -70,17 +75,9 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 	switch st.ExtraKind {
 	case "":
 	case extraJSON:
-		var m map[string]any
-		if err := json.Unmarshal(st.Extra, &m); err != nil {
-			return nil, errors.New("vault: sealed token extras do not decode")
-		}
-		tok = tok.WithExtra(m)
+		tok = tok.WithExtra(st.Extra)
 	case extraForm:
-		var m map[string][]string
-		if err := json.Unmarshal(st.Extra, &m); err != nil {
-			return nil, errors.New("vault: sealed token extras do not decode")
-		}
-		tok = tok.WithExtra(url.Values(m))
+		tok = tok.WithExtra(url.Values(st.ExtraForm))
 	default:
 		return nil, fmt.Errorf("vault: sealed token has extras of unknown kind %q", st.ExtraKind)
 	}
@@ -108,6 +105,9 @@ func tokenExtras(tok *oauth2.Token) (kind string, extra any, err error) {
 		f = f.Elem()
 	}
 	if f.Type() == urlValuesType {
+		if f.IsNil() {
+			return extraForm, url.Values(nil), nil
+		}
 		out := make(url.Values, f.Len())
 		for it := f.MapRange(); it.Next(); {
 			vs := it.Value()

@@ -95,6 +95,9 @@ func TestTokenRoundTrip(t *testing.T) {
 		"form extras": base.WithExtra(url.Values{"scope": {"api"}, "id_token": {"eyJ.x.y"}, "multi": {"1", "2"}}),
 		"empty":       {},
 		"empty map":   base.WithExtra(map[string]any{}),
+		"nil map":     base.WithExtra(map[string]any(nil)),
+		"nil form":    base.WithExtra(url.Values(nil)),
+		"empty form":  base.WithExtra(url.Values{}),
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
