@@ -90,6 +90,10 @@ func pgErr(err error) error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		switch pe.Code[:min(2, len(pe.Code))] {
+		case "08", "53", "57", "58": // connection, resources, operator intervention, system
+			return fmt.Errorf("%w: postgres %s: %s", store.ErrUnavailable, pe.Code, pe.Message)
+		}
 		return fmt.Errorf("storeserver: postgres %s: %s", pe.Code, pe.Message)
 	}
 	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
