@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"net/url"
+	"strings"
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
@@ -21,7 +22,11 @@ type IdentityStatus struct {
 }
 
 // newVerifier accepts local client JWTs, and the identity provider's JWTs
-// when one is configured.
+// of the signed-in person when one is configured. With nobody signed in at
+// start-up no provider JWT is accepted: an empty Subject would let anyone
+// of the organisation use this user's integrations. (The subject is read
+// at start-up; a login or logout takes effect on the injector at the next
+// start.)
 func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Verifier, error) {
 	cfg := auth.VerifierConfig{Local: issuer}
 	if id := d.cfg.Identity; id.Issuer != "" {
@@ -29,9 +34,16 @@ func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Ve
 		if aud == "" {
 			aud = id.ClientID
 		}
-		cfg.IdP = &auth.IdPConfig{IssuerURL: id.Issuer, Audience: aud, Subject: d.identitySubject(ctx)}
+		if sub := d.identitySubject(ctx); sub != "" {
+			cfg.IdP = &auth.IdPConfig{IssuerURL: issuerURL(id.Issuer), Audience: aud, Subject: sub}
+		}
 	}
 	return auth.NewVerifier(cfg)
+}
+
+// issuerURL accepts an issuer or its metadata (discovery) URL.
+func issuerURL(s string) string {
+	return strings.TrimSuffix(s, "/.well-known/openid-configuration")
 }
 
 // identitySubject is the signed-in user's sub at the identity provider, or

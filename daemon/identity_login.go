@@ -42,7 +42,7 @@ func (d *Daemon) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
 	// fetches, not its deadline.
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, d.http), 15*time.Second)
 	defer cancel()
-	p, err := oidc.NewProvider(dctx, strings.TrimSuffix(iss, "/.well-known/openid-configuration"))
+	p, err := oidc.NewProvider(dctx, issuerURL(iss))
 	if err != nil {
 		return nil, fmt.Errorf("OpenID Connect discovery at %s: %w", iss, err)
 	}
@@ -179,8 +179,13 @@ func (d *Daemon) refreshIdentity(ctx context.Context, cur *oauth2.Token) (*oauth
 		return nil, classifyOAuthError(err)
 	}
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
-		if _, _, err := d.verifyIDToken(octx, p, tok); err != nil {
+		idt, _, err := d.verifyIDToken(octx, p, tok)
+		if err != nil {
 			return nil, err
+		}
+		// OpenID Connect Core §12.2: a refreshed ID token is for the same person.
+		if sub := d.identitySubject(ctx); sub != "" && idt.Subject != sub {
+			return nil, fmt.Errorf("the refreshed ID token is for another subject: %w (latchkey login)", integrations.ErrReconnectNeeded)
 		}
 	} else if old, _ := cur.Extra("id_token").(string); old != "" {
 		tok = tok.WithExtra(map[string]any{"id_token": old})

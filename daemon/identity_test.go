@@ -523,3 +523,45 @@ func TestNoIdentityProviderKeepsWorking(t *testing.T) {
 		t.Fatalf("courses without identity: %d", code)
 	}
 }
+
+func TestProviderJWTsAtTheInjector(t *testing.T) {
+	h := newIdentityHarness(t, "")
+	// Configured by its metadata URL rather than the issuer.
+	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
+		c.Identity.Issuer = h.idp.Issuer() + "/.well-known/openid-configuration"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	h.registerRedirect("")
+	now := time.Now()
+	signed := func(sub, aud string) string {
+		raw, err := h.idp.Sign(map[string]any{"iss": h.idp.Issuer(), "aud": aud, "sub": sub,
+			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	// Nobody signed in: no provider JWT opens the injector.
+	if code := h.bearerGet(signed(aliceSub, oidcsandbox.DefaultClientID), "/v1/status"); code != 401 {
+		t.Fatalf("provider JWT before any login: %d", code)
+	}
+	h.loginHTTP("alice", "alice-password")
+	h.checkSignedInAsAlice()
+	h.restart() // the injector's verifier reads the signed-in subject at start
+	idToken := h.identityToken().Extra("id_token").(string)
+	if code := h.bearerGet(idToken, "/v1/status"); code != 200 {
+		t.Fatalf("the signed-in person's ID token: %d", code)
+	}
+	for name, tok := range map[string]string{
+		"another person": signed("u-bob-0002", oidcsandbox.DefaultClientID),
+		"another client": signed(aliceSub, "someone-else"),
+	} {
+		if code := h.bearerGet(tok, "/v1/status"); code != 401 {
+			t.Errorf("%s: %d", name, code)
+		}
+	}
+}
