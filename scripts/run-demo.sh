@@ -169,7 +169,7 @@ fi
 say "starting latchkey daemon on $LISTEN"
 start daemon start_daemon
 lpid=${pids[-1]}
-healthy() { dead "$lpid" && return 1; curl -fsS -o /dev/null "http://$LISTEN/healthz"; }
+healthy() { dead "$lpid" && return 1; curl -fsS -o /dev/null "http://$LISTEN/healthz" 2>/dev/null; }
 wait_for daemon 20 healthy || { log_tail daemon; die "the daemon did not answer http://$LISTEN/healthz"; }
 
 say "connecting docebo (consent approved automatically by the sandbox)"
