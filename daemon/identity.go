@@ -65,6 +65,9 @@ func (d *Daemon) identityStatus(ctx context.Context) *IdentityStatus {
 	if c, err := d.store.GetConnection(ctx, identityName); err == nil && c.State == store.StateConnected {
 		st.SignedIn = true
 		st.Subject, st.Name, st.Email = c.AccountID, c.DisplayName, c.Email
+		if g, err := d.store.GetMeta(ctx, "identity_groups"); err == nil && g != "" {
+			st.Groups = strings.Split(g, "\n")
+		}
 	}
 	return st
 }

@@ -242,6 +242,9 @@ func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 	if err := d.store.PutConnection(ctx, store.Connection{Integration: identityName, State: store.StateDisconnected, UpdatedAt: time.Now()}); err != nil {
 		return res, err
 	}
+	if err := d.store.SetMeta(ctx, "identity_groups", ""); err != nil {
+		return res, err
+	}
 	d.changed()
 	return res, nil
 }

@@ -156,7 +156,8 @@ func jwtParts(t *testing.T, raw string) (header, claims map[string]any) {
 func (h *idHarness) checkSignedInAsAlice() {
 	h.t.Helper()
 	id := h.identity()
-	if !id.SignedIn || id.Subject != aliceSub || id.Name != "Alice Liddell" || id.Email != "alice@example.test" {
+	if !id.SignedIn || id.Subject != aliceSub || id.Name != "Alice Liddell" || id.Email != "alice@example.test" ||
+		!slices.Equal(id.Groups, []string{"staff", "learners"}) {
 		h.t.Fatalf("identity %+v", id)
 	}
 	groups, err := h.d.store.GetMeta(context.Background(), "identity_groups")
