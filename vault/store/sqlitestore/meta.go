@@ -187,28 +187,88 @@ type AuditRow struct {
 	Duration    time.Duration
 }
 
+type auditReq struct {
+	row  AuditRow
+	done chan error
+}
+
+// auditBatch bounds the rows committed in one transaction.
+const auditBatch = 512
+
 // AppendAudit adds a row and prunes rows beyond the retention bound
-// (AuditMaxRows rows, AuditMaxAge of age) in the same transaction; both
-// prunes are index range deletes that remove at most a few rows each time.
+// (AuditMaxRows rows, AuditMaxAge of age), both index range deletes. It
+// returns once the row is committed; rows appended concurrently share one
+// transaction.
 func (s *Store) AppendAudit(ctx context.Context, r AuditRow) error {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
+	req := auditReq{row: r, done: make(chan error, 1)}
+	s.auditMu.RLock()
+	if s.auditClosed {
+		s.auditMu.RUnlock()
+		return errors.New("sqlitestore: store is closed")
+	}
+	select {
+	case s.auditCh <- req:
+	case <-ctx.Done():
+		s.auditMu.RUnlock()
+		return ctx.Err()
+	}
+	s.auditMu.RUnlock()
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err() // the row is still written
+	}
+}
+
+// auditWriter commits queued audit rows, as many per transaction as are
+// waiting, until Close.
+func (s *Store) auditWriter() {
+	defer close(s.auditDone)
+	for req := range s.auditCh {
+		batch := []auditReq{req}
+	more:
+		for len(batch) < auditBatch {
+			select {
+			case r, ok := <-s.auditCh:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := s.writeAudit(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+func (s *Store) writeAudit(batch []auditReq) error {
+	ctx := context.Background()
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx,
-			`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
-		if err != nil {
+		var last int64
+		for _, req := range batch {
+			r := req.row
+			res, err := tx.ExecContext(ctx,
+				`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
+			if err != nil {
+				return err
+			}
+			if last, err = res.LastInsertId(); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, last-s.auditMaxRows); err != nil {
 			return err
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, id-s.auditMaxRows); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, micros(time.Now().Add(-s.auditMaxAge)))
+		_, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, micros(time.Now().Add(-s.auditMaxAge)))
 		return err
 	})
 }

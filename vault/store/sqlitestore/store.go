@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/vault/store"
@@ -31,6 +32,14 @@ type Store struct {
 
 	auditMaxRows int64
 	auditMaxAge  time.Duration
+
+	// The audit trail is written by one goroutine that commits every row
+	// queued meanwhile in one transaction (group commit): one fsync for many
+	// concurrent requests instead of one each.
+	auditMu     sync.RWMutex // guards auditClosed against sends on a closed channel
+	auditClosed bool
+	auditCh     chan auditReq
+	auditDone   chan struct{}
 }
 
 // Audit retention: the trail keeps at most this many rows, none older than
@@ -78,11 +87,13 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, path: path, auditMaxRows: AuditMaxRows, auditMaxAge: AuditMaxAge}
+	s := &Store{db: db, path: path, auditMaxRows: AuditMaxRows, auditMaxAge: AuditMaxAge,
+		auditCh: make(chan auditReq, 256), auditDone: make(chan struct{})}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.auditWriter()
 	return s, nil
 }
 
@@ -105,8 +116,17 @@ func ensureFile0600(p string) error {
 // Path returns the absolute path of the database file.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close writes the audit rows still queued and closes the database.
+func (s *Store) Close() error {
+	s.auditMu.Lock()
+	if !s.auditClosed {
+		s.auditClosed = true
+		close(s.auditCh)
+	}
+	s.auditMu.Unlock()
+	<-s.auditDone
+	return s.db.Close()
+}
 
 // migrate applies the embedded migrations not yet applied, each in its own
 // transaction together with the schema_version bump.

@@ -447,3 +447,41 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("version %d after 50 writes from two handles", r.Version)
 	}
 }
+
+// Concurrent appends are all committed (sharing transactions), and Close
+// refuses later ones cleanly.
+func TestAuditConcurrentAndClose(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const writers, each = 8, 25
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				if err := s.AppendAudit(ctx, AuditRow{Caller: "c", Method: "GET", Path: "/", Status: 200}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.ListAudit(ctx, 1000)
+	if err != nil || len(rows) != writers*each {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, AuditRow{}); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Fatalf("append after close: %v", err)
+	}
+}

@@ -1,0 +1,43 @@
+package sqlitestore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// BenchmarkAppendAudit: one audit row per proxied request, from many
+// request goroutines at once.
+func BenchmarkAppendAudit(b *testing.B) {
+	s := openTest(b)
+	ctx := context.Background()
+	row := AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200, Duration: 12 * time.Millisecond}
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.AppendAudit(ctx, row); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkGetRecord: the injector's per-request read.
+func BenchmarkGetRecord(b *testing.B) {
+	s := openTest(b)
+	ctx := context.Background()
+	if _, err := s.PutRecord(ctx, sealed(b, k1, "token"), store.AnyVersion); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.GetRecord(ctx, k1); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
