@@ -195,8 +195,49 @@ func (d *Daemon) refreshIdentity(ctx context.Context, cur *oauth2.Token) (*oauth
 
 // LogoutResult says how a sign-out went.
 type LogoutResult struct {
-	ProviderSession bool   `json:"provider_session_ended"`
-	Note            string `json:"note,omitempty"`
+	ProviderSession bool `json:"provider_session_ended"`
+	// RefreshRevoked: the refresh token was revoked at the provider's
+	// revocation endpoint (RFC 7009), which holds even when the end-session
+	// request is refused (e.g. its key rotated away).
+	RefreshRevoked bool   `json:"refresh_token_revoked"`
+	Note           string `json:"note,omitempty"`
+}
+
+// revokeRefresh revokes refresh at the provider's revocation endpoint, if
+// it has one, authenticating like the token endpoint.
+func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh string) bool {
+	var meta struct {
+		Revocation string `json:"revocation_endpoint"`
+	}
+	if refresh == "" || p.Claims(&meta) != nil || meta.Revocation == "" {
+		return false
+	}
+	cfg, err := d.identityOAuth(p)
+	if err != nil {
+		return false
+	}
+	form := url.Values{"token": {refresh}, "token_type_hint": {"refresh_token"}}
+	basic := cfg.Endpoint.AuthStyle != oauth2.AuthStyleInParams && cfg.ClientSecret != ""
+	if !basic {
+		form.Set("client_id", cfg.ClientID)
+		if cfg.ClientSecret != "" {
+			form.Set("client_secret", cfg.ClientSecret)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.Revocation, strings.NewReader(form.Encode()))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic {
+		req.SetBasicAuth(url.QueryEscape(cfg.ClientID), url.QueryEscape(cfg.ClientSecret))
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Logout ends the session at the provider (RP-initiated logout, POST with
@@ -213,6 +254,9 @@ func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 		hint, _ = tok.Extra("id_token").(string)
 	}
 	res.Note = "the provider has no end-session endpoint"
+	if p, perr := d.oidcProvider(ctx); perr == nil && tok != nil {
+		res.RefreshRevoked = d.revokeRefresh(ctx, p, tok.RefreshToken)
+	}
 	if p, perr := d.oidcProvider(ctx); perr == nil && hint != "" {
 		var meta struct {
 			EndSession string `json:"end_session_endpoint"`

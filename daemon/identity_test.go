@@ -473,7 +473,7 @@ func TestLogoutEndsTheProviderSession(t *testing.T) {
 	if err := h.cl.Do(context.Background(), "POST", "/control/logout", nil, nil, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.ProviderSession || h.idp.Stats().EndSessions != 1 {
+	if !res.ProviderSession || !res.RefreshRevoked || h.idp.Stats().EndSessions != 1 {
 		t.Fatalf("logout %+v, provider stats %+v", res, h.idp.Stats())
 	}
 	if h.idp.SessionActive(aliceSub) {
@@ -564,5 +564,36 @@ func TestProviderJWTsAtTheInjector(t *testing.T) {
 		if code := h.bearerGet(tok, "/v1/status"); code != 401 {
 			t.Errorf("%s: %d", name, code)
 		}
+	}
+}
+
+func TestLogoutAfterTheHintKeyWasDropped(t *testing.T) {
+	h := newIdentityHarness(t, oidcsandbox.AuthMethodPost)
+	h.loginHTTP("alice", "alice-password")
+	refresh := h.identityToken().RefreshToken
+	if _, err := h.idp.Rotate(false); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.d.Logout(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The provider no longer knows the key of the id_token_hint and refuses
+	// the end-session request, but the refresh token was revoked anyway.
+	if res.ProviderSession || !res.RefreshRevoked || !strings.Contains(res.Note, "HTTP 400") {
+		t.Fatalf("logout %+v", res)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh},
+		"client_id": {oidcsandbox.DefaultClientID}, "client_secret": {oidcsandbox.DefaultClientSecret}}
+	r, err := http.PostForm(h.idp.Issuer()+"/oauth/token", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 400 {
+		t.Fatalf("refresh after logout: %d", r.StatusCode)
+	}
+	if h.identity().SignedIn {
+		t.Fatal("still signed in")
 	}
 }
