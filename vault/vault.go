@@ -419,20 +419,15 @@ func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Toke
 }
 
 // DeleteToken removes the token of integration locally (queuing the delete
-// for the remote store when push is set) and, in the same transaction, marks
-// its connection disconnected if it has one. Deleting a token that is not
-// there is not an error.
+// for the remote store when push is set). It leaves the connection metadata
+// alone: the caller says what the integration's state is now (MarkReconnect
+// does both in one transaction). Deleting a token that is not there is not
+// an error.
 func (v *Vault) DeleteToken(ctx context.Context, integration string, push bool) error {
-	conn, err := v.st.GetConnection(ctx, integration)
-	var cp *store.Connection
-	switch {
-	case err == nil:
-		conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateDisconnected, "", time.Time{}, time.Now()
-		cp = &conn
-	case !errors.Is(err, store.ErrNotFound):
-		return err
+	if integration == "" {
+		return errors.New("vault: delete needs an integration name")
 	}
-	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, cp)
+	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, nil)
 }
 
 // MarkReconnect removes the token of integration (queuing the delete when

@@ -192,8 +192,11 @@ func TestSaveLoadDelete(t *testing.T) {
 	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
 		t.Fatalf("load deleted: %v", err)
 	}
-	if c, _ := st.GetConnection(ctx, "docebo"); c.State != store.StateDisconnected || c.Username != "alice" {
-		t.Fatalf("connection after delete: %+v", c)
+	if c, _ := st.GetConnection(ctx, "docebo"); c.State != store.StateConnected || c.Username != "alice" {
+		t.Fatalf("connection metadata changed by DeleteToken: %+v", c)
+	}
+	if n, _ := st.Count(ctx); n != 1 {
+		t.Fatalf("outbox %d after a delete without push, want 1", n)
 	}
 	if err := v.DeleteToken(ctx, "docebo", false); err != nil {
 		t.Fatalf("delete twice: %v", err)
@@ -640,5 +643,29 @@ func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
 		if _, _, err := b.LoadToken(ctx, in); err != nil {
 			t.Fatalf("%s: %v", in, err)
 		}
+	}
+}
+
+func TestMarkReconnect(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
+	conn := &store.Connection{State: store.StateConnected, Username: "alice", Expiry: time.Now().Add(time.Hour)}
+	if err := v.SaveToken(ctx, "docebo", realisticToken(), conn, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkReconnect(ctx, "docebo", "refresh token rejected", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("token kept: %v", err)
+	}
+	c, err := st.GetConnection(ctx, "docebo")
+	if err != nil || c.State != store.StateReconnectNeeded || c.Reason != "refresh token rejected" || c.Username != "alice" || !c.Expiry.IsZero() {
+		t.Fatalf("connection: %+v %v", c, err)
+	}
+	items, _ := st.Pending(ctx, time.Now(), 10)
+	if len(items) != 1 || items[0].Op != store.OpDelete {
+		t.Fatalf("outbox: %+v", items)
 	}
 }
