@@ -267,8 +267,12 @@ func TestLoginHTTPBothAuthMethods(t *testing.T) {
 			if r := h.d.Reader(context.Background()); r.Email != "alice@example.test" || r.FirstName != "Alice" || r.LastName != "Liddell" {
 				t.Fatalf("reader %+v", r)
 			}
-			if strings.Contains(h.logs.String(), h.identityToken().RefreshToken) {
-				t.Fatal("the refresh token appeared in the logs")
+			tok := h.identityToken()
+			for _, secret := range []string{tok.RefreshToken, tok.AccessToken, tok.Extra("id_token").(string), oidcsandbox.DefaultClientSecret} {
+				if strings.Contains(h.logs.String(), secret) {
+					t.Fatal("a token or the client secret appeared in the logs")
+				}
+				assertNotOnDisk(t, h.dir, secret) // sealed in the vault, the secret in the (encrypted) keychain
 			}
 		})
 	}
@@ -396,11 +400,22 @@ func TestVerifyIDTokenRefusesWrongAudIssExpired(t *testing.T) {
 		"no id_token":   {AccessToken: "a"},
 		"not a JWT":     (&oauth2.Token{}).WithExtra(map[string]any{"id_token": "abc.def"}),
 		"tampered body": tamper(t, sign(h.idp, nil)),
+		"alg none":      unsigned(t, good()),
 	} {
 		if _, _, err := h.d.verifyIDToken(ctx, p, tok); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+}
+
+// unsigned makes an alg=none token of claims.
+func unsigned(t *testing.T, claims map[string]any) *oauth2.Token {
+	b, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + base64.RawURLEncoding.EncodeToString(b) + "."
+	return (&oauth2.Token{}).WithExtra(map[string]any{"id_token": raw})
 }
 
 // tamper changes the sub of a signed ID token without re-signing it.
