@@ -82,7 +82,8 @@ func (s *Store) PutRecord(ctx context.Context, rec store.Record, expectVersion i
 	return s.PutRecordEnqueue(ctx, rec, expectVersion, false, nil)
 }
 
-// DeleteRecord removes the record under k, or returns store.ErrNotFound.
+// DeleteRecord removes the record under k (and any pending push of it), or
+// returns store.ErrNotFound.
 func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
 	if err := checkKey(k); err != nil {
 		return err
@@ -160,8 +161,9 @@ func (s *Store) PutRecordEnqueue(ctx context.Context, rec store.Record, expect i
 	return out, nil
 }
 
-// DeleteRecordEnqueue removes the record under k (if any) and, in the same
-// transaction, queues a delete for the remote store when enqueue is set and
+// DeleteRecordEnqueue removes the record under k (if any) and any pending
+// push of it and, in the same transaction, queues a delete for the remote
+// store when enqueue is set and
 // upserts conn when it is not nil. Unlike DeleteRecord it succeeds when no
 // local record exists: the remote one may still have to go.
 func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bool, conn *store.Connection) error {
@@ -189,10 +191,16 @@ func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bo
 	})
 }
 
+// deleteRecord removes the record under k and any outbox item still waiting
+// to push it: pushing a deleted token would bring it back remotely.
 func deleteRecord(ctx context.Context, tx *sql.Tx, k store.Key) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM records WHERE user = ? AND device = ? AND integration = ?`,
 		k.User, k.Device, k.Integration)
 	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE user = ? AND device = ? AND integration = ?`,
+		k.User, k.Device, k.Integration); err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()

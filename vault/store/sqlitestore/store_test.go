@@ -143,8 +143,14 @@ func TestRecordVersions(t *testing.T) {
 	if err != nil || len(list) != 2 || list[0].Key != k2 || list[1].Key != k1 {
 		t.Fatalf("list: %+v %v", list, err)
 	}
+	if err := s.Enqueue(ctx, store.OpPut, r3); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.DeleteRecord(ctx, k1); err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := s.Count(ctx); n != 0 {
+		t.Fatalf("pending push of a deleted record kept (%d)", n)
 	}
 	if err := s.DeleteRecord(ctx, k1); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
