@@ -59,7 +59,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 		return nil, errors.New("unknown signing key (key set fetched recently)")
 	}
 	k.lastFetch = now
-	keys, err := k.fetch(ctx)
+	keys, err := k.fetch(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("fetching signing keys: %w", err)
 	}

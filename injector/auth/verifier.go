@@ -270,7 +270,10 @@ func (p *idpVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 		return nil, fmt.Errorf("identity provider discovery failed recently: %v", p.lastErr)
 	}
 	p.lastTry = now
-	dctx := oidc.ClientContext(ctx, p.cfg.HTTPClient)
+	// Not the caller's cancellation: a caller giving up must not count as a
+	// failed discovery (which would block retries for MinRefetchInterval).
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(context.WithoutCancel(ctx), p.cfg.HTTPClient), 10*time.Second)
+	defer cancel()
 	prov, err := oidc.NewProvider(dctx, p.cfg.IssuerURL)
 	if err != nil {
 		p.lastErr = err

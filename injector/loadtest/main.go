@@ -353,8 +353,13 @@ func (r *Results) AddedP50(t string, c int) time.Duration {
 
 // Print writes the table and the targets' verdicts.
 func (r *Results) Print(w io.Writer) {
-	fmt.Fprintf(w, "injector load test: %d round(s) of %s per target and concurrency, wrk -t%d, GOMAXPROCS of each Go process = %d CPUs\n\n",
-		r.Opts.Runs, r.Opts.Duration, r.Opts.Threads, numCPU())
+	procs := "Go default"
+	if r.Opts.InjectorProcs > 0 {
+		procs = strconv.Itoa(r.Opts.InjectorProcs)
+	}
+	fmt.Fprintf(w, "injector load test: %d round(s) of %s per target and concurrency, wrk -t%d, %d CPUs, injector GOMAXPROCS %s\n"+
+		"(c/a and c/b are medians of per-round ratios; a, b and c of a round run back to back)\n\n",
+		r.Opts.Runs, r.Opts.Duration, r.Opts.Threads, numCPU(), procs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "conns\ttarget\treq/s (median)\tp50\tp99\tc/a\tc/b\t")
 	for _, c := range r.Conns {
