@@ -326,23 +326,18 @@ func (d *Daemon) StoreSigningKey(ctx context.Context, name string, key *rsa.Priv
 		return err
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	rec, err := d.vault.Seal(jwtKeyMeta(name), &oauth2.Token{AccessToken: string(pemKey)})
-	if err != nil {
-		return err
-	}
-	return d.store.SetMeta(ctx, jwtKeyMeta(name), rec.Envelope)
+	return d.vault.SetSealedMeta(ctx, jwtKeyMeta(name), pemKey)
 }
 
 func (d *Daemon) loadSigningKey(ctx context.Context, name string) (*rsa.PrivateKey, error) {
-	env, err := d.store.GetMeta(ctx, jwtKeyMeta(name))
-	if err != nil {
+	pemKey, err := d.vault.GetSealedMeta(ctx, jwtKeyMeta(name))
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("no JWT-bearer key for %s: run `latchkey keys generate %s` and upload the public key", name, name)
 	}
-	tok, err := d.vault.OpenRecord(store.Record{Key: store.Key{User: d.vault.User(), Device: d.vault.Device(), Integration: jwtKeyMeta(name)}, KeyID: d.vault.KeyID(), Envelope: env})
 	if err != nil {
 		return nil, fmt.Errorf("the JWT-bearer key of %s cannot be opened (%v): generate a new one", name, err)
 	}
-	block, _ := pem.Decode([]byte(tok.AccessToken))
+	block, _ := pem.Decode(pemKey)
 	if block == nil {
 		return nil, errors.New("sealed JWT-bearer key is not PEM")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
@@ -245,25 +242,18 @@ func RunningPID(p Paths) (int, bool) {
 // localIssuer loads the Ed25519 key that signs local client JWTs, sealed in
 // the local store, or makes one.
 func (d *Daemon) localIssuer(ctx context.Context) (*auth.Issuer, error) {
-	binding := store.Record{Key: store.Key{User: d.vault.User(), Device: d.vault.Device(), Integration: jwtKeyName}, KeyID: d.vault.KeyID()}
-	if env, err := d.store.GetMeta(ctx, jwtKeyName); err == nil {
-		binding.Envelope = env
-		if tok, err := d.vault.OpenRecord(binding); err == nil {
-			if seed, err := base64.RawStdEncoding.DecodeString(tok.AccessToken); err == nil && len(seed) == ed25519.SeedSize {
-				return auth.NewIssuer(ed25519.NewKeyFromSeed(seed), localIssuer, localAudience), nil
-			}
-		}
-		d.log.Warn("the local JWT signing key could not be opened; making a new one (earlier local tokens stop working)")
+	seed, err := d.vault.GetSealedMeta(ctx, jwtKeyName)
+	switch {
+	case err == nil && len(seed) == ed25519.SeedSize:
+		return auth.NewIssuer(ed25519.NewKeyFromSeed(seed), localIssuer, localAudience), nil
+	case err == nil || !errors.Is(err, store.ErrNotFound):
+		d.log.Warn("the local JWT signing key could not be opened; making a new one (earlier local tokens stop working)", "err", err)
 	}
-	seed := make([]byte, ed25519.SeedSize)
+	seed = make([]byte, ed25519.SeedSize)
 	if _, err := rand.Read(seed); err != nil {
 		return nil, err
 	}
-	rec, err := d.vault.Seal(jwtKeyName, &oauth2.Token{AccessToken: base64.RawStdEncoding.EncodeToString(seed)})
-	if err != nil {
-		return nil, err
-	}
-	if err := d.store.SetMeta(ctx, jwtKeyName, rec.Envelope); err != nil {
+	if err := d.vault.SetSealedMeta(ctx, jwtKeyName, seed); err != nil {
 		return nil, err
 	}
 	return auth.NewIssuer(ed25519.NewKeyFromSeed(seed), localIssuer, localAudience), nil
