@@ -113,7 +113,11 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 				return printJSON(env.stdout, nc)
 			}
 			env.printf("client_id:     %s\nclient_secret: %s\n", nc.ID, nc.Secret)
-			fmt.Fprintf(env.stderr, "The secret is shown only now. Exchange them for a token:\n  curl -u %s:SECRET -d grant_type=client_credentials http://%s/oauth2/token\n", nc.ID, env.listenOrDefault())
+			listen := daemon.DefaultListen
+			if st, err := env.status(cmd.Context()); err == nil && st.Daemon.Listen != "" {
+				listen = st.Daemon.Listen
+			}
+			fmt.Fprintf(env.stderr, "The secret is shown only now. Exchange them for a token:\n  curl -u %s:SECRET -d grant_type=client_credentials http://%s/oauth2/token\n", nc.ID, listen)
 			return nil
 		},
 	}
@@ -223,12 +227,4 @@ func parseDays(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--expires %q: use e.g. 30d or 12h", s)
 	}
 	return d, nil
-}
-
-func (e *cliEnv) listenOrDefault() string {
-	_, c, err := e.setup()
-	if err != nil {
-		return daemon.DefaultListen
-	}
-	return c.Listen
 }
