@@ -43,19 +43,7 @@ type caller struct {
 
 type ctxKey int
 
-const (
-	callerKey ctxKey = iota
-	controlKey
-)
-
-func withCaller(r *http.Request, c *caller) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), callerKey, c))
-}
-
-func callerOf(r *http.Request) *caller {
-	c, _ := r.Context().Value(callerKey).(*caller)
-	return c
-}
+const controlKey ctxKey = iota
 
 var controlCaller = &caller{
 	Claims:  auth.Claims{Subject: "local-cli", Scope: []string{"*"}, Source: auth.SourceLocal},

@@ -218,11 +218,10 @@ type idpVerifier struct {
 	now    func() time.Time
 	leeway time.Duration
 
-	mu         sync.Mutex
-	verifier   *oidc.IDTokenVerifier
-	lastTry    time.Time
-	lastErr    error
-	discovered bool
+	mu       sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	lastTry  time.Time
+	lastErr  error
 }
 
 var defaultIdPAlgs = []string{
