@@ -339,8 +339,7 @@ func (d *Daemon) Reader(ctx context.Context) integrations.Reader {
 			if c.Username != "" {
 				r.Username = c.Username
 			}
-			first, last, _ := strings.Cut(c.DisplayName, " ")
-			r.FirstName, r.LastName = first, last
+			r.FirstName, r.LastName = splitName(c.DisplayName)
 			break
 		}
 	}
