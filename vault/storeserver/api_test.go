@@ -135,7 +135,14 @@ func runSuite(t *testing.T, openBackend backendOpener) {
 	t.Run("AdminListRevoke", func(t *testing.T) { testAdmin(t, newEnv(t)) })
 	t.Run("Validation", func(t *testing.T) { testValidation(t, newEnv(t)) })
 	t.Run("HealthMetrics", func(t *testing.T) { testHealthMetrics(t, newEnv(t)) })
-	t.Run("JWKSRotation", func(t *testing.T) { testRotation(t, newEnv(t)) })
+	t.Run("JWKSRotation", func(t *testing.T) {
+		e := newEnv(t)
+		// Two rotations back to back: a short refetch interval, so the
+		// second is seen without waiting 30 s.
+		v := storetest.VerifierWith(t, e.idp, func(c *storeserver.OIDCConfig) { c.RefetchInterval = 100 * time.Millisecond })
+		e.srv = storetest.StartServerVerifier(t, e.b, v)
+		testRotation(t, e)
+	})
 	t.Run("ConcurrentReadModifyWrite", func(t *testing.T) {
 		e := newEnv(t)
 		testConcurrentRMW(t, e.idp, []string{e.srv.URL}, e.srv.Client())
@@ -465,6 +472,21 @@ func testHealthMetrics(t *testing.T, e *env) {
 	}
 }
 
+// eventually200 GETs path with token until it answers 200 or 5 s pass (a
+// new key id is seen once the key set refetch interval has passed);
+// it returns the last status.
+func (e *env) eventually200(path, token string) int {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, _, _ := e.do("GET", path, token, nil, "")
+		if code == 200 || time.Now().After(deadline) {
+			return code
+		}
+		time.Sleep(20 * time.Millisecond) // polling an observable condition, bounded
+	}
+}
+
 func testRotation(t *testing.T, e *env) {
 	old := e.idp.Token("alice", storetest.Claims{})
 	if code, _, _ := e.do("GET", "/v1/records", old, nil, ""); code != 200 {
@@ -474,7 +496,7 @@ func testRotation(t *testing.T, e *env) {
 	// Graceful rotation: old and new keys both published.
 	e.idp.Rotate(true)
 	mid := e.idp.Token("alice", storetest.Claims{})
-	if code, _, _ := e.do("GET", "/v1/records", mid, nil, ""); code != 200 {
+	if code := e.eventually200("/v1/records", mid); code != 200 {
 		t.Fatalf("new key after rotation: %d", code)
 	}
 	if e.idp.JWKSFetches() <= before {
@@ -486,7 +508,7 @@ func testRotation(t *testing.T, e *env) {
 	// Hard rotation: the old keys are withdrawn.
 	e.idp.Rotate(false)
 	fresh := e.idp.Token("alice", storetest.Claims{})
-	if code, _, _ := e.do("GET", "/v1/records", fresh, nil, ""); code != 200 {
+	if code := e.eventually200("/v1/records", fresh); code != 200 {
 		t.Fatalf("after hard rotation: %d", code)
 	}
 	for name, tok := range map[string]string{"old": old, "mid": mid} {

@@ -3,12 +3,10 @@ package storeserver
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,17 +51,26 @@ type OIDCConfig struct {
 	// HTTPClient fetches discovery and keys; nil means http.DefaultClient.
 	HTTPClient *http.Client
 	// CacheTTL: how long a verified token's identity is reused without
-	// checking its signature again (never past its exp). A token with a key
-	// id not seen before empties the cache, so a rotation that withdraws a
-	// key takes effect at once. Default 30s; negative disables.
+	// checking its signature again (never past its exp). Every download of
+	// the key set empties the cache, so a rotation that withdraws a key
+	// takes effect as soon as the new key is seen. Default 30s; negative
+	// disables.
 	CacheTTL time.Duration
+	// RefetchInterval is the least time between two key set downloads
+	// triggered by tokens with a key id the cached set does not hold
+	// (DefaultRefetchInterval when zero; negative: no limit). Tokens with
+	// an unknown key id arriving in between are refused without a
+	// download, so made-up key ids cannot make the store hammer the IdP.
+	RefetchInterval time.Duration
 }
 
-// OIDCVerifier verifies JWTs against a remote JWKS (coreos/go-oidc). An
-// unknown key id makes it refetch the key set, so the IdP can rotate keys
+// OIDCVerifier verifies JWTs against a remote JWKS (claims checked by
+// coreos/go-oidc). An unknown key id makes it download the key set again
+// (at most once per OIDCConfig.RefetchInterval), so the IdP can rotate keys
 // without a restart.
 type OIDCVerifier struct {
 	v          *oidc.IDTokenVerifier
+	keys       *keySet
 	adminClaim string
 	adminValue string
 	cache      *tokenCache
@@ -87,13 +94,16 @@ func NewOIDCVerifier(ctx context.Context, c OIDCConfig) (*OIDCVerifier, error) {
 	// The key set outlives this call: keep the client, drop cancellation.
 	keyCtx := context.WithoutCancel(ctx)
 	cfg := &oidc.Config{ClientID: c.Audience, SupportedSigningAlgs: AllowedAlgs}
-	var v *oidc.IDTokenVerifier
+	interval := c.RefetchInterval
+	if interval == 0 {
+		interval = DefaultRefetchInterval
+	}
+	jwksURL := c.JWKSURL
 	switch {
 	case c.JWKSURL != "":
 		if c.Issuer == "" {
 			cfg.SkipIssuerCheck = true
 		}
-		v = oidc.NewVerifier(c.Issuer, oidc.NewRemoteKeySet(keyCtx, c.JWKSURL), cfg)
 	default:
 		p, err := oidc.NewProvider(ctx, c.Issuer)
 		if err != nil {
@@ -105,14 +115,20 @@ func NewOIDCVerifier(ctx context.Context, c OIDCConfig) (*OIDCVerifier, error) {
 		if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
 			return nil, fmt.Errorf("storeserver: OIDC discovery at %s: no jwks_uri", c.Issuer)
 		}
-		v = oidc.NewVerifier(c.Issuer, oidc.NewRemoteKeySet(keyCtx, meta.JWKSURI), cfg)
+		jwksURL = meta.JWKSURI
 	}
-	o := &OIDCVerifier{v: v, adminClaim: c.AdminClaim, adminValue: c.AdminValue}
+	ks := newKeySet(keyCtx, jwksURL, c.HTTPClient, interval)
+	o := &OIDCVerifier{v: oidc.NewVerifier(c.Issuer, ks, cfg), keys: ks, adminClaim: c.AdminClaim, adminValue: c.AdminValue}
 	switch {
 	case c.CacheTTL == 0:
 		o.cache = newTokenCache(30 * time.Second)
 	case c.CacheTTL > 0:
 		o.cache = newTokenCache(c.CacheTTL)
+	}
+	if o.cache != nil {
+		// A new key set may have withdrawn a key: forget what the old one
+		// vouched for.
+		ks.onChange = o.cache.clear
 	}
 	return o, nil
 }
@@ -128,18 +144,16 @@ func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Identity, error)
 	if id, ok := o.cache.get(sum); ok {
 		return id, nil
 	}
-	kid := jwtKeyID(raw)
-	newKey := !o.cache.knows(kid)
+	gen := o.keys.generation()
 	id, exp, err := o.verify(ctx, raw)
-	if newKey {
-		// The key set may have changed (rotation): forget what the old one
-		// vouched for.
-		o.cache.reset(kid, err == nil)
-	}
 	if err != nil {
 		return Identity{}, err
 	}
-	o.cache.put(sum, id, exp)
+	if o.keys.generation() == gen {
+		// Not cached when the key set changed meanwhile: it may have been
+		// verified with a key just withdrawn.
+		o.cache.put(sum, id, exp)
+	}
 	return id, nil
 }
 
@@ -162,23 +176,6 @@ func (o *OIDCVerifier) verify(ctx context.Context, raw string) (Identity, time.T
 	return id, tok.Expiry, nil
 }
 
-// jwtKeyID reads the kid of a compact JWS header without trusting it.
-func jwtKeyID(raw string) string {
-	h, _, ok := strings.Cut(raw, ".")
-	if !ok || len(h) > 4096 {
-		return ""
-	}
-	b, err := base64.RawURLEncoding.DecodeString(h)
-	if err != nil {
-		return ""
-	}
-	var hdr struct {
-		Kid string `json:"kid"`
-	}
-	json.Unmarshal(b, &hdr)
-	return hdr.Kid
-}
-
 // tokenCache remembers verified tokens (by SHA-256, never the token) for a
 // short time, saving a signature check per request.
 type tokenCache struct {
@@ -186,7 +183,6 @@ type tokenCache struct {
 
 	mu      sync.Mutex
 	entries map[[32]byte]cachedID
-	kids    map[string]bool
 }
 
 type cachedID struct {
@@ -197,7 +193,7 @@ type cachedID struct {
 const tokenCacheMax = 10000
 
 func newTokenCache(ttl time.Duration) *tokenCache {
-	return &tokenCache{ttl: ttl, entries: map[[32]byte]cachedID{}, kids: map[string]bool{}}
+	return &tokenCache{ttl: ttl, entries: map[[32]byte]cachedID{}}
 }
 
 func (c *tokenCache) get(sum [32]byte) (Identity, bool) {
@@ -214,24 +210,11 @@ func (c *tokenCache) get(sum [32]byte) (Identity, bool) {
 	return e.id, true
 }
 
-func (c *tokenCache) knows(kid string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.kids[kid]
-}
-
-// reset forgets every cached token; kid is remembered when its token
-// verified.
-func (c *tokenCache) reset(kid string, verified bool) {
+// clear forgets every cached token.
+func (c *tokenCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.entries)
-	if verified {
-		if len(c.kids) > 64 {
-			clear(c.kids)
-		}
-		c.kids[kid] = true
-	}
 }
 
 func (c *tokenCache) put(sum [32]byte, id Identity, exp time.Time) {

@@ -3,7 +3,8 @@
 //
 // It owns the HTTP API (documented in openapi.yaml beside this file), bearer
 // JWT verification against the organisation's identity provider (OIDC
-// discovery or a JWKS URL; keys rotate without a restart), the per-user
+// discovery or a JWKS URL; keys rotate without a restart, and unknown key ids
+// trigger at most one key set download per 30 s), the per-user
 // isolation and administrator rules, Prometheus metrics, and the two database
 // backends (SQLite through modernc.org/sqlite, PostgreSQL through pgx) with
 // their embedded migrations.

@@ -110,6 +110,7 @@ type Claims struct {
 	Extra    map[string]any
 	Alg      jose.SignatureAlgorithm // default RS256
 	Key      any                     // default the current RSA key
+	KeyID    string                  // default the current key's id
 }
 
 // Token mints a JWT for sub signed with the current key.
@@ -121,6 +122,9 @@ func (p *IdP) Token(sub string, c Claims) string {
 	alg := c.Alg
 	if alg == "" {
 		alg = jose.RS256
+	}
+	if c.KeyID != "" {
+		kid = c.KeyID
 	}
 	var signKey any = jose.JSONWebKey{Key: key, KeyID: kid}
 	if c.Key != nil {

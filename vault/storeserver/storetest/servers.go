@@ -80,12 +80,22 @@ func OpenPostgres(t testing.TB, dsn string) *storeserver.Postgres {
 	return b
 }
 
-// Verifier returns the real OIDC verifier of the server for idp (discovery).
+// Verifier returns the real OIDC verifier of the server for idp (discovery),
+// with the production defaults (token cache, key set refetch interval).
 func Verifier(t testing.TB, idp *IdP) *storeserver.OIDCVerifier {
 	t.Helper()
-	v, err := storeserver.NewOIDCVerifier(context.Background(), storeserver.OIDCConfig{
-		Issuer: idp.Issuer(), Audience: Audience, AdminClaim: AdminClaim, AdminValue: AdminValue,
-	})
+	return VerifierWith(t, idp, nil)
+}
+
+// VerifierWith is Verifier with adjust applied to its configuration first
+// (e.g. a short RefetchInterval for a rotation test).
+func VerifierWith(t testing.TB, idp *IdP, adjust func(*storeserver.OIDCConfig)) *storeserver.OIDCVerifier {
+	t.Helper()
+	c := storeserver.OIDCConfig{Issuer: idp.Issuer(), Audience: Audience, AdminClaim: AdminClaim, AdminValue: AdminValue}
+	if adjust != nil {
+		adjust(&c)
+	}
+	v, err := storeserver.NewOIDCVerifier(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +115,14 @@ type Server struct {
 // StartServer serves backend on 127.0.0.1 with tokens from idp.
 func StartServer(t testing.TB, backend storeserver.Backend, idp *IdP) *Server {
 	t.Helper()
-	s, err := storeserver.New(storeserver.Config{Backend: backend, Verifier: Verifier(t, idp), Logger: Quiet})
+	return StartServerVerifier(t, backend, Verifier(t, idp))
+}
+
+// StartServerVerifier serves backend on 127.0.0.1, accepting the tokens v
+// accepts.
+func StartServerVerifier(t testing.TB, backend storeserver.Backend, v storeserver.Verifier) *Server {
+	t.Helper()
+	s, err := storeserver.New(storeserver.Config{Backend: backend, Verifier: v, Logger: Quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
