@@ -7,11 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/latchkey/latchkey/tray/hotkey"
 )
 
 // DefaultListen is the injector's default loopback address.
@@ -44,7 +47,7 @@ type Config struct {
 	// NoTray disables the tray and the hotkey even when a display exists.
 	NoTray bool `toml:"no_tray,omitempty"`
 
-	Identity     IdentityConfig                `toml:"identity,omitempty"`
+	Identity     IdentityConfig               `toml:"identity,omitempty"`
 	Integrations map[string]IntegrationConfig `toml:"integrations,omitempty"`
 }
 
@@ -159,7 +162,7 @@ func (c *Config) applyDefaults() {
 		c.Keychain = "system"
 	}
 	if c.Hotkey == "" {
-		c.Hotkey = defaultHotkey
+		c.Hotkey = hotkey.Default(runtime.GOOS)
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

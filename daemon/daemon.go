@@ -60,6 +60,7 @@ type Daemon struct {
 	integErr map[string]error
 	tok      map[string]*tokenManager
 	changeCh chan struct{}
+	trayCh   chan struct{} // buffered(1): the tray's change signal
 
 	flows *flowTable
 	oidc  oidcCache
@@ -122,7 +123,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 	d := &Daemon{
 		paths: o.Paths, cfg: o.Config, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
 		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
-		tok: map[string]*tokenManager{}, changeCh: make(chan struct{}), flows: newFlowTable(),
+		tok: map[string]*tokenManager{}, changeCh: make(chan struct{}), trayCh: make(chan struct{}, 1), flows: newFlowTable(),
 	}
 	if rep != nil && len(rep.Purged) > 0 {
 		d.log.Warn("the vault key changed: sealed tokens could not be opened and were deleted; connect these again",
@@ -261,6 +262,10 @@ func (d *Daemon) changed() {
 	close(d.changeCh)
 	d.changeCh = make(chan struct{})
 	d.mu.Unlock()
+	select {
+	case d.trayCh <- struct{}{}:
+	default:
+	}
 }
 
 // Changes returns a channel closed at the next state change.

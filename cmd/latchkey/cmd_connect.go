@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
-	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/daemon"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/tray/opener"
 )
 
 func newConnectCmd(env *cliEnv) *cobra.Command {
@@ -120,28 +119,12 @@ func newDisconnectCmd(env *cliEnv) *cobra.Command {
 	}
 }
 
-// openBrowser runs the configured opener (open_command / LATCHKEY_OPEN_COMMAND)
-// or the platform default, without a shell.
+// openBrowser runs the configured opener (open_command /
+// LATCHKEY_OPEN_COMMAND) or the platform default, without a shell.
 func openBrowser(ctx context.Context, env *cliEnv, url string) error {
 	_, c, err := env.setup()
 	if err != nil {
 		return err
 	}
-	argv := c.OpenCommand
-	if len(argv) == 0 {
-		switch runtime.GOOS {
-		case "darwin":
-			argv = []string{"open"}
-		case "windows":
-			argv = []string{"rundll32", "url.dll,FileProtocolHandler"}
-		default:
-			argv = []string{"xdg-open"}
-		}
-	}
-	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], url)...)
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go cmd.Wait()
-	return nil
+	return opener.Open(ctx, c.OpenCommand, url)
 }

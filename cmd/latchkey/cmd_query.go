@@ -175,7 +175,7 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 			}
 			var doc struct {
 				Items  []integrations.Course `json:"items"`
-				Errors []feedError            `json:"errors"`
+				Errors []feedError           `json:"errors"`
 			}
 			if err := json.Unmarshal(raw, &doc); err != nil {
 				return err

@@ -1,3 +1,0 @@
-package daemon
-
-const defaultHotkey = "cmd+shift+e"

@@ -1,5 +1,0 @@
-//go:build !darwin
-
-package daemon
-
-const defaultHotkey = "ctrl+shift+e"
