@@ -70,7 +70,8 @@ XDG_DATA_HOME=$kdir XDG_RUNTIME_DIR=$tmp/run \
 ' with-keyring "$@" 2> >(
 	# The filter outlives a Ctrl+C, so CMD can still report while it shuts down.
 	trap '' INT TERM
-	exec grep --line-buffered -v -e 'Failed to set fd limit' -e 'insufficient process capabilities' >&2
+	exec grep --line-buffered -v -e 'Failed to set fd limit' -e 'insufficient process capabilities' \
+		-e 'dbus-daemon\[[0-9]*\]: \[session .*\] \(Activating\|Successfully activated\) service' >&2
 )
 rc=$?
 set -e
