@@ -448,7 +448,11 @@ func (e *env) raw(reqText string) (*http.Response, string) {
 	if _, err := io.WriteString(c, reqText); err != nil {
 		e.t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	var req *http.Request
+	if strings.HasPrefix(reqText, "HEAD ") {
+		req = &http.Request{Method: "HEAD"}
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -250,7 +250,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.addListener(ln.Addr().String(), true)
-	return serveHTTP(ctx, ln, s.Handler(), s.log)
+	return serveLean(ctx, ln, s.Handler(), s.log)
 }
 
 // ServeControl serves ControlHandler on ln (the unix socket) until ctx is

@@ -29,7 +29,7 @@ func main() {
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
 	injProcs := flag.Int("injprocs", 0, "GOMAXPROCS of the injector process (0: the Go default)")
-	ab := flag.Bool("ab", false, "also measure the injector on net/http's Transport (target d)")
+	ab := flag.String("ab", "", `also measure a variant of the injector as target d: "transport" (net/http's Transport upstream) or "server" (net/http's Server)`)
 	flag.Parse()
 
 	var err error
@@ -51,7 +51,7 @@ func main() {
 			cs = append(cs, n)
 		}
 		var res *Results
-		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, NetHTTP: *ab, InjectorProcs: *injProcs, Out: os.Stderr})
+		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, Variant: *ab, InjectorProcs: *injProcs, Out: os.Stderr})
 		if err == nil {
 			res.Print(os.Stdout)
 		}
@@ -71,7 +71,7 @@ type Options struct {
 	Conns      []int
 	Threads    int
 	CPUProfile string
-	NetHTTP    bool // also run the injector on net/http.Transport (d)
+	Variant    string // "", "transport" or "server": target d
 	// InjectorProcs is the injector's GOMAXPROCS (0: Go's default).
 	InjectorProcs int
 	Out           io.Writer // progress
@@ -93,7 +93,7 @@ type Results struct {
 
 var targets = []string{"a direct", "b nginx", "c injector"}
 
-const targetNetHTTP = "d inj/nethttp"
+const targetNetHTTP = "d variant"
 
 // child is a started helper process that printed "KEY value" lines.
 type child struct {
@@ -181,9 +181,9 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	defer injCmd.stop()
 	tgts := targets
 	var nh *child
-	if o.NetHTTP {
-		nh, err = startChildEnv(ctx, []string{"-role", "injector"}, []string{"LATCHKEY_BENCH_UPSTREAM=" + upAddr, "LATCHKEY_BENCH_NETHTTP=1"}, "ADDR", "JWT")
-		os.Unsetenv("LATCHKEY_BENCH_NETHTTP")
+	if o.Variant != "" {
+		nh, err = startChildEnv(ctx, []string{"-role", "injector"}, append(slices.Clone(injEnv), "LATCHKEY_BENCH_VARIANT="+o.Variant), "ADDR", "JWT")
+		os.Unsetenv("LATCHKEY_BENCH_VARIANT")
 		if err != nil {
 			return nil, fmt.Errorf("injector (net/http): %w", err)
 		}

@@ -166,13 +166,18 @@ func runInjector(cpuprofile string) error {
 	if err != nil {
 		return err
 	}
+	variant := os.Getenv("LATCHKEY_BENCH_VARIANT")
 	var transport http.RoundTripper
-	if os.Getenv("LATCHKEY_BENCH_NETHTTP") == "1" {
+	if variant == "transport" {
 		transport = injector.NewTransport()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
 	}
 	srv, err := injector.New(injector.Config{
 		Transport: transport,
-		Listen:    "127.0.0.1:0",
+		Listen:    ln.Addr().String(),
 		Backend:   be,
 		Verifier:  v,
 		Issuer:    iss,
@@ -183,10 +188,6 @@ func runInjector(cpuprofile string) error {
 	}
 	defer srv.Close()
 	jwt, err := iss.Mint("bench", []string{"bench"}, 2*time.Hour)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -204,6 +205,14 @@ func runInjector(cpuprofile string) error {
 	os.Stdout.Sync()
 	ctx, stop := signalContext()
 	defer stop()
+	if variant == "server" {
+		hs := &http.Server{Handler: srv.Handler()}
+		go func() { <-ctx.Done(); hs.Close() }()
+		if err := hs.Serve(ln); err != http.ErrServerClosed {
+			return err
+		}
+		return nil
+	}
 	err = srv.Serve(ctx, ln)
 	fmt.Fprintf(io.Discard, "%d audited\n", be.audits.Load())
 	return err
