@@ -48,6 +48,17 @@
 // DENY, nosniff, Referrer-Policy no-referrer and a CSP (default-src 'none'
 // for the API; proxied responses are also sandboxed; /menu sets its own).
 //
+// # Hot path
+//
+// Per proxied request: the caller's JWT is looked up in the verifier's cache
+// (SHA-256 of the token; a full signature check only on a miss), the token is
+// opened by Tokens.Token, and the request goes out on the injector's own
+// keep-alive HTTP/1.1 client (upstream.go), which writes and reads on the
+// request's goroutine. Serve uses a lean HTTP/1.1 server (lean_server.go)
+// that, unlike net/http's, does not start a background read per request;
+// both use net/http's parser and header writer. The unix control socket
+// (ServeControl) uses net/http's server. Measured with injector/loadtest.
+//
 // # Audit
 //
 // Every proxied call, and every integration a search or course feed reached,
