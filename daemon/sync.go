@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
@@ -15,10 +16,19 @@ import (
 // pushEnabled reports whether sealed writes are queued for a remote store.
 func (d *Daemon) pushEnabled() bool { return d.cfg.Store != "" }
 
+// syncLoop is the running sync loop, nil before Run started it or with no
+// store. Run starts it after the injector and the control socket already
+// serve, so it is read under d.mu.
+func (d *Daemon) syncLoop() *syncer.Syncer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.syncer
+}
+
 // kickSync asks the sync loop to push now.
 func (d *Daemon) kickSync() {
-	if d.syncer != nil {
-		d.syncer.Kick()
+	if s := d.syncLoop(); s != nil {
+		s.Kick()
 	}
 }
 
@@ -42,19 +52,22 @@ func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
 		User: d.vault.User(), Device: d.vault.Device(), StatusFile: d.syncStatusFile(), Logger: d.log,
 		Hooks: syncer.Hooks{
 			OnRevoked: func(ctx context.Context, integration string) {
-				if err := d.vault.DeleteToken(ctx, integration, false); err != nil && !isNotFound(err) {
-					d.log.Error("delete a centrally revoked record", "integration", integration, "err", err)
+				// One transaction: the sealed record goes and the state says why.
+				reason := "an administrator revoked it in the remote store; connect again"
+				if err := d.vault.MarkReconnect(ctx, integration, reason, false); err != nil {
+					d.log.Error("disconnect a centrally revoked integration", "integration", integration, "err", err)
+					return
 				}
-				d.markReconnect(ctx, integration, "an administrator revoked it in the remote store; connect again")
+				d.log.Warn("integration needs reconnecting", "integration", integration, "reason", reason)
+				d.changed()
 			},
-			OnRemoteNewer: func(ctx context.Context, rec store.Record) error {
-				_, err := d.store.PutRecordEnqueue(ctx, rec, store.AnyVersion, false, nil)
-				return err
-			},
-			OnStatus: func(syncer.SyncStatus) { d.changed() },
+			OnRemoteNewer: d.adoptRemote,
+			OnStatus:      func(syncer.SyncStatus) { d.changed() },
 		},
 	})
+	d.mu.Lock()
 	d.syncer = s
+	d.mu.Unlock()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -62,6 +75,31 @@ func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
 			d.log.Error("sync loop stopped", "err", err)
 		}
 	}()
+	return nil
+}
+
+// adoptRemote stores a newer sealed record of this device read from the
+// remote store. The store keys records by the identity's subject; locally
+// they are keyed by the OS user the vault binds them to. A record this
+// vault cannot open is refused (the local, working token stays).
+func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
+	rec.User = d.vault.User()
+	if rec.Device != d.vault.Device() {
+		return fmt.Errorf("the store's record of %s is for device %s, not this one", rec.Integration, rec.Device)
+	}
+	tok, err := d.vault.OpenRecord(rec)
+	if err != nil {
+		return fmt.Errorf("the store's newer record of %s cannot be opened with this device's key: %w", rec.Integration, err)
+	}
+	conn, err := d.store.GetConnection(ctx, rec.Integration)
+	if err != nil {
+		conn = store.Connection{Integration: rec.Integration}
+	}
+	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateConnected, "", tok.Expiry, time.Now()
+	if _, err := d.store.PutRecordEnqueue(ctx, rec, store.AnyVersion, false, &conn); err != nil {
+		return err
+	}
+	d.changed()
 	return nil
 }
 
@@ -75,8 +113,8 @@ func (d *Daemon) syncStatus(ctx context.Context) SyncStatus {
 		return st
 	}
 	var ss syncer.SyncStatus
-	if d.syncer != nil {
-		ss = d.syncer.Status()
+	if s := d.syncLoop(); s != nil {
+		ss = s.Status()
 	} else if s, err := syncer.ReadStatus(d.syncStatusFile()); err == nil {
 		ss = s
 	}
