@@ -36,12 +36,14 @@ func helper(mode string) {
 		os.Stderr.WriteString("xdg-open: no method available for opening '" + args[len(args)-1] + "'\n")
 		os.Exit(3)
 	case "block":
-		for { // until the test releases it (polling a file, not timing)
-			if _, err := os.Stat(os.Getenv("LK_OPENER_RELEASE")); err == nil {
+		// Like a browser in the foreground: runs while the test's hold file
+		// exists (t.TempDir removes it), a minute at most.
+		for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(os.Getenv("LK_OPENER_HOLD")); err != nil {
 				os.Exit(0)
 			}
-			time.Sleep(10 * time.Millisecond)
 		}
+		os.Exit(0)
 	}
 	os.Exit(2)
 }
@@ -128,9 +130,11 @@ func TestOpenMissingCommand(t *testing.T) {
 
 func TestOpenLeavesAForegroundBrowserRunning(t *testing.T) {
 	cmd, out := helperCommand(t, "block")
-	release := filepath.Join(t.TempDir(), "release")
-	t.Setenv("LK_OPENER_RELEASE", release)
-	t.Cleanup(func() { os.WriteFile(release, nil, 0o600) })
+	hold := filepath.Join(t.TempDir(), "hold")
+	if err := os.WriteFile(hold, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LK_OPENER_HOLD", hold)
 	// settle 0: the command is still running when the timer fires.
 	if err := open(context.Background(), cmd, "http://127.0.0.1/", 0); err != nil {
 		t.Fatalf("open with a command still running: %v", err)
@@ -149,7 +153,11 @@ func TestOpenLeavesAForegroundBrowserRunning(t *testing.T) {
 
 func TestOpenCancel(t *testing.T) {
 	cmd, _ := helperCommand(t, "block")
-	t.Setenv("LK_OPENER_RELEASE", filepath.Join(t.TempDir(), "never"))
+	hold := filepath.Join(t.TempDir(), "hold")
+	if err := os.WriteFile(hold, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LK_OPENER_HOLD", hold)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := open(ctx, cmd, "http://127.0.0.1/", time.Hour); !errors.Is(err, context.Canceled) {
