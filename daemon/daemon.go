@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/latchkey/latchkey/injector"
@@ -64,6 +65,9 @@ type Daemon struct {
 
 	flows *flowTable
 	oidc  oidcCache
+	// signedInSub is the identity provider's sub of the signed-in user (a
+	// string; "" when nobody is), read by the injector on every request.
+	signedInSub atomic.Value
 
 	// set by Run
 	listenAddr string

@@ -22,11 +22,10 @@ type IdentityStatus struct {
 }
 
 // newVerifier accepts local client JWTs, and the identity provider's JWTs
-// of the signed-in person when one is configured. With nobody signed in at
-// start-up no provider JWT is accepted: an empty Subject would let anyone
-// of the organisation use this user's integrations. (The subject is read
-// at start-up; a login or logout takes effect on the injector at the next
-// start.)
+// of the signed-in person when one is configured. With nobody signed in no
+// provider JWT is accepted: an empty subject would let anyone of the
+// organisation use this user's integrations. The subject is asked per
+// request, so a login or logout takes effect at once.
 func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Verifier, error) {
 	cfg := auth.VerifierConfig{Local: issuer}
 	if id := d.cfg.Identity; id.Issuer != "" {
@@ -34,9 +33,11 @@ func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Ve
 		if aud == "" {
 			aud = id.ClientID
 		}
-		if sub := d.identitySubject(ctx); sub != "" {
-			cfg.IdP = &auth.IdPConfig{IssuerURL: issuerURL(id.Issuer), Audience: aud, Subject: sub}
-		}
+		d.signedInSub.Store(d.identitySubject(ctx))
+		cfg.IdP = &auth.IdPConfig{IssuerURL: issuerURL(id.Issuer), Audience: aud, SubjectFunc: func() string {
+			sub, _ := d.signedInSub.Load().(string)
+			return sub
+		}}
 	}
 	return auth.NewVerifier(cfg)
 }

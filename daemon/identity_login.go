@@ -156,6 +156,7 @@ func (d *Daemon) storeIdentity(ctx context.Context, idt *oidc.IDToken, c idClaim
 	if err := d.saveToken(ctx, identityName, tok, conn); err != nil {
 		return err
 	}
+	d.signedInSub.Store(idt.Subject)
 	return d.store.SetMeta(ctx, "identity_groups", strings.Join(c.Groups, "\n"))
 }
 
@@ -245,6 +246,7 @@ func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh st
 // identity tokens.
 func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 	var res LogoutResult
+	d.signedInSub.Store("") // provider tokens stop working at once
 	tok, _, err := d.vault.LoadToken(ctx, identityName)
 	if err != nil && !isNotFound(err) {
 		d.log.Warn("identity token unreadable at logout", "err", err)

@@ -567,7 +567,7 @@ func TestProviderJWTsAtTheInjector(t *testing.T) {
 	}
 	h.loginHTTP("alice", "alice-password")
 	h.checkSignedInAsAlice()
-	h.restart() // the injector's verifier reads the signed-in subject at start
+	// No restart: the injector asks for the signed-in subject per request.
 	idToken := h.identityToken().Extra("id_token").(string)
 	if code := h.bearerGet(idToken, "/v1/status"); code != 200 {
 		t.Fatalf("the signed-in person's ID token: %d", code)
@@ -579,6 +579,13 @@ func TestProviderJWTsAtTheInjector(t *testing.T) {
 		if code := h.bearerGet(tok, "/v1/status"); code != 401 {
 			t.Errorf("%s: %d", name, code)
 		}
+	}
+	// Signing out stops the (cached) ID token at once.
+	if _, err := h.d.Logout(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := h.bearerGet(idToken, "/v1/status"); code != 401 {
+		t.Fatalf("the ID token after logout: %d", code)
 	}
 }
 

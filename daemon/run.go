@@ -161,6 +161,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		cancel()
 	}
 	wg.Wait()
+	d.inj.Close() // flushes the audit entries still batched
 	d.log.Info("daemon stopped")
 	return first
 }

@@ -57,6 +57,11 @@ type IdPConfig struct {
 	// Audience is the aud the tokens must carry (the client id latchkey is
 	// registered under at the provider).
 	Audience string
+	// SubjectFunc, when set, is asked on every request (cached tokens too)
+	// for the only sub accepted, so a sign-in or sign-out takes effect
+	// without rebuilding the verifier; "" accepts no provider token. It
+	// must be cheap and safe for concurrent use.
+	SubjectFunc func() string
 	// Subject, when set, is the only sub accepted (the signed-in user), so
 	// that another person of the same organisation cannot use this daemon.
 	Subject string
@@ -156,14 +161,19 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	}
 	key := sha256.Sum256([]byte(token))
 	now := v.now()
-	if c, ok := v.cache.get(key, now); ok {
-		return c, nil
+	c, ok := v.cache.get(key, now)
+	if !ok {
+		var err error
+		if c, err = v.verify(ctx, token); err != nil {
+			return Claims{}, err
+		}
+		v.cache.put(key, c, now)
 	}
-	c, err := v.verify(ctx, token)
-	if err != nil {
-		return Claims{}, err
+	if c.Source == SourceIdP && v.idp != nil && v.idp.cfg.SubjectFunc != nil {
+		if sub := v.idp.cfg.SubjectFunc(); sub == "" || sub != c.Subject {
+			return Claims{}, fmt.Errorf("%w: token is for another user, or nobody is signed in", ErrInvalidToken)
+		}
 	}
-	v.cache.put(key, c, now)
 	return c, nil
 }
 
