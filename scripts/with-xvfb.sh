@@ -95,7 +95,9 @@ if [ -z "$n" ]; then
 fi
 xauth -q -f "$tmp/client.auth" add ":$n" . "$cookie" 2>/dev/null
 
-export DISPLAY=":$n" XAUTHORITY="$tmp/client.auth" LATCHKEY_TEST_DISPLAY=1
+# NO_AT_BRIDGE: GTK would otherwise have the bus start the accessibility bus and registry,
+# which outlive CMD and keep its output open.
+export DISPLAY=":$n" XAUTHORITY="$tmp/client.auth" LATCHKEY_TEST_DISPLAY=1 NO_AT_BRIDGE=1
 unset WAYLAND_DISPLAY
 set +e
 dbus-run-session -- "$@" 2> >(grep --line-buffered -v -e 'Failed to set fd limit' -e 'insufficient process capabilities' >&2)
