@@ -60,8 +60,6 @@ type IdentityConfig struct {
 	// Audience accepted on provider JWTs presented to the injector
 	// (defaults to ClientID).
 	Audience string `toml:"audience,omitempty"`
-	// StoreAudience, when set, is requested for the store bearer.
-	StoreAudience string `toml:"store_audience,omitempty"`
 }
 
 // IntegrationConfig is one integration's non-secret settings.

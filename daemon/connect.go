@@ -283,10 +283,10 @@ func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req GrantReq
 // needs no user (client credentials, JWT bearer): the way to renew tokens
 // that come without a refresh token.
 func (d *Daemon) runUnattendedGrant(ctx context.Context, name string, in integrations.Integration) (*oauth2.Token, error) {
-	grant := integrations.Grant(d.cfg.Integrations[name].Grant)
+	grant := integrations.Grant(d.conf().Integrations[name].Grant)
 	switch grant {
 	case integrations.GrantClientCredentials, integrations.GrantJWTBearer:
-		return d.grantFor(ctx, name, in, grant, d.cfg.Integrations[name].Settings["username"])
+		return d.grantFor(ctx, name, in, grant, d.conf().Integrations[name].Settings["username"])
 	}
 	return nil, fmt.Errorf("%s: the token expired and there is no refresh token: %w", name, integrations.ErrReconnectNeeded)
 }

@@ -187,10 +187,10 @@ func (d *Daemon) Reload() error {
 	if err != nil {
 		return err
 	}
-	cfg.Listen, cfg.AllowNonLoopback = d.cfg.Listen, d.cfg.AllowNonLoopback // the listener stays
-	d.mu.Lock()
-	d.cfg = cfg
-	d.mu.Unlock()
+	old := d.conf()
+	// The listener, the store and the desktop parts stay as started.
+	cfg.Listen, cfg.AllowNonLoopback, cfg.Store, cfg.NoTray = old.Listen, old.AllowNonLoopback, old.Store, old.NoTray
+	d.cfgp.Store(&cfg)
 	d.buildIntegrations()
 	d.changed()
 	d.log.Info("configuration reloaded")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/user"
@@ -44,7 +45,7 @@ type Options struct {
 // offline operation (status, rotate-key) and Close it.
 type Daemon struct {
 	paths    Paths
-	cfg      Config
+	cfgp     atomic.Pointer[Config] // replaced whole on reload; read with conf()
 	registry *integrations.Registry
 	log      *slog.Logger
 	version  string
@@ -125,10 +126,11 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		paths: o.Paths, cfg: o.Config, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
+		paths: o.Paths, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
 		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
 		tok: map[string]*tokenManager{}, changeCh: make(chan struct{}), trayCh: make(chan struct{}, 1), flows: newFlowTable(),
 	}
+	d.cfgp.Store(&o.Config)
 	if rep != nil && len(rep.Purged) > 0 {
 		d.log.Warn("the vault key changed: sealed tokens could not be opened and were deleted; connect these again",
 			"integrations", strings.Join(rep.Purged, ", "))
@@ -176,8 +178,8 @@ func openKeychain(p Paths, c Config) (keychain.Keychain, error) {
 func (d *Daemon) buildIntegrations() {
 	integ := map[string]integrations.Integration{}
 	integErr := map[string]error{}
-	for _, name := range d.cfg.IntegrationNames() {
-		ic := d.cfg.Integrations[name]
+	for _, name := range d.conf().IntegrationNames() {
+		ic := d.conf().Integrations[name]
 		if !d.registry.Has(name) {
 			integErr[name] = fmt.Errorf("unknown integration %q", name)
 			continue
@@ -218,17 +220,25 @@ func (d *Daemon) integration(name string) (integrations.Integration, bool) {
 
 func (d *Daemon) setIntegrationSetting(name, key, value string) {
 	d.mu.Lock()
-	ic := d.cfg.Integrations[name]
+	defer d.mu.Unlock()
+	c := *d.conf()
+	c.Integrations = maps.Clone(c.Integrations)
+	if c.Integrations == nil {
+		c.Integrations = map[string]IntegrationConfig{}
+	}
+	ic := c.Integrations[name]
+	ic.Settings = maps.Clone(ic.Settings)
 	if ic.Settings == nil {
 		ic.Settings = map[string]string{}
 	}
 	ic.Settings[key] = value
-	if d.cfg.Integrations == nil {
-		d.cfg.Integrations = map[string]IntegrationConfig{}
-	}
-	d.cfg.Integrations[name] = ic
-	d.mu.Unlock()
+	c.Integrations[name] = ic
+	d.cfgp.Store(&c)
 }
+
+// conf is the current configuration; treat it as read-only (Reload and
+// setIntegrationSetting replace it whole).
+func (d *Daemon) conf() *Config { return d.cfgp.Load() }
 
 // tokens returns the single Tokens of name (one per integration, so the
 // refresh lock is shared by every caller).
@@ -283,7 +293,7 @@ func (d *Daemon) Changes() <-chan struct{} {
 func (d *Daemon) redirectURL(name string) string {
 	addr := d.listenAddr
 	if addr == "" {
-		addr = d.cfg.Listen
+		addr = d.conf().Listen
 	}
 	return "http://" + addr + "/" + name + "/connected"
 }

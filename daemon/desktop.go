@@ -12,7 +12,7 @@ func menuHandler() http.Handler { return menu.Handler() }
 
 // startDesktop starts the tray and the global hotkey when a display exists.
 func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) {
-	if d.cfg.NoTray {
+	if d.conf().NoTray {
 		d.extras.set("off: disabled by configuration", "off: disabled by configuration")
 		return
 	}

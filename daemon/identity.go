@@ -28,7 +28,7 @@ type IdentityStatus struct {
 // request, so a login or logout takes effect at once.
 func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Verifier, error) {
 	cfg := auth.VerifierConfig{Local: issuer}
-	if id := d.cfg.Identity; id.Issuer != "" {
+	if id := d.conf().Identity; id.Issuer != "" {
 		aud := id.Audience
 		if aud == "" {
 			aud = id.ClientID
@@ -59,10 +59,10 @@ func (d *Daemon) identitySubject(ctx context.Context) string {
 // identityStatus reads the stored identity (connection metadata of the
 // "identity" record).
 func (d *Daemon) identityStatus(ctx context.Context) *IdentityStatus {
-	if d.cfg.Identity.Issuer == "" {
+	if d.conf().Identity.Issuer == "" {
 		return nil
 	}
-	st := &IdentityStatus{Issuer: d.cfg.Identity.Issuer}
+	st := &IdentityStatus{Issuer: d.conf().Identity.Issuer}
 	if c, err := d.store.GetConnection(ctx, identityName); err == nil && c.State == store.StateConnected {
 		st.SignedIn = true
 		st.Subject, st.Name, st.Email = c.AccountID, c.DisplayName, c.Email
@@ -109,10 +109,10 @@ func (i identityIntegration) BaseURL() *url.URL { return i.base }
 
 // identityLookup is Lookup for "identity" when a provider is configured.
 func (d *Daemon) identityLookup(name string) (injector.ConnectedIntegration, bool) {
-	if name != identityName || d.cfg.Identity.Issuer == "" {
+	if name != identityName || d.conf().Identity.Issuer == "" {
 		return injector.ConnectedIntegration{}, false
 	}
-	u, err := url.Parse(d.cfg.Identity.Issuer)
+	u, err := url.Parse(d.conf().Identity.Issuer)
 	if err != nil || u.Host == "" {
 		return injector.ConnectedIntegration{}, false
 	}

@@ -29,7 +29,7 @@ type oidcCache struct {
 }
 
 func (d *Daemon) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
-	iss := d.cfg.Identity.Issuer
+	iss := d.conf().Identity.Issuer
 	if iss == "" {
 		return nil, errors.New("no identity provider is configured: latchkey configure identity --issuer URL --client-id ID")
 	}
@@ -52,7 +52,7 @@ func (d *Daemon) oidcProvider(ctx context.Context) (*oidc.Provider, error) {
 
 // identityOAuth is the OAuth client of the identity provider.
 func (d *Daemon) identityOAuth(p *oidc.Provider) (*oauth2.Config, error) {
-	id := d.cfg.Identity
+	id := d.conf().Identity
 	secret, err := d.vault.GetSecret(identitySecret)
 	if err != nil {
 		secret = "" // a public client
@@ -137,7 +137,7 @@ func (d *Daemon) verifyIDToken(ctx context.Context, p *oidc.Provider, tok *oauth
 	if raw == "" {
 		return nil, c, errors.New("the identity provider returned no ID token (is the openid scope allowed?)")
 	}
-	idt, err := p.VerifierContext(ctx, &oidc.Config{ClientID: d.cfg.Identity.ClientID}).Verify(ctx, raw)
+	idt, err := p.VerifierContext(ctx, &oidc.Config{ClientID: d.conf().Identity.ClientID}).Verify(ctx, raw)
 	if err != nil {
 		return nil, c, fmt.Errorf("the ID token is not valid: %w", err)
 	}
@@ -264,7 +264,7 @@ func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 			EndSession string `json:"end_session_endpoint"`
 		}
 		if p.Claims(&meta) == nil && meta.EndSession != "" {
-			form := url.Values{"id_token_hint": {hint}, "client_id": {d.cfg.Identity.ClientID}}
+			form := url.Values{"id_token_hint": {hint}, "client_id": {d.conf().Identity.ClientID}}
 			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, meta.EndSession, strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			resp, err := d.http.Do(req)

@@ -81,7 +81,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	if err := checkListen(d.cfg.Listen, d.cfg.AllowNonLoopback); err != nil {
+	if err := checkListen(d.conf().Listen, d.conf().AllowNonLoopback); err != nil {
 		return err
 	}
 	issuer, err := d.localIssuer(ctx)
@@ -92,23 +92,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tcp, err := net.Listen("tcp", d.cfg.Listen)
+	tcp, err := net.Listen("tcp", d.conf().Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", d.cfg.Listen, err)
+		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", d.conf().Listen, err)
 	}
-	d.listenAddr = d.cfg.Listen
-	if _, port, _ := net.SplitHostPort(d.cfg.Listen); port == "0" {
+	d.listenAddr = d.conf().Listen
+	if _, port, _ := net.SplitHostPort(d.conf().Listen); port == "0" {
 		d.listenAddr = tcp.Addr().String()
 	}
 	inj, err := injector.New(injector.Config{
 		Listen:           d.listenAddr,
-		AllowNonLoopback: d.cfg.AllowNonLoopback,
+		AllowNonLoopback: d.conf().AllowNonLoopback,
 		Backend:          d,
 		Verifier:         verifier,
 		Issuer:           issuer,
-		SearchDeadline:   d.cfg.SearchDeadline.Duration,
-		MenuCodeTTL:      d.cfg.MenuCodeTTL.Duration,
-		AllowedOrigins:   d.cfg.AllowedOrigins,
+		SearchDeadline:   d.conf().SearchDeadline.Duration,
+		MenuCodeTTL:      d.conf().MenuCodeTTL.Duration,
+		AllowedOrigins:   d.conf().AllowedOrigins,
 		Menu:             menuHandler(),
 		Logger:           d.log,
 	})

@@ -85,7 +85,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 	st := &Status{
 		Version: d.version, User: d.vault.User(), Device: d.vault.Device(), KeyID: d.vault.KeyID(),
 		StateDir: d.paths.StateDir, StorePath: d.paths.DBPath(), ConfigFile: d.paths.ConfigFile(),
-		Keychain: KeychainStatus{Backend: d.cfg.Keychain, Reachable: true},
+		Keychain: KeychainStatus{Backend: d.conf().Keychain, Reachable: true},
 		Daemon:   DaemonStatus{Socket: d.paths.SocketPath()},
 	}
 	if err := keychain.Probe(d.kc); err != nil {
@@ -115,7 +115,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 		}
 		seen[name] = true
 		is := IntegrationStatus{Name: name, State: string(store.StateDisconnected)}
-		if ic, ok := d.cfg.Integrations[name]; ok {
+		if ic, ok := d.conf().Integrations[name]; ok {
 			is.Configured = true
 			is.URL = ic.URL
 		} else {
@@ -140,7 +140,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 	for _, n := range d.registry.Names() {
 		add(n)
 	}
-	for _, n := range d.cfg.IntegrationNames() {
+	for _, n := range d.conf().IntegrationNames() {
 		add(n)
 	}
 	st.Sync = d.syncStatus(ctx)

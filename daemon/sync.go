@@ -14,7 +14,7 @@ import (
 )
 
 // pushEnabled reports whether sealed writes are queued for a remote store.
-func (d *Daemon) pushEnabled() bool { return d.cfg.Store != "" }
+func (d *Daemon) pushEnabled() bool { return d.conf().Store != "" }
 
 // syncLoop is the running sync loop, nil before Run started it or with no
 // store. Run starts it after the injector and the control socket already
@@ -41,13 +41,13 @@ func (d *Daemon) syncStatusFile() string { return filepath.Join(d.paths.StateDir
 // transaction); the loop pushes with backoff while the store is down and
 // flushes at start-up and on every kick.
 func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
-	if d.cfg.Store == "" {
+	if d.conf().Store == "" {
 		return nil
 	}
-	if _, err := integrations.CheckBaseURL(d.cfg.Store); err != nil {
+	if _, err := integrations.CheckBaseURL(d.conf().Store); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	remote := remotestore.New(d.cfg.Store, d.storeBearer, d.http)
+	remote := remotestore.New(d.conf().Store, d.storeBearer, d.http)
 	s := syncer.New(d.store, remote, syncer.Options{
 		User: d.vault.User(), Device: d.vault.Device(), StatusFile: d.syncStatusFile(), Logger: d.log,
 		Hooks: syncer.Hooks{
@@ -105,11 +105,11 @@ func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
 
 // syncStatus reports the outbox and the last push results.
 func (d *Daemon) syncStatus(ctx context.Context) SyncStatus {
-	st := SyncStatus{Remote: d.cfg.Store}
+	st := SyncStatus{Remote: d.conf().Store}
 	if n, err := d.store.Count(ctx); err == nil {
 		st.Pending = n
 	}
-	if d.cfg.Store == "" {
+	if d.conf().Store == "" {
 		return st
 	}
 	var ss syncer.SyncStatus

@@ -76,11 +76,14 @@ func (t *tokenManager) load(ctx context.Context) (*oauth2.Token, error) {
 	case err == nil:
 		return tok, nil
 	case errors.Is(err, vault.ErrNoToken):
-		return nil, fmt.Errorf("%s: %w", t.name, integrations.ErrNotConnected)
+		return nil, fmt.Errorf("%w: run `latchkey connect %s`", integrations.ErrNotConnected, t.name)
 	case errors.Is(err, envelope.ErrKeyMismatch), errors.Is(err, envelope.ErrAuth):
-		t.d.markReconnect(ctx, t.name, "its sealed token cannot be opened with this machine's key; connect again")
-		_ = t.d.vault.DeleteToken(ctx, t.name, t.d.pushEnabled())
-		return nil, fmt.Errorf("%s: %w", t.name, integrations.ErrReconnectNeeded)
+		const reason = "its sealed token cannot be opened with this machine's key; connect again"
+		if err := t.d.vault.MarkReconnect(ctx, t.name, reason, t.d.pushEnabled()); err != nil {
+			t.d.log.Error("mark reconnect-needed", "integration", t.name, "err", err)
+		}
+		t.d.changed()
+		return nil, fmt.Errorf("%w: %s", integrations.ErrReconnectNeeded, reason)
 	default:
 		return nil, err
 	}
@@ -201,7 +204,7 @@ func (t *tokenManager) SignInToken(ctx context.Context) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("a signed-in link needs a freshly minted token: %s", hint)
 	}
 	t.d.mu.Lock()
-	username := t.d.cfg.Integrations[t.name].Settings["username"]
+	username := t.d.conf().Integrations[t.name].Settings["username"]
 	t.d.mu.Unlock()
 	if username == "" {
 		if c, err := t.d.store.GetConnection(ctx, t.name); err == nil && c.State == store.StateConnected {

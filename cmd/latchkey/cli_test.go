@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,12 +101,12 @@ func (u *cliUser) run(stdin string, args ...string) (string, string, int) {
 
 // startDaemon runs `latchkey daemon --listen 127.0.0.1:PORT` and waits for
 // its first stdout line.
-func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *bytes.Buffer) {
+func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *lockedBuffer) {
 	u.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := u.cmd(ctx, "daemon", "--listen", listen)
-	var logs bytes.Buffer
-	c.Stderr = &logs
+	logs := &lockedBuffer{}
+	c.Stderr = logs
 	stdout, err := c.StdoutPipe()
 	if err != nil {
 		u.t.Fatal(err)
@@ -133,7 +134,25 @@ func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *bytes.Buffer) {
 		u.t.Fatalf("daemon said %q", line)
 	}
 	go io.Copy(io.Discard, stdout)
-	return c, &logs
+	return c, logs
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {

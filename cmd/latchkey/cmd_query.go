@@ -111,8 +111,8 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 		if st.Sync.LastSuccess != nil {
 			line += ", last success " + st.Sync.LastSuccess.Local().Format(time.RFC3339)
 		}
-		if st.Sync.LastError != "" {
-			line += ", last error: " + st.Sync.LastError
+		if st.Sync.LastError != "" && (st.Sync.LastSuccess == nil || st.Sync.LastErrorAt == nil || st.Sync.LastErrorAt.After(*st.Sync.LastSuccess)) {
+			line += ", last error: " + st.Sync.LastError // only while not recovered since
 		}
 		env.printf("%s\n", line)
 	}
