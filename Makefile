@@ -115,8 +115,12 @@ cross: ## CGO_ENABLED=0 builds: windows and darwin (./...), linux latchkey-store
 .PHONY: bench
 bench: ## benchmarks (ns/op, B/op) and the injector load test (nginx + wrk)
 	@scripts/deps.sh bench keyring postgres display
-	echo "==> go test -bench"
-	$(with_components) go test -run '^$$' -bench . -benchmem $(PKGS) | grep -E '^(Benchmark|ok|FAIL|---|pkg:)' | column -t
+	echo "==> go test -bench (raw output for benchstat: bin/bench.txt)"
+	mkdir -p bin
+	$(with_components) go test -run '^$$' -bench . -benchmem $(PKGS) > >(tee bin/bench.txt | awk '
+		/^pkg:/ { print ""; print $$2; next }
+		/^Benchmark/ { printf "  %-44s %10s", $$1, $$2; for (i = 3; i < NF; i += 2) printf " %12s %-9s", $$i, $$(i+1); print ""; next }
+		/^(FAIL|--- FAIL|panic)/ { print }')
 	echo "==> injector load test"
 	if [ -d injector/loadtest ]; then LATCHKEY_TEST_BENCH=1 go run ./injector/loadtest
 	else echo "bench: injector/loadtest is not in the tree yet; no load test run"; fi
