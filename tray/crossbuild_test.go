@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -35,5 +36,31 @@ func TestCrossBuild(t *testing.T) {
 				t.Fatalf("GOOS=%s CGO_ENABLED=0 go build %v: %v\n%s", target.goos, pkgs, err, out)
 			}
 		})
+	}
+}
+
+// TestLinuxNeverLinksXHotkey guards the headless daemon: golang.design/x/hotkey
+// panics in init() without an X display, so no Linux build may link it.
+func TestLinuxNeverLinksXHotkey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("go list skipped in -short mode")
+	}
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		t.Skipf("no go tool at %s", goBin)
+	}
+	for _, cgo := range []string{"0", "1"} {
+		cmd := exec.Command(goBin, "list", "-deps", "./tray/...", "./daemon/service/...")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "GOOS=linux", "CGO_ENABLED="+cgo)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list: %v\n%s", err, out)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "golang.design/x/hotkey") {
+				t.Errorf("CGO_ENABLED=%s: a Linux build links %s", cgo, line)
+			}
+		}
 	}
 }
