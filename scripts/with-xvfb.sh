@@ -24,7 +24,7 @@ degrade() {
 	shift
 	if [ "${CI:-}" = "true" ]; then exit 1; fi
 	echo "with-xvfb: running without a display; display tests will skip (CI=true makes this an error)" >&2
-	unset DISPLAY
+	unset DISPLAY LATCHKEY_TEST_DISPLAY
 	exec "$@"
 }
 
