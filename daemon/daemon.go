@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
@@ -377,15 +376,4 @@ func (d *Daemon) RotateKey(ctx context.Context) error {
 	}
 	d.changed()
 	return nil
-}
-
-// waitChange blocks until the state changes or ctx ends.
-func (d *Daemon) waitChange(ctx context.Context, timeout time.Duration) {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-d.Changes():
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -600,7 +600,9 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 
 	// The sandbox's rate-limit mode answers 429 with Retry-After too.
 	sb.SetRateLimit(1, time.Hour)
-	_, err = short.Search(ctx, tokens, "go", 10)
+	if _, err = short.Search(ctx, tokens, "go", 10); err != nil {
+		t.Fatalf("first search within the limit: %v", err)
+	}
 	_, err = short.Search(ctx, tokens, "go", 10)
 	if !errors.As(err, &rl) || rl.Status != 429 || rl.RetryAfter < time.Minute {
 		t.Fatalf("rate-limit mode: %v", err)

@@ -61,7 +61,7 @@ var errUnknownKey = errors.New("the token's key id is not in the identity provid
 // VerifySignature checks jwt's signature against the key set and returns
 // its payload.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, allowedJOSEAlgs())
+	jws, err := jose.ParseSignedCompact(raw, allowedJOSEAlgs())
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}

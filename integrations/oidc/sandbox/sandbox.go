@@ -108,7 +108,6 @@ type Provider struct {
 	h      http.Handler
 	log    *slog.Logger
 	srv    *http.Server // set by Start
-	url    string
 }
 
 const sessionCookie = "oidc_sandbox_session"
