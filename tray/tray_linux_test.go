@@ -179,7 +179,7 @@ func TestTrayUnderXvfb(t *testing.T) {
 		t.Fatalf("Connect(%q), want document360", got)
 	}
 	want = []string{doceboOff, "Connect…", d360On, "Disconnect", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
-	if menu, err = item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) }); err != nil {
+	if _, err = item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) }); err != nil {
 		t.Fatalf("after Connect: %v; want %q", err, want)
 	}
 	waitIcon(t, ctx, item, IconConnected)

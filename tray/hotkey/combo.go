@@ -168,16 +168,6 @@ func (c Combo) Label(goos string) string {
 	return strings.Join(append(parts, key), "+")
 }
 
-// has reports whether c holds modifier m.
-func (c Combo) has(m Modifier) bool {
-	for _, x := range c.Mods {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
 // Default is the default combo on goos: "cmd+shift+e" on darwin,
 // "ctrl+shift+e" elsewhere.
 func Default(goos string) string {
