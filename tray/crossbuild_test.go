@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 )
@@ -36,4 +35,3 @@ func TestCrossBuild(t *testing.T) {
 		})
 	}
 }
-
