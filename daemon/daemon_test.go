@@ -40,6 +40,10 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	cl     *Client
+	// desktop: run the tray and hotkey (needs a display), opening URLs
+	// with openCommand.
+	desktop     bool
+	openCommand []string
 }
 
 type syncBuffer struct {
@@ -64,6 +68,12 @@ func testRegistry() *integrations.Registry {
 }
 
 func newHarness(t *testing.T, so sandbox.Options) *harness {
+	t.Helper()
+	return newHarnessWith(t, so, func(*harness) {})
+}
+
+// newHarnessWith lets setup adjust the harness before the daemon starts.
+func newHarnessWith(t *testing.T, so sandbox.Options, setup func(*harness)) *harness {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "lk") // short: unix socket paths are limited
 	if err != nil {
@@ -94,6 +104,7 @@ func newHarness(t *testing.T, so sandbox.Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setup(h)
 	h.start()
 	if err := h.d.SetClientSecret("docebo", sandbox.DefaultClientSecret); err != nil {
 		t.Fatal(err)
@@ -109,7 +120,8 @@ func (h *harness) start() {
 		t.Fatal(err)
 	}
 	cfg.Listen = "127.0.0.1:0"
-	cfg.NoTray = true
+	cfg.NoTray = !h.desktop
+	cfg.OpenCommand = h.openCommand
 	d, err := Open(context.Background(), Options{
 		Paths: h.paths, Config: cfg, Registry: testRegistry(), Keychain: h.kc, User: "alice", Version: "test",
 		Logger: slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

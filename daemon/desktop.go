@@ -2,24 +2,127 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"runtime"
 	"sync"
 
 	"github.com/latchkey/latchkey/injector/menu"
+	"github.com/latchkey/latchkey/tray"
+	"github.com/latchkey/latchkey/tray/hotkey"
+	"github.com/latchkey/latchkey/tray/opener"
+	"github.com/latchkey/latchkey/vault/store"
 )
 
 func menuHandler() http.Handler { return menu.Handler() }
 
-// startDesktop starts the tray and the global hotkey when a display exists.
+// startDesktop starts the tray and the global hotkey when a display exists;
+// without one (or in a build without cgo) the daemon says so and keeps
+// serving the API.
 func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) {
 	if d.conf().NoTray {
 		d.extras.set("off: disabled by configuration", "off: disabled by configuration")
 		return
 	}
-	d.startTray(ctx, wg, quit)
-	d.startHotkey(ctx, wg)
+	if ok, reason := tray.Available(); !ok {
+		d.extras.set("off: "+reason, "off: "+reason)
+		d.log.Info("tray and hotkey are off", "reason", reason)
+		fmtLine(d, "tray and hotkey are off: "+reason)
+		return
+	}
+	label := ""
+	combo, err := hotkey.Parse(d.conf().Hotkey)
+	if err != nil {
+		d.extras.set("", "off: "+err.Error())
+		d.log.Warn("hotkey is off", "err", err)
+	} else {
+		label = combo.Label(runtime.GOOS)
+		d.extras.set("", "on: "+label)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := hotkey.Listen(ctx, d.conf().Hotkey, func() {
+				if err := d.OpenMenu(ctx); err != nil {
+					d.log.Warn("open the menu", "err", err)
+				}
+			})
+			if err != nil && ctx.Err() == nil {
+				d.extras.set("", "off: "+err.Error())
+				d.log.Warn("hotkey is off", "err", err)
+			}
+		}()
+	}
+	d.extras.set("on", "")
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := tray.Run(ctx, trayAdapter{d, quit}, tray.Options{HotkeyLabel: label, Logger: d.log})
+		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			d.extras.set("off: "+err.Error(), "")
+			d.log.Warn("tray is off", "err", err)
+		}
+	}()
 }
 
-// TEMPORARY until the tray package lands.
-func (d *Daemon) startTray(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) {}
-func (d *Daemon) startHotkey(ctx context.Context, wg *sync.WaitGroup)                         {}
+func fmtLine(d *Daemon, s string) { _, _ = d.out.Write([]byte("latchkey: " + s + "\n")) }
+
+// OpenMenu opens the menu in the browser with a fresh one-time code.
+func (d *Daemon) OpenMenu(ctx context.Context) error {
+	if d.inj == nil {
+		return errors.New("the daemon is not serving")
+	}
+	return opener.Open(ctx, d.conf().OpenCommand, d.inj.NewMenuCode())
+}
+
+// trayAdapter is the daemon as the tray sees it.
+type trayAdapter struct {
+	d    *Daemon
+	quit context.CancelFunc
+}
+
+func (a trayAdapter) TrayState(ctx context.Context) (tray.State, error) {
+	st, err := a.d.StatusDoc(ctx)
+	if err != nil {
+		return tray.State{Problem: "daemon state unavailable"}, err
+	}
+	var ts tray.State
+	for _, in := range st.Integrations {
+		if !in.Configured {
+			continue
+		}
+		ti := tray.Integration{Name: in.Name, State: in.State}
+		if in.State == StateNotConfigured {
+			ti.State = string(store.StateDisconnected)
+		}
+		if in.Account != nil {
+			ti.Account = firstNonEmpty(in.Account.Email, in.Account.Username, in.Account.Name)
+		}
+		ts.Integrations = append(ts.Integrations, ti)
+	}
+	return ts, nil
+}
+
+func (a trayAdapter) Connect(ctx context.Context, name string) error {
+	u, err := a.d.StartConnect(ctx, name)
+	if err != nil {
+		return err
+	}
+	return opener.Open(ctx, a.d.conf().OpenCommand, u)
+}
+
+func (a trayAdapter) Disconnect(ctx context.Context, name string) error {
+	return a.d.Disconnect(ctx, name)
+}
+
+func (a trayAdapter) OpenMenu(ctx context.Context) error { return a.d.OpenMenu(ctx) }
+func (a trayAdapter) Quit()                              { a.quit() }
+func (a trayAdapter) TrayChanges() <-chan struct{}       { return a.d.trayCh }
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

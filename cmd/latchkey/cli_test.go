@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,32 @@ func cliFixedPoints(t *testing.T, systemKeychain bool) {
 	}
 	if strings.Contains(logs.String(), sandbox.DefaultClientSecret) {
 		t.Fatal("the client secret appeared in the daemon's logs")
+	}
+}
+
+func TestCLIInstallUninstall(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the systemd user unit is Linux's")
+	}
+	u := newUser(t, false)
+	out, errOut, code := u.run("", "install", "--listen", "127.0.0.1:7799")
+	if code != 0 {
+		t.Fatalf("install: %d %s %s", code, out, errOut)
+	}
+	unit := filepath.Join(u.dir, "config", "systemd", "user", "latchkey.service")
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatalf("unit file: %v (output %q)", err, out)
+	}
+	for _, want := range []string{"ExecStart=", binPath, "daemon", "--listen", "127.0.0.1:7799"} {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("unit lacks %q:\n%s", want, b)
+		}
+	}
+	if _, errOut, code := u.run("", "uninstall"); code != 0 {
+		t.Fatalf("uninstall: %d %s", code, errOut)
+	}
+	if _, err := os.Stat(unit); !os.IsNotExist(err) {
+		t.Fatalf("unit still there after uninstall: %v", err)
 	}
 }

@@ -131,7 +131,7 @@ TOML file in the user config directory ($XDG_CONFIG_HOME/latchkey/config.toml).`
 	root.AddCommand(
 		newDaemonCmd(env), newConfigureCmd(env), newConnectCmd(env), newDisconnectCmd(env),
 		newStatusCmd(env), newCoursesCmd(env), newSearchCmd(env), newTokenCmd(env), newAuditCmd(env),
-		newVersionCmd(env), newRotateKeyCmd(env),
+		newInstallCmd(env), newUninstallCmd(env), newVersionCmd(env), newRotateKeyCmd(env),
 		newKeysCmd(env), newMenuCmd(env),
 	)
 	addIdentityCmds(root, env)

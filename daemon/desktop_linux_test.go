@@ -1,0 +1,176 @@
+//go:build linux && cgo
+
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
+	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/tray/snwatcher"
+)
+
+// The daemon's real tray and hotkey under Xvfb: the stand-in StatusNotifier
+// host reads the tray's menu over D-Bus and clicks it; xdotool presses real
+// keys. The configurable opener is a script that records the URLs.
+func TestDaemonTrayAndHotkey(t *testing.T) {
+	testenv.Require(t, testenv.Display)
+	w, err := snwatcher.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	opened := filepath.Join(t.TempDir(), "opened")
+	script := filepath.Join(t.TempDir(), "open.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' \"$1\" >> "+opened+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, sandbox.Options{}, func(h *harness) {
+		h.desktop, h.openCommand = true, []string{script}
+	})
+	h.connect()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	item, err := w.WaitItem(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(n *snwatcher.Node, label string) *snwatcher.Node {
+		for _, c := range n.Shown() {
+			if c.Label == label {
+				return c
+			}
+		}
+		return nil
+	}
+	hasDocebo := func(state string) func(n *snwatcher.Node) bool {
+		return func(n *snwatcher.Node) bool {
+			for _, c := range n.Shown() {
+				if strings.Contains(strings.ToLower(c.Label), "docebo") && strings.Contains(strings.ToLower(c.Label), state) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	menu, err := item.WaitLayout(ctx, hasDocebo("connected"))
+	if err != nil {
+		t.Fatalf("tray never showed docebo connected: %v", err)
+	}
+	if find(menu, "Open menu (Ctrl+Shift+E)") == nil || find(menu, "Quit") == nil {
+		t.Fatalf("tray menu %q", menu.Labels())
+	}
+	disc := find(menu, "Disconnect")
+	if disc == nil {
+		t.Fatalf("no Disconnect in %q", menu.Labels())
+	}
+	if err := item.Click(ctx, disc.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return find(n, "Connect…") != nil }); err != nil {
+		t.Fatalf("tray after Disconnect: %v", err)
+	}
+	if got := h.state("docebo"); got != "disconnected" {
+		t.Fatalf("docebo after the tray's Disconnect: %q", got)
+	}
+	st, _ := h.d.StatusDoc(ctx)
+	if !strings.HasPrefix(st.Desktop.Tray, "on") || !strings.HasPrefix(st.Desktop.Hotkey, "on") {
+		t.Fatalf("desktop status %+v", st.Desktop)
+	}
+
+	// A focused client window, so keys that are not the hotkey go to it.
+	xev := exec.CommandContext(ctx, "xev", "-event", "keyboard", "-name", "latchkey-daemon-test")
+	out, err := xev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xev.Start(); err != nil {
+		t.Fatalf("xev: %v", err)
+	}
+	defer func() { xev.Process.Kill(); xev.Wait() }()
+	eKeys := make(chan string, 16) // keysym names of the e/E presses xev received
+	go func() {
+		sc := bufio.NewScanner(out)
+		press := false
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "KeyPress event"):
+				press = true
+			case strings.HasPrefix(line, "KeyRelease event"):
+				press = false
+			case press && (strings.Contains(line, ", e)") || strings.Contains(line, ", E)")):
+				eKeys <- line
+				press = false
+			}
+		}
+	}()
+	xdotool(t, "search", "--sync", "--name", "latchkey-daemon-test", "windowfocus", "--sync", "%1")
+	xdotool(t, "key", "ctrl+shift+e")
+	waitLines(t, opened, 1)
+	// ctrl+e and shift+e are not grabbed: the focused window receives both,
+	// and the menu is not opened again.
+	xdotool(t, "key", "ctrl+e", "shift+e")
+	for i := range 2 {
+		select {
+		case <-eKeys:
+		case <-ctx.Done():
+			t.Fatalf("the focused window got %d of the 2 non-hotkey presses: they were grabbed", i)
+		}
+	}
+	waitLines(t, opened, 1)
+	xdotool(t, "key", "ctrl+shift+e")
+	lines := waitLines(t, opened, 2)
+	for _, l := range lines {
+		if !strings.Contains(l, "/menu?code=") {
+			t.Fatalf("opened %q, want the menu with a one-time code", l)
+		}
+	}
+	if lines[0] == lines[1] {
+		t.Fatal("two menu openings reused one code")
+	}
+}
+
+func xdotool(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "xdotool", args...).CombinedOutput(); err != nil {
+		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// waitLines polls the opener's record until it has n lines (and fails if
+// it has more).
+func waitLines(t *testing.T, path string, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var lines []string
+		if f, err := os.Open(path); err == nil {
+			sc := bufio.NewScanner(f)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			f.Close()
+		}
+		if len(lines) > n {
+			t.Fatalf("opener ran %d times, want %d: %q", len(lines), n, lines)
+		}
+		if len(lines) == n {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opener ran %d times, want %d", len(lines), n)
+		}
+		time.Sleep(20 * time.Millisecond) // polling an observable condition, bounded
+	}
+}
