@@ -19,7 +19,7 @@ MAKEFLAGS += --no-print-directory
 # Go from /usr/local/go when it is not on PATH already; nginx lives in /usr/sbin.
 export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
-BINARIES := latchkey latchkey-store docebo-sandbox document360-sandbox
+BINARIES := latchkey latchkey-store docebo-sandbox document360-sandbox oidc-sandbox
 FUZZTIME ?= 10s
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS ?= ./...
@@ -72,8 +72,8 @@ build: ## go build ./... and the binaries into ./bin (cgo + tray when GTK/appind
 	ls bin/
 
 .PHONY: run
-run: ## start the demo: keyring, Docebo sandbox, daemon, consent; prints the menu URL (Ctrl+C stops)
-	@scripts/run-demo.sh
+run: ## start the demo: keyring, sandboxes, daemon, consent; prints the menu URL (STORE=1: with latchkey-store + an OIDC provider)
+	@LATCHKEY_DEMO_STORE=$${STORE:-$${LATCHKEY_DEMO_STORE:-}} scripts/run-demo.sh
 
 .PHONY: test
 test: ## everything: deps → lint → go test -race with all components → fuzz → cross-builds

@@ -13,6 +13,9 @@
 #   5. `latchkey configure docebo` (secret on stdin), `latchkey daemon --listen`,
 #      `latchkey connect docebo --no-browser`, follows the printed consent URL with curl
 #      (the sandbox approves it and redirects to the daemon), then `latchkey menu --print-url`.
+#   6. with STORE=1 (`make run STORE=1`): also an OpenID Provider (bin/oidc-sandbox) and
+#      bin/latchkey-store on SQLite beside the daemon; the daemon signs in (`latchkey login`,
+#      the sandbox's form filled by curl as alice) and pushes every sealed record there.
 #
 # The CLI verbs and sandbox flags it assumes are collected in the "Assumptions" block below,
 # so a change in the CLI is a one-line edit here.
@@ -37,20 +40,44 @@ LK=$ROOT/bin/latchkey
 D360_PROJECT=5d1f4b6a-8c2e-4f0a-9b7d-3e6a1c9f0b21           # document360 sandbox defaults
 D360_VERSION=0e7b9c3d-1a2f-4d5e-8f6a-7b8c9d0e1f2a
 D360_TOKEN_FILE=$DEMO/sandbox/document360.token          # the sandbox creates it (0600)
+D360_WIDGET_SECRET=latchkey-demo-widget-secret             # fake, for the local sandbox
+OIDC_ADDR=${LATCHKEY_DEMO_OIDC:-127.0.0.1:8803}            # oidc-sandbox --listen (STORE=1)
+OIDC_SECRET=latchkey-demo-oidc-secret                      # fake, for the local sandbox
+OIDC_USER=alice OIDC_PASSWORD=alice-password               # a seeded sandbox user
+STORE_ADDR=${LATCHKEY_DEMO_STORE_ADDR:-127.0.0.1:8787}     # latchkey-store --listen (STORE=1)
 
 # The sandboxes take their secrets from the environment or files, never from flags.
 docebo_sandbox() {
 	DOCEBO_SANDBOX_CLIENT_SECRET=$DOCEBO_SECRET exec "$ROOT/bin/docebo-sandbox" \
 		--listen "$DOCEBO_ADDR" --client-id "$CLIENT_ID" --auto-approve
 }
-d360_sandbox() { exec "$ROOT/bin/document360-sandbox" --listen "$D360_ADDR" --api-token-file "$D360_TOKEN_FILE"; }
-configure_docebo() { printf '%s' "$DOCEBO_SECRET" | "$LK" configure docebo --url "http://$DOCEBO_ADDR" --client-id "$CLIENT_ID"; }
+d360_sandbox() {
+	DOCUMENT360_SANDBOX_CLIENT_SECRET=$D360_WIDGET_SECRET exec "$ROOT/bin/document360-sandbox" \
+		--listen "$D360_ADDR" --api-token-file "$D360_TOKEN_FILE" --widget-id latchkey-demo-widget
+}
+# signin=token_exchange: course links from the menu carry a 30-second single-use token.
+configure_docebo() {
+	printf '%s' "$DOCEBO_SECRET" | "$LK" configure docebo --url "http://$DOCEBO_ADDR" --client-id "$CLIENT_ID" \
+		--signin token_exchange
+}
 configure_d360() {
 	"$LK" configure document360 --url "http://$D360_ADDR" --project "$D360_PROJECT" \
-		--version "$D360_VERSION" --secret token <"$D360_TOKEN_FILE"
+		--version "$D360_VERSION" --secret token <"$D360_TOKEN_FILE" &&
+		printf '%s' "$D360_WIDGET_SECRET" | "$LK" configure document360 --secret client \
+			--set widget_id=latchkey-demo-widget --set reader_groups=demo-readers
 }
+oidc_sandbox() {
+	OIDC_SANDBOX_CLIENT_SECRET=$OIDC_SECRET exec "$ROOT/bin/oidc-sandbox" --listen "$OIDC_ADDR" \
+		--client-id latchkey --redirect-uri "http://$LISTEN/identity/connected"
+}
+store_server() {
+	exec "$ROOT/bin/latchkey-store" serve --listen "$STORE_ADDR" --db "sqlite://$DEMO/store/store.db" \
+		--issuer "http://$OIDC_ADDR" --audience latchkey
+}
+configure_identity() { printf '%s' "$OIDC_SECRET" | "$LK" configure identity --issuer "http://$OIDC_ADDR" --client-id latchkey; }
 start_daemon() { exec "$LK" daemon --listen "$LISTEN"; }
 connect_docebo() { "$LK" connect docebo --no-browser; }
+login() { "$LK" login --no-browser; }
 menu_url() { "$LK" menu --print-url; }
 # ---------------------------------------------------------------------------------------
 
@@ -83,12 +110,12 @@ if [ -z "${LATCHKEY_DEMO_INNER:-}" ]; then
 	for b in latchkey docebo-sandbox; do [ -x "bin/$b" ] || die "bin/$b was not built (is its package in the tree yet?)"; done
 
 	umask 077
-	mkdir -p "$DEMO"/{state,data,config,runtime,keyring,sandbox} "$LOGS"
-	chmod 700 "$DEMO" "$DEMO"/{state,data,config,runtime,keyring,sandbox} "$LOGS"
+	mkdir -p "$DEMO"/{state,data,config,runtime,keyring,sandbox,store} "$LOGS"
+	chmod 700 "$DEMO" "$DEMO"/{state,data,config,runtime,keyring,sandbox,store} "$LOGS"
 	export XDG_STATE_HOME=$DEMO/state XDG_DATA_HOME=$DEMO/data XDG_CONFIG_HOME=$DEMO/config XDG_RUNTIME_DIR=$DEMO/runtime
 	export LATCHKEY_DEMO_INNER=1
 
-	for a in "$LISTEN" "$DOCEBO_ADDR" "$D360_ADDR"; do
+	for a in "$LISTEN" "$DOCEBO_ADDR" "$D360_ADDR" ${LATCHKEY_DEMO_STORE:+"$OIDC_ADDR" "$STORE_ADDR"}; do
 		tcp_up "$a" && die "$a is already in use (another \`make run\`?): stop it, or set LATCHKEY_DEMO_LISTEN / _DOCEBO / _D360"
 	done
 
@@ -166,11 +193,43 @@ if $d360; then
 	fi
 fi
 
+if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
+	for b in oidc-sandbox latchkey-store; do [ -x "bin/$b" ] || die "bin/$b was not built"; done
+	say "starting the OpenID Provider sandbox on $OIDC_ADDR and latchkey-store (SQLite) on $STORE_ADDR"
+	start oidc-sandbox oidc_sandbox
+	wait_for "oidc sandbox" 15 tcp_up "$OIDC_ADDR" || { log_tail oidc-sandbox; die "the OIDC sandbox did not listen on $OIDC_ADDR"; }
+	start latchkey-store store_server
+	wait_for "latchkey-store" 15 tcp_up "$STORE_ADDR" || { log_tail latchkey-store; die "latchkey-store did not listen on $STORE_ADDR"; }
+	configure_identity >"$LOGS/configure-identity.log" 2>&1 || { log_tail configure-identity; die "latchkey configure identity failed"; }
+	export LATCHKEY_STORE=http://$STORE_ADDR
+fi
+
 say "starting latchkey daemon on $LISTEN"
 start daemon start_daemon
 lpid=${pids[-1]}
 healthy() { dead "$lpid" && return 1; curl -fsS -o /dev/null "http://$LISTEN/healthz" 2>/dev/null; }
 wait_for daemon 20 healthy || { log_tail daemon; die "the daemon did not answer http://$LISTEN/healthz"; }
+
+if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
+	say "signing in to the OpenID Provider as $OIDC_USER (latchkey login; the form filled by curl)"
+	login >"$LOGS/login.log" 2>&1 &
+	lipid=$!
+	pids+=("$lipid")
+	login_url() { grep -qE '^https?://' "$LOGS/login.log" || dead "$lipid"; }
+	wait_for "sign-in URL" 20 login_url || true
+	signin=$(grep -m1 -E '^https?://' "$LOGS/login.log" || true)
+	[ -n "$signin" ] || { log_tail login; die "latchkey login printed no URL"; }
+	jar=$DEMO/sandbox/oidc-cookies
+	page=$(curl -fsSL -c "$jar" -b "$jar" "$signin") || { log_tail oidc-sandbox; die "the sign-in page did not load"; }
+	req=$(sed -n 's/.*name="authRequestID" value="\([^"]*\)".*/\1/p' <<<"$page" | head -n1)
+	[ -n "$req" ] || die "the sign-in page had no form"
+	curl -fsSL -o /dev/null -c "$jar" -b "$jar" --data-urlencode "authRequestID=$req" \
+		--data-urlencode "username=$OIDC_USER" --data-urlencode "password=$OIDC_PASSWORD" "http://$OIDC_ADDR/login" ||
+		{ log_tail oidc-sandbox; die "signing in failed"; }
+	rm -f "$jar"
+	wait_for "login to finish" 30 dead "$lipid" || { log_tail login; die "latchkey login did not finish"; }
+	if ! wait "$lipid"; then log_tail login; die "latchkey login failed"; fi
+fi
 
 say "connecting docebo (consent approved automatically by the sandbox)"
 connect_docebo >"$LOGS/connect.log" 2>&1 &
@@ -191,13 +250,15 @@ menu=$(menu_url 2>"$LOGS/menu.log") || { log_tail menu; die "latchkey menu --pri
 	printf 'export XDG_STATE_HOME=%q XDG_DATA_HOME=%q XDG_CONFIG_HOME=%q XDG_RUNTIME_DIR=%q\n' \
 		"$XDG_STATE_HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_RUNTIME_DIR"
 	[ -n "${LATCHKEY_DEMO_OWN_KEYCHAIN:-}" ] || printf 'export DBUS_SESSION_BUS_ADDRESS=%q\n' "$DBUS_SESSION_BUS_ADDRESS"
+	[ -z "${LATCHKEY_STORE:-}" ] || printf 'export LATCHKEY_STORE=%q\n' "$LATCHKEY_STORE"
 	printf 'export PATH=%q:"$PATH"\n' "$ROOT/bin"
 } >"$DEMO/env"
 chmod 600 "$DEMO/env"
 
 cat <<EOF
 
-  latchkey is running (daemon $LISTEN, Docebo sandbox $DOCEBO_ADDR, state in .demo/).
+  latchkey is running (daemon $LISTEN, Docebo sandbox $DOCEBO_ADDR, Document360 sandbox $D360_ADDR,
+  state in .demo/)${LATCHKEY_STORE:+, pushing sealed records to latchkey-store at $LATCHKEY_STORE}.
 
   Menu:  $menu
 
