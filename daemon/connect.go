@@ -261,20 +261,12 @@ func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req GrantReq
 	if err != nil {
 		return classifyOAuthError(err)
 	}
-	if req.Grant == integrations.GrantJWTBearer && req.Username != "" {
-		if err := SaveFileConfig(d.paths.ConfigFile(), func(c *Config) error {
-			ic := c.Integrations[name]
-			if ic.Settings == nil {
-				ic.Settings = map[string]string{}
-			}
-			ic.Settings["username"] = req.Username
-			ic.Grant = string(req.Grant)
-			c.Integrations[name] = ic
-			return nil
-		}); err != nil {
+	if req.Grant == integrations.GrantClientCredentials || req.Grant == integrations.GrantJWTBearer {
+		// No refresh token comes with these: remember the grant (and who
+		// to sign in as) so the daemon can renew the token unattended.
+		if err := d.rememberGrant(name, req.Grant, req.Username); err != nil {
 			return err
 		}
-		d.setIntegrationSetting(name, "username", req.Username)
 	}
 	return d.storeNewConnection(ctx, name, in, tok)
 }

@@ -217,7 +217,30 @@ func (d *Daemon) integration(name string) (integrations.Integration, bool) {
 	return in, ok
 }
 
-func (d *Daemon) setIntegrationSetting(name, key, value string) {
+// rememberGrant records name's grant (and the username it signs in as, if
+// any) in the config file and in the running configuration.
+func (d *Daemon) rememberGrant(name string, grant integrations.Grant, username string) error {
+	update := func(ic IntegrationConfig) IntegrationConfig {
+		ic.Grant = string(grant)
+		if username != "" {
+			ic.Settings = maps.Clone(ic.Settings)
+			if ic.Settings == nil {
+				ic.Settings = map[string]string{}
+			}
+			ic.Settings["username"] = username
+		}
+		return ic
+	}
+	err := SaveFileConfig(d.paths.ConfigFile(), func(c *Config) error {
+		if c.Integrations == nil {
+			c.Integrations = map[string]IntegrationConfig{}
+		}
+		c.Integrations[name] = update(c.Integrations[name])
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c := *d.conf()
@@ -225,18 +248,13 @@ func (d *Daemon) setIntegrationSetting(name, key, value string) {
 	if c.Integrations == nil {
 		c.Integrations = map[string]IntegrationConfig{}
 	}
-	ic := c.Integrations[name]
-	ic.Settings = maps.Clone(ic.Settings)
-	if ic.Settings == nil {
-		ic.Settings = map[string]string{}
-	}
-	ic.Settings[key] = value
-	c.Integrations[name] = ic
+	c.Integrations[name] = update(c.Integrations[name])
 	d.cfgp.Store(&c)
+	return nil
 }
 
 // conf is the current configuration; treat it as read-only (Reload and
-// setIntegrationSetting replace it whole).
+// rememberGrant replace it whole).
 func (d *Daemon) conf() *Config { return d.cfgp.Load() }
 
 // tokens returns the single Tokens of name (one per integration, so the
