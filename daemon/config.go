@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/latchkey/latchkey/internal/atomicfile"
 	"github.com/latchkey/latchkey/tray/hotkey"
 )
 
@@ -210,32 +211,5 @@ func SaveFileConfig(path string, mutate func(*Config) error) error {
 	if err := ensureDir(filepath.Dir(path)); err != nil {
 		return err
 	}
-	return writeFileAtomic(path, buf.Bytes())
-}
-
-// writeFileAtomic writes b to path (mode 0600) through a temporary file and
-// a rename, so a crash leaves the old or the new content, never half.
-func writeFileAtomic(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o600)
 }

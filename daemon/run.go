@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/internal/atomicfile"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -296,7 +297,7 @@ func (d *Daemon) keepClientToken(ctx context.Context, issuer *auth.Issuer) {
 	for {
 		tok, err := issuer.Mint(d.vault.User(), allIntegrations, clientTokenTTL)
 		if err == nil {
-			err = writeFileAtomic(path, []byte(tok+"\n"))
+			err = atomicfile.WriteFile(path, []byte(tok+"\n"), 0o600)
 		}
 		if err != nil {
 			d.log.Error("write the client token file", "err", err)

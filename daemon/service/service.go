@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/atomicfile"
 )
 
 // Name is the service's name: latchkey.service, the Run value "latchkey".
@@ -91,25 +93,4 @@ func sortedEnv(env map[string]string) []envPair {
 
 // writeFile writes data to path (0600; the directory 0700 if created)
 // atomically, so a failed install leaves the old file intact.
-func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+func writeFile(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o600) }

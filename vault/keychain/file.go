@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/latchkey/latchkey/internal/atomicfile"
 )
 
 // ErrBadPassphrase: the passphrase does not open the file keychain.
@@ -238,32 +240,9 @@ func (k *fileKeychain) write(doc *fileDoc) error {
 	if err != nil {
 		return fmt.Errorf("keychain: %w", err)
 	}
-	dir := filepath.Dir(k.path)
-	f, err := os.CreateTemp(dir, ".keychain-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(k.path, b, 0o600); err != nil {
 		return fmt.Errorf("keychain: %w", err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("keychain: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("keychain: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("keychain: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("keychain: %w", err)
-	}
-	if err := os.Rename(tmp, k.path); err != nil {
-		return fmt.Errorf("keychain: %w", err)
-	}
-	syncDir(dir)
 	return nil
 }
 
@@ -309,11 +288,4 @@ func lengthPrefixed(fields ...string) []byte {
 		b = append(b, f...)
 	}
 	return b
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync() // best effort: not every platform can fsync a directory
-		d.Close()
-	}
 }
