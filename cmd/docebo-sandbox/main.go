@@ -13,29 +13,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
+	"github.com/latchkey/latchkey/internal/sandboxcmd"
 )
 
 // SecretEnv names the environment variable holding the client secret.
 const SecretEnv = "DOCEBO_SANDBOX_CLIENT_SECRET"
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -58,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seedUser := fs.String("seed-user", "", "username the consent page signs in as (default: the first seeded user, ada)")
 	latency := fs.Duration("latency", 0, "delay added to every request")
 	requirePKCE := fs.Bool("require-pkce", false, "refuse code exchanges without a code_verifier when a challenge was sent")
-	var keyFiles, redirects multiFlag
+	var keyFiles, redirects sandboxcmd.MultiFlag
 	fs.Var(&keyFiles, "jwt-public-key", "PEM public key file for the JWT-bearer grant (repeatable)")
 	fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable; default: any loopback http URI)")
 	verbose := fs.Bool("v", false, "log every request (paths only, never tokens)")
@@ -69,22 +59,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
-	secret, secretSource, err := clientSecret(*secretFile)
+	secret, secretSource, err := sandboxcmd.Secret(*secretFile, SecretEnv, sandbox.DefaultClientSecret)
 	if err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		return fmt.Errorf("--listen %q: %w", *listen, err)
+	if err := sandboxcmd.CheckLoopback(*listen, *allowRemote); err != nil {
+		return err
 	}
-	if ip := net.ParseIP(host); !*allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--listen %q is not a loopback address (use --allow-remote to insist)", *listen)
-	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := sandboxcmd.Logger(stderr, *verbose)
 
 	opts := sandbox.Options{
 		ClientID:       *clientID,
@@ -126,44 +108,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("docebo sandbox ready", "url", base, "client_id", *clientID, "client_secret", secretSource,
 		"users_password", sandbox.DefaultPassword, "auto_approve", *autoApprove, "rotate_refresh", *rotate)
 
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// clientSecret returns the secret and a description of where it came from
-// that is safe to log (only the public demo default is shown).
-func clientSecret(file string) (secret, source string, err error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", "", fmt.Errorf("--client-secret-file: %w", err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", "", fmt.Errorf("--client-secret-file %s is empty", file)
-		}
-		return s, "(from " + file + ")", nil
-	}
-	if s := strings.TrimSpace(os.Getenv(SecretEnv)); s != "" {
-		return s, "(from $" + SecretEnv + ")", nil
-	}
-	return sandbox.DefaultClientSecret, sandbox.DefaultClientSecret + " (demo default)", nil
+	return sandboxcmd.Serve(ctx, ln, srv)
 }

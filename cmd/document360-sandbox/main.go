@@ -19,16 +19,12 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/latchkey/latchkey/integrations/document360/sandbox"
+	"github.com/latchkey/latchkey/internal/sandboxcmd"
 )
 
 func main() {
@@ -60,12 +56,8 @@ func run(args []string) error {
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		return fmt.Errorf("--listen %q: %w", *listen, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--listen %q: the sandbox listens on loopback only", *listen)
+	if err := sandboxcmd.CheckLoopback(*listen, false); err != nil {
+		return err
 	}
 
 	token, err := secret(*tokenFile, "DOCUMENT360_SANDBOX_API_TOKEN", "", true)
@@ -84,11 +76,7 @@ func run(args []string) error {
 		return fmt.Errorf("client secret: %w", err)
 	}
 
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := sandboxcmd.Logger(os.Stderr, *verbose)
 	srv := sandbox.New(sandbox.Options{
 		APIToken: token, APIKey: apiKey,
 		ProjectID: *project, VersionID: *version, Lang: *lang,
@@ -101,22 +89,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	logger.Info("document360 sandbox listening", "url", "http://"+ln.Addr().String(),
 		"project", *project, "version", *version, "v3", apiKey != "", "widget_tokens", clientSecret != "",
 		"rate_limit_per_minute", *rateLimit)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return hs.Shutdown(sctx)
+	return sandboxcmd.Serve(context.Background(), ln, srv)
 }
 
 // secret reads a secret from file, else the environment variable env, else

@@ -15,30 +15,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 	"time"
 
 	"flag"
 
 	"github.com/latchkey/latchkey/integrations/oidc/sandbox"
+	"github.com/latchkey/latchkey/internal/sandboxcmd"
 )
 
 // SecretEnv names the environment variable holding the client secret.
 const SecretEnv = "OIDC_SANDBOX_CLIENT_SECRET"
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -56,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	authMethod := fs.String("auth-method", "", "restrict the token endpoint to client_secret_basic or client_secret_post (default: both)")
 	accessTTL := fs.Duration("access-token-ttl", 5*time.Minute, "access-token lifetime")
 	jwtAccess := fs.Bool("jwt-access-tokens", false, "issue access tokens as JWTs")
-	var redirects multiFlag
+	var redirects sandboxcmd.MultiFlag
 	fs.Var(&redirects, "redirect-uri", "registered redirect URI, matched exactly (repeatable), e.g. http://127.0.0.1:7788/identity/connected")
 	verbose := fs.Bool("v", false, "debug logging (never tokens)")
 	if err := fs.Parse(args); err != nil {
@@ -65,22 +55,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	secret, source, err := clientSecret(*secretFile)
+	secret, source, err := sandboxcmd.Secret(*secretFile, SecretEnv, sandbox.DefaultClientSecret)
 	if err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		return fmt.Errorf("--listen %q: %w", *listen, err)
+	if err := sandboxcmd.CheckLoopback(*listen, false); err != nil {
+		return err
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("--listen %q is not a loopback address", *listen)
-	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log := sandboxcmd.Logger(stderr, *verbose)
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -101,40 +83,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("oidc sandbox ready", "issuer", issuer, "client_id", *clientID, "client_secret", source,
 		"redirect_uris", redirects.String(), "users", "alice/alice-password, bob/bob-password")
 
-	hs := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// clientSecret returns the secret and where it came from, in words safe to
-// log (only the public demo default is shown).
-func clientSecret(file string) (secret, source string, err error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", "", fmt.Errorf("--client-secret-file: %w", err)
-		}
-		s := strings.TrimSpace(string(b))
-		if s == "" {
-			return "", "", fmt.Errorf("--client-secret-file %s is empty", file)
-		}
-		return s, "(from " + file + ")", nil
-	}
-	if s := strings.TrimSpace(os.Getenv(SecretEnv)); s != "" {
-		return s, "(from $" + SecretEnv + ")", nil
-	}
-	return sandbox.DefaultClientSecret, sandbox.DefaultClientSecret + " (demo default)", nil
+	return sandboxcmd.Serve(ctx, ln, p)
 }
