@@ -106,11 +106,7 @@ func newDisconnectCmd(env *cliEnv) *cobra.Command {
 		Short: "Disconnect an integration and delete its sealed tokens here and in the remote store",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Do(cmd.Context(), "DELETE", "/v1/integrations/"+args[0], nil, nil, nil); err != nil {
+			if err := env.call(cmd.Context(), "DELETE", "/v1/integrations/"+args[0], nil, nil, nil); err != nil {
 				return err
 			}
 			env.printf("%s disconnected.\n", args[0])

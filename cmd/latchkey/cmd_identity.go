@@ -70,12 +70,8 @@ func newLogoutCmd(env *cliEnv) *cobra.Command {
 		Short: "Sign out: end the session at the identity provider and delete the identity tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out daemon.LogoutResult
-			if err := cl.Do(cmd.Context(), "POST", "/control/logout", nil, nil, &out); err != nil {
+			if err := env.call(cmd.Context(), "POST", "/control/logout", nil, nil, &out); err != nil {
 				return err
 			}
 			if out.ProviderSession {
@@ -101,12 +97,8 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 			if err != nil {
 				return usageError{err.Error()}
 			}
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var nc daemon.CreatedClient
-			if err := cl.Do(cmd.Context(), "POST", "/control/clients", nil, daemon.CreateClientRequest{Name: args[0], Expires: d, Integrations: scope}, &nc); err != nil {
+			if err := env.call(cmd.Context(), "POST", "/control/clients", nil, daemon.CreateClientRequest{Name: args[0], Expires: d, Integrations: scope}, &nc); err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -129,14 +121,10 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 		Short: "List personal clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Clients []daemon.ClientInfo `json:"clients"`
 			}
-			if err := cl.Do(cmd.Context(), "GET", "/control/clients", nil, nil, &out); err != nil {
+			if err := env.call(cmd.Context(), "GET", "/control/clients", nil, nil, &out); err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -167,11 +155,7 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 		Short: "Revoke a personal client now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
-			if err := cl.Do(cmd.Context(), "DELETE", "/control/clients/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+			if err := env.call(cmd.Context(), "DELETE", "/control/clients/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
 				return err
 			}
 			env.printf("Revoked %s.\n", args[0])
@@ -189,14 +173,10 @@ func newOpenCmd(env *cliEnv) *cobra.Command {
 		Short: "Open a course in the integration's web app, already signed in (a fresh short-lived credential, never the vault's token)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				URL string `json:"url"`
 			}
-			if err := cl.Do(cmd.Context(), "POST", "/control/open/"+url.PathEscape(args[0]), url.Values{"target": {args[1]}}, nil, &out); err != nil {
+			if err := env.call(cmd.Context(), "POST", "/control/open/"+url.PathEscape(args[0]), url.Values{"target": {args[1]}}, nil, &out); err != nil {
 				return err
 			}
 			if printURL {

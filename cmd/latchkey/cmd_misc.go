@@ -49,14 +49,10 @@ func newRotateKeyCmd(env *cliEnv) *cobra.Command {
 		Short: "Make a new salt and re-seal every record under it (crash-safe)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				KeyID string `json:"key_id"`
 			}
-			err = cl.Do(cmd.Context(), "POST", "/control/rotate-key", nil, nil, &out)
+			err := env.call(cmd.Context(), "POST", "/control/rotate-key", nil, nil, &out)
 			if errors.Is(err, daemon.ErrNotRunning) {
 				d, oerr := env.openOffline(cmd.Context())
 				if oerr != nil {
@@ -121,14 +117,10 @@ func newMenuCmd(env *cliEnv) *cobra.Command {
 		Short: "Open the menu (search, My Courses, integrations) in the browser",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				URL string `json:"url"`
 			}
-			if err := cl.Do(cmd.Context(), "POST", "/control/menu-url", nil, nil, &out); err != nil {
+			if err := env.call(cmd.Context(), "POST", "/control/menu-url", nil, nil, &out); err != nil {
 				return err
 			}
 			if printURL {

@@ -42,12 +42,8 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 
 // status asks the running daemon, or computes the status offline.
 func (e *cliEnv) status(ctx context.Context) (*daemon.Status, error) {
-	cl, err := e.client()
-	if err != nil {
-		return nil, err
-	}
 	var st daemon.Status
-	err = cl.Do(ctx, "GET", "/v1/status", nil, nil, &st)
+	err := e.call(ctx, "GET", "/v1/status", nil, nil, &st)
 	if err == nil {
 		return &st, nil
 	}
@@ -165,12 +161,8 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 		Short: `List "My Courses": your enrollments in every connected LMS, in progress first`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var raw json.RawMessage
-			if err := cl.Do(cmd.Context(), "GET", "/v1/courses", nil, nil, &raw); err != nil {
+			if err := env.call(cmd.Context(), "GET", "/v1/courses", nil, nil, &raw); err != nil {
 				return err
 			}
 			var doc struct {
@@ -233,10 +225,6 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 		Short: "Search every connected integration at once (courses, articles, …)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			q := url.Values{"q": {strings.Join(args, " ")}}
 			if limit > 0 {
 				q.Set("limit", strconv.Itoa(limit))
@@ -245,7 +233,7 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 				Results []integrations.SearchResult `json:"results"`
 				Errors  []feedError                 `json:"errors"`
 			}
-			if err := cl.Do(cmd.Context(), "GET", "/v1/search", q, nil, &doc); err != nil {
+			if err := env.call(cmd.Context(), "GET", "/v1/search", q, nil, &doc); err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -283,14 +271,10 @@ injector: curl -H "Authorization: Bearer $(latchkey token)" http://127.0.0.1:778
 --integrations limits which integrations it may reach (default: all).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Token string `json:"token"`
 			}
-			if err := cl.Do(cmd.Context(), "POST", "/control/token", nil, daemon.TokenRequest{Integrations: scope, TTL: ttl}, &out); err != nil {
+			if err := env.call(cmd.Context(), "POST", "/control/token", nil, daemon.TokenRequest{Integrations: scope, TTL: ttl}, &out); err != nil {
 				return err
 			}
 			fmt.Fprintln(env.stdout, out.Token)
@@ -309,14 +293,10 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 		Short: "Show the local audit trail of injected calls (never a token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
 			var doc struct {
 				Entries []injector.AuditEntry `json:"entries"`
 			}
-			if err := cl.Do(cmd.Context(), "GET", "/control/audit", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &doc); err != nil {
+			if err := env.call(cmd.Context(), "GET", "/control/audit", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &doc); err != nil {
 				return err
 			}
 			if env.jsonOut {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 
@@ -109,3 +110,12 @@ func isTerminal(w io.Writer) bool {
 func (e *cliEnv) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// call sends one request to the running daemon over its control socket.
+func (e *cliEnv) call(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	cl, err := e.client()
+	if err != nil {
+		return err
+	}
+	return cl.Do(ctx, method, path, q, body, out)
+}
