@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/injector"
@@ -220,7 +219,7 @@ func jsonHandler(fn func(*http.Request) (any, error)) http.Handler {
 				status, code = http.StatusConflict, "reconnect_needed"
 			case errors.Is(err, integrations.ErrNotConnected):
 				status, code = http.StatusConflict, "not_connected"
-			case strings.Contains(err.Error(), "not configured"), strings.Contains(err.Error(), "unknown integration"):
+			case errors.Is(err, ErrNotConfigured):
 				status, code = http.StatusNotFound, "not_configured"
 			}
 			w.WriteHeader(status)

@@ -270,17 +270,26 @@ func (d *Daemon) tokens(name string) *tokenManager {
 	return t
 }
 
+// ErrNotConfigured: the integration is unknown, not configured, or
+// misconfigured; the message says which and what to do.
+var ErrNotConfigured = errors.New("not configured")
+
+type notConfiguredError struct{ msg string }
+
+func (e notConfiguredError) Error() string        { return e.msg }
+func (e notConfiguredError) Is(target error) bool { return target == ErrNotConfigured }
+
 func (d *Daemon) notConfigured(name string) error {
 	d.mu.Lock()
 	err := d.integErr[name]
 	d.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("%s is misconfigured: %v (fix it with `latchkey configure %s`)", name, err, name)
+		return notConfiguredError{fmt.Sprintf("%s is misconfigured: %v (fix it with `latchkey configure %s`)", name, err, name)}
 	}
 	if !d.registry.Has(name) {
-		return fmt.Errorf("unknown integration %q (known: %s)", name, strings.Join(d.registry.Names(), ", "))
+		return notConfiguredError{fmt.Sprintf("unknown integration %q (known: %s)", name, strings.Join(d.registry.Names(), ", "))}
 	}
-	return fmt.Errorf("%s is not configured: run `latchkey configure %s` first", name, name)
+	return notConfiguredError{fmt.Sprintf("%s is not configured: run `latchkey configure %s` first", name, name)}
 }
 
 func isNotFound(err error) bool {

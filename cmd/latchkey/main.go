@@ -75,7 +75,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exitKeychain
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
 		return exitCancelled
-	case errors.Is(err, integrations.ErrNotConnected), errors.Is(err, integrations.ErrReconnectNeeded), errors.Is(err, errNeedsAction):
+	case errors.Is(err, integrations.ErrNotConnected), errors.Is(err, integrations.ErrReconnectNeeded), errors.Is(err, daemon.ErrNotConfigured):
 		return exitNeedsAction
 	case errors.As(err, &ae):
 		switch ae.Code {
@@ -85,9 +85,6 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	return exitError
 }
-
-// errNeedsAction marks errors the user fixes by configuring or connecting.
-var errNeedsAction = errors.New("needs action")
 
 type usageError struct{ msg string }
 
