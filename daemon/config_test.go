@@ -28,6 +28,18 @@ func TestConfigPrecedenceAndValidation(t *testing.T) {
 	if c.Keychain != "system" {
 		t.Fatalf("default keychain %q", c.Keychain)
 	}
+	if c.MaxProcs == nil || *c.MaxProcs != 1 {
+		t.Fatalf("default max_procs %v, want 1", c.MaxProcs)
+	}
+	env["LATCHKEY_MAX_PROCS"] = "0"
+	if c, err := LoadConfig(path, func(k string) string { return env[k] }); err != nil || *c.MaxProcs != 0 {
+		t.Fatalf("LATCHKEY_MAX_PROCS=0: %v %v", c.MaxProcs, err)
+	}
+	env["LATCHKEY_MAX_PROCS"] = "-2"
+	if _, err := LoadConfig(path, func(k string) string { return env[k] }); err == nil {
+		t.Fatal("a negative LATCHKEY_MAX_PROCS was accepted")
+	}
+	delete(env, "LATCHKEY_MAX_PROCS")
 	env["LATCHKEY_SEARCH_DEADLINE"] = "soon"
 	if _, err := LoadConfig(path, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LATCHKEY_SEARCH_DEADLINE") {
 		t.Fatalf("bad duration: %v", err)

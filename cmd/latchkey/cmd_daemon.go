@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,9 @@ func newDaemonCmd(env *cliEnv) *cobra.Command {
 			logger, err := newLogger(env, c.LogLevel, logFormat)
 			if err != nil {
 				return err
+			}
+			if n := *c.MaxProcs; n > 0 && env.getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(n)
 			}
 			if pid, ok := daemon.RunningPID(p); ok {
 				return errors.New(daemon.ErrAlreadyRunning.Error() + " (pid " + itoa(pid) + ")")

@@ -28,7 +28,7 @@ func main() {
 	conns := flag.String("c", "1,16,64", "concurrencies")
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
-	injProcs := flag.Int("injprocs", 0, "GOMAXPROCS of the injector process (0: the Go default)")
+	injProcs := flag.Int("injprocs", 1, "GOMAXPROCS of the injector process, 1 as the daemon runs by default (max_procs); 0: the Go default")
 	ab := flag.String("ab", "", `also measure a variant of the injector as target d: "transport" (net/http's Transport upstream) or "server" (net/http's Server)`)
 	flag.Parse()
 
