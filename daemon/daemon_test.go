@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -410,5 +411,64 @@ func TestDisconnect(t *testing.T) {
 	}
 	if _, _, err := h.d.vault.LoadToken(context.Background(), "docebo"); err == nil {
 		t.Fatal("sealed token still there")
+	}
+}
+
+// A refresh that fails transiently (the provider answers 503) is not retried
+// by every queued caller: one token-endpoint call answers the whole burst.
+func TestFailedRefreshIsNotStampeded(t *testing.T) {
+	var tokenCalls atomic.Int32
+	var failing atomic.Bool
+	var front *httptest.Server
+	h := newHarnessWith(t, sandbox.Options{}, func(h *harness) {
+		target, _ := url.Parse(h.sbURL)
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		front = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/oauth2/token" && failing.Load() {
+				tokenCalls.Add(1)
+				http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		t.Cleanup(front.Close)
+		if err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
+			c.Integrations["docebo"] = IntegrationConfig{URL: front.URL, ClientID: sandbox.DefaultClientID}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.connect()
+	tok, _, err := h.d.vault.LoadToken(context.Background(), "docebo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	if err := h.d.saveToken(context.Background(), "docebo", tok, nil); err != nil {
+		t.Fatal(err)
+	}
+	failing.Store(true)
+	tm := h.d.tokens("docebo")
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := tm.Token(context.Background()); err != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 200 {
+		t.Fatalf("%d of 200 callers failed, want all (the provider is down)", failed.Load())
+	}
+	if n := tokenCalls.Load(); n != 1 {
+		t.Fatalf("the token endpoint was called %d times for one burst, want 1", n)
+	}
+	if h.state("docebo") != "connected" {
+		t.Fatalf("a transient failure changed the state to %q", h.state("docebo"))
 	}
 }

@@ -27,7 +27,17 @@ type tokenManager struct {
 	d    *Daemon
 	name string
 	mu   sync.Mutex // serialises refreshes of this integration
+
+	// A failed refresh is remembered briefly (guarded by mu), so callers
+	// queued behind it get its error instead of each asking the provider
+	// again: one failing token-endpoint call per burst, not one per caller.
+	failedFor string // the access token whose refresh failed
+	failedAt  time.Time
+	failErr   error
 }
+
+// refreshFailureHold is how long a failed refresh answers for its token.
+const refreshFailureHold = 2 * time.Second
 
 var _ integrations.Tokens = (*tokenManager)(nil)
 
@@ -54,13 +64,18 @@ func (t *tokenManager) Refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 	if rejected != nil && cur.AccessToken != rejected.AccessToken && fresh(cur) {
 		return cur, nil // someone else refreshed while we waited
 	}
+	if t.failErr != nil && t.failedFor == cur.AccessToken && time.Since(t.failedAt) < refreshFailureHold {
+		return nil, t.failErr
+	}
 	next, err := t.d.obtainNewToken(ctx, t.name, cur)
 	if err != nil {
+		t.failedFor, t.failedAt, t.failErr = cur.AccessToken, time.Now(), err
 		if errors.Is(err, integrations.ErrReconnectNeeded) {
 			t.d.markReconnect(ctx, t.name, "the provider refused the refresh token; connect again")
 		}
 		return nil, err
 	}
+	t.failErr = nil
 	if next.RefreshToken == "" {
 		next.RefreshToken = cur.RefreshToken
 	}
@@ -79,10 +94,7 @@ func (t *tokenManager) load(ctx context.Context) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("%w: run `latchkey connect %s`", integrations.ErrNotConnected, t.name)
 	case errors.Is(err, envelope.ErrKeyMismatch), errors.Is(err, envelope.ErrAuth):
 		const reason = "its sealed token cannot be opened with this machine's key; connect again"
-		if err := t.d.vault.MarkReconnect(ctx, t.name, reason, t.d.pushEnabled()); err != nil {
-			t.d.log.Error("mark reconnect-needed", "integration", t.name, "err", err)
-		}
-		t.d.changed()
+		t.d.markReconnect(ctx, t.name, reason)
 		return nil, fmt.Errorf("%w: %s", integrations.ErrReconnectNeeded, reason)
 	default:
 		return nil, err
@@ -146,19 +158,14 @@ func classifyOAuthError(err error) error {
 	return err
 }
 
-// markReconnect records that name needs the user to connect again.
+// markReconnect records that name needs the user to connect again and
+// deletes its sealed token (useless now), in one transaction.
 func (d *Daemon) markReconnect(ctx context.Context, name, reason string) {
-	c, err := d.store.GetConnection(ctx, name)
-	if err != nil {
-		c = store.Connection{Integration: name}
-	}
-	c.State = store.StateReconnectNeeded
-	c.Reason = reason
-	c.UpdatedAt = time.Now()
-	if err := d.store.PutConnection(ctx, c); err != nil {
+	if err := d.vault.MarkReconnect(ctx, name, reason, d.pushEnabled()); err != nil {
 		d.log.Error("record reconnect-needed", "integration", name, "err", err)
 	}
 	d.log.Warn("integration needs reconnecting", "integration", name, "reason", reason)
+	d.kickSync()
 	d.changed()
 }
 
