@@ -16,19 +16,20 @@ import (
 
 func menuHandler() http.Handler { return menu.Handler() }
 
-// startDesktop starts the tray and the global hotkey when a display exists;
-// without one (or in a build without cgo) the daemon says so and keeps
-// serving the API.
-func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) {
+// startDesktop starts the global hotkey when a display exists, and returns
+// the tray's event loop for Run to run on its own goroutine (nil without a
+// tray); without a display (or in a build without cgo) the daemon says so
+// and keeps serving the API.
+func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) (runTray func()) {
 	if d.conf().NoTray {
 		d.extras.set("off: disabled by configuration", "off: disabled by configuration")
-		return
+		return nil
 	}
 	if ok, reason := tray.Available(); !ok {
 		d.extras.set("off: "+reason, "off: "+reason)
 		d.log.Info("tray and hotkey are off", "reason", reason)
 		fmtLine(d, "tray and hotkey are off: "+reason)
-		return
+		return nil
 	}
 	label := ""
 	combo, err := hotkey.Parse(d.conf().Hotkey)
@@ -53,15 +54,13 @@ func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit cont
 		}()
 	}
 	d.extras.set("on", "")
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return func() {
 		err := tray.Run(ctx, trayAdapter{d, quit}, tray.Options{HotkeyLabel: label, Logger: d.log})
 		if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
 			d.extras.set("off: "+err.Error(), "")
 			d.log.Warn("tray is off", "err", err)
 		}
-	}()
+	}
 }
 
 func fmtLine(d *Daemon, s string) { _, _ = d.out.Write([]byte("latchkey: " + s + "\n")) }

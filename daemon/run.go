@@ -149,18 +149,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.startSync(ctx, &wg); err != nil {
 		d.log.Error("remote store sync is off", "err", err)
 	}
-	d.startDesktop(ctx, &wg, cancel)
+	runTray := d.startDesktop(ctx, &wg, cancel)
 
 	fmt.Fprintf(d.out, "latchkey daemon %s: listening on http://%s (control socket %s, state %s)\n",
 		d.version, d.listenAddr, sock, d.paths.StateDir)
 	d.log.Info("daemon started", "listen", d.listenAddr, "socket", sock, "state_dir", d.paths.StateDir, "key_id", d.vault.KeyID())
 
-	var first error
-	select {
-	case <-ctx.Done():
-	case first = <-errs:
-		cancel()
+	stopped := make(chan error, 1)
+	go func() {
+		select {
+		case <-ctx.Done():
+			stopped <- nil
+		case err := <-errs:
+			cancel()
+			stopped <- err
+		}
+	}()
+	// The tray's event loop runs on Run's own goroutine: on macOS it must be
+	// the main thread (cmd/latchkey locks main there), and Run is called
+	// from main. It returns when ctx ends or the user picks Quit.
+	if runTray != nil {
+		runTray()
 	}
+	first := <-stopped
 	wg.Wait()
 	d.inj.Close() // flushes the audit entries still batched
 	d.log.Info("daemon stopped")
