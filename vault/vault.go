@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -30,6 +31,13 @@ const SaltLen = 32
 
 // nextSuffix names the keychain account of the salt a rotation moves to.
 const nextSuffix = ".next"
+
+// Meta entries of the binding user: the current one, and the one a Rebind
+// is moving to (present only while it runs, or after a crash mid-way).
+const (
+	metaBind     = "vault.binding_user"
+	metaBindNext = "vault.binding_user.next"
+)
 
 // ErrNoToken: no sealed token is stored for that integration on this device.
 var ErrNoToken = errors.New("vault: no token stored")
@@ -130,10 +138,16 @@ func deriveKey(salt []byte, user string) (*key, error) {
 type Vault struct {
 	kc      keychain.Keychain
 	st      *sqlitestore.Store
-	user    string
+	user    string // the OS user: keychain account, and key derivation
 	device  string
 	service string
 	push    bool
+
+	// bind is the user records are bound to (AAD and record key): the
+	// organisation identity's subject when one is signed in, else user.
+	// Changed only by Rebind, holding mu for writing; read lock-free.
+	bind atomic.Pointer[string]
+	prev atomic.Pointer[string] // the binding user before the last Rebind
 
 	// mu guards cur and keys. SaveToken holds it for reading from sealing to
 	// the end of the write, so a rotation that switches keys (holding it for
@@ -209,6 +223,17 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		}
 		v.keys[k.id], v.cur = k, k // next, when present, wins
 	}
+	bind := v.user
+	if b, err := v.st.GetMeta(ctx, metaBind); err == nil && b != "" {
+		bind = b
+	}
+	v.bind.Store(&bind)
+	if next, err := v.st.GetMeta(ctx, metaBindNext); err == nil && next != "" {
+		// A Rebind was interrupted: finish it (it is idempotent).
+		if err := v.rebindLocked(ctx, next, o.Push); err != nil {
+			return nil, nil, fmt.Errorf("vault: resume the interrupted re-binding: %w", err)
+		}
+	}
 	// Records under no known key are never tried: they are purged.
 	recs, err := v.ownRecords(ctx)
 	if err != nil {
@@ -276,12 +301,23 @@ func (v *Vault) User() string { return v.user }
 // Device returns the device this vault seals for.
 func (v *Vault) Device() string { return v.device }
 
+func (v *Vault) prevBind() string {
+	if p := v.prev.Load(); p != nil {
+		return *p
+	}
+	return v.user
+}
+
+// BindingUser returns the user records are bound to: the organisation
+// identity's subject while one is signed in (see Rebind), else User.
+func (v *Vault) BindingUser() string { return *v.bind.Load() }
+
 func (v *Vault) storeKey(integration string) store.Key {
-	return store.Key{User: v.user, Device: v.device, Integration: integration}
+	return store.Key{User: v.BindingUser(), Device: v.device, Integration: integration}
 }
 
 func (v *Vault) binding(integration string) envelope.Binding {
-	return envelope.Binding{User: v.user, Device: v.device, Integration: integration}
+	return envelope.Binding{User: v.BindingUser(), Device: v.device, Integration: integration}
 }
 
 // Seal seals tok for integration under the current key. It does no I/O.
@@ -331,7 +367,18 @@ func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
 }
 
 func (v *Vault) openWith(k *key, rec store.Record) (*oauth2.Token, error) {
-	pt, err := envelope.Open(k.aes, k.id, v.binding(rec.Integration), rec.Envelope)
+	// A record is opened as bound to the user it is stored under, which
+	// must be this vault's binding user (or the OS user, which a record read
+	// just before a Rebind may still carry): a record moved to another
+	// user's key does not open.
+	b := v.binding(rec.Integration)
+	if rec.User != "" && rec.User != b.User {
+		if rec.User != v.user && rec.User != v.prevBind() {
+			return nil, fmt.Errorf("%w: the record of %s belongs to another user", envelope.ErrAuth, rec.Integration)
+		}
+		b.User = rec.User
+	}
+	pt, err := envelope.Open(k.aes, k.id, b, rec.Envelope)
 	if err != nil {
 		return nil, err
 	}
@@ -694,9 +741,122 @@ func (v *Vault) reload(ctx context.Context) error {
 	return nil
 }
 
+// Rebind binds this device's records, and the sealed meta entries, to the
+// user to ("" = the OS user): each is opened as bound to the current binding
+// user and re-sealed, under the current key, bound to to. The daemon calls
+// it when the organisation identity signs in (to = its subject) and out.
+//
+// It is crash-safe: the target is recorded first, each record is written
+// under its new key before its old one is removed (dropping the old one's
+// pending push, and queuing the new one when push is set), and Open
+// finishes an interrupted Rebind.
+func (v *Vault) Rebind(ctx context.Context, to string, push bool) error {
+	if to == "" {
+		to = v.user
+	}
+	v.rotateMu.Lock()
+	defer v.rotateMu.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if to == v.BindingUser() {
+		return nil
+	}
+	return v.rebindLocked(ctx, to, push)
+}
+
+// rebindLocked does Rebind's work; the caller holds mu for writing (or is
+// Open, before the vault is shared).
+func (v *Vault) rebindLocked(ctx context.Context, to string, push bool) error {
+	from := v.BindingUser()
+	if err := v.st.SetMeta(ctx, metaBindNext, to); err != nil {
+		return err
+	}
+	bound := func(user, name string) envelope.Binding {
+		return envelope.Binding{User: user, Device: v.device, Integration: name}
+	}
+	if from != to {
+		recs, err := v.st.ListRecords(ctx, from)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.Device != v.device {
+				continue
+			}
+			var pt []byte
+			k := v.keys[rec.KeyID]
+			if k != nil {
+				pt, err = envelope.Open(k.aes, k.id, bound(from, rec.Integration), rec.Envelope)
+			}
+			if k == nil || err != nil {
+				// Cannot be opened: it cannot follow; the integration must
+				// be connected again.
+				reason := ReasonLostKey
+				if k != nil {
+					reason = ReasonCorrupt
+				}
+				conn, cerr := v.st.GetConnection(ctx, rec.Integration)
+				if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
+					return cerr
+				}
+				conn.Integration = rec.Integration
+				conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateReconnectNeeded, reason, time.Time{}, time.Now()
+				if err := v.st.DeleteRecordEnqueue(ctx, rec.Key, false, &conn); err != nil {
+					return err
+				}
+				continue
+			}
+			sealed, err := envelope.Seal(v.cur.aes, v.cur.id, bound(to, rec.Integration), pt)
+			clear(pt)
+			if err != nil {
+				return err
+			}
+			nr := store.Record{Key: store.Key{User: to, Device: v.device, Integration: rec.Integration}, KeyID: v.cur.id, Envelope: sealed}
+			if _, err := v.st.PutRecordEnqueue(ctx, nr, store.AnyVersion, push, nil); err != nil {
+				return err
+			}
+			if err := v.st.DeleteRecordEnqueue(ctx, rec.Key, false, nil); err != nil {
+				return err
+			}
+		}
+		metas, err := v.st.ListMeta(ctx)
+		if err != nil {
+			return err
+		}
+		for name, val := range metas {
+			e, err := envelope.Parse(val)
+			if err != nil {
+				continue // not a sealed entry
+			}
+			k := v.keys[e.KeyID]
+			if k == nil {
+				continue
+			}
+			pt, err := envelope.Open(k.aes, k.id, bound(from, name), val)
+			if err != nil {
+				continue // not bound to from: not ours, or already moved
+			}
+			sealed, err := envelope.Seal(v.cur.aes, v.cur.id, bound(to, name), pt)
+			clear(pt)
+			if err != nil {
+				return err
+			}
+			if _, err := v.st.CompareAndSetMeta(ctx, name, val, sealed); err != nil {
+				return err
+			}
+		}
+	}
+	v.prev.Store(&from)
+	v.bind.Store(&to)
+	if err := v.st.SetMeta(ctx, metaBind, to); err != nil {
+		return err
+	}
+	return v.st.DeleteMeta(ctx, metaBindNext)
+}
+
 // ownRecords lists this user's records on this device.
 func (v *Vault) ownRecords(ctx context.Context) ([]store.Record, error) {
-	all, err := v.st.ListRecords(ctx, v.user)
+	all, err := v.st.ListRecords(ctx, v.BindingUser())
 	if err != nil {
 		return nil, err
 	}

@@ -134,6 +134,20 @@ func New(local Local, remote store.RecordStore, o Options) *Syncer {
 	return s
 }
 
+// SetUser changes the user this device's records are listed under (the
+// vault re-binds them when the organisation identity signs in or out).
+func (s *Syncer) SetUser(user string) {
+	s.mu.Lock()
+	s.o.User = user
+	s.mu.Unlock()
+}
+
+func (s *Syncer) user() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.o.User
+}
+
 // Kick asks Run to push and check now (after a local write, a network
 // change, or "retry now" in the tray). It never blocks.
 func (s *Syncer) Kick() {
@@ -286,7 +300,7 @@ func (s *Syncer) cycle(ctx context.Context, force, check bool) cycleResult {
 			break
 		}
 	}
-	if check && s.o.User != "" && s.o.Device != "" {
+	if check && s.user() != "" && s.o.Device != "" {
 		if err := s.check(ctx); err != nil && ctx.Err() == nil {
 			unreachable := errors.Is(err, store.ErrUnavailable) || errors.Is(err, remotestore.ErrUnauthorized)
 			s.fail(err, unreachable)
@@ -391,7 +405,7 @@ func (s *Syncer) check(ctx context.Context) error {
 	for _, it := range items {
 		pending[it.Record.Key] = true
 	}
-	recs, err := s.local.ListRecords(ctx, s.o.User)
+	recs, err := s.local.ListRecords(ctx, s.user())
 	if err != nil {
 		return fmt.Errorf("listing local records: %w", err)
 	}
