@@ -157,6 +157,9 @@ func (d *Daemon) storeIdentity(ctx context.Context, idt *oidc.IDToken, c idClaim
 		return err
 	}
 	d.signedInSub.Store(idt.Subject)
+	if err := d.rebind(ctx, idt.Subject); err != nil {
+		return err
+	}
 	return d.store.SetMeta(ctx, "identity_groups", strings.Join(c.Groups, "\n"))
 }
 
@@ -289,6 +292,9 @@ func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 		return res, err
 	}
 	if err := d.store.SetMeta(ctx, "identity_groups", ""); err != nil {
+		return res, err
+	}
+	if err := d.rebind(ctx, ""); err != nil { // back to the OS user
 		return res, err
 	}
 	d.changed()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -23,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	oidcsandbox "github.com/latchkey/latchkey/integrations/oidc/sandbox"
 	"github.com/latchkey/latchkey/internal/testenv"
+	"github.com/latchkey/latchkey/vault/store"
 )
 
 // idHarness is the daemon harness plus a real OpenID Provider (zitadel's
@@ -617,5 +619,49 @@ func TestLogoutAfterTheHintKeyWasDropped(t *testing.T) {
 	}
 	if h.identity().SignedIn {
 		t.Fatal("still signed in")
+	}
+}
+
+// Signed in, the vault binds every sealed record to the identity's subject;
+// signed out, back to the OS user. Tokens keep working across both.
+func TestRecordsBoundToTheSignedInSubject(t *testing.T) {
+	h := newIdentityHarness(t, "")
+	h.connect()
+	ctx := context.Background()
+	if got := h.d.vault.BindingUser(); got != "alice" {
+		t.Fatalf("binding before login %q", got)
+	}
+	h.loginHTTP("alice", "alice-password")
+	if got := h.d.vault.BindingUser(); got != aliceSub {
+		t.Fatalf("binding after login %q, want %q", got, aliceSub)
+	}
+	for _, name := range []string{"docebo", identityName} {
+		if _, err := h.d.store.GetRecord(ctx, store.Key{User: aliceSub, Device: h.d.vault.Device(), Integration: name}); err != nil {
+			t.Fatalf("%s is not bound to the subject: %v", name, err)
+		}
+		if _, err := h.d.store.GetRecord(ctx, store.Key{User: "alice", Device: h.d.vault.Device(), Integration: name}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s still under the OS user: %v", name, err)
+		}
+	}
+	if code := h.api("GET", "/v1/proxy/docebo/manage/v1/user/session", nil); code != 200 {
+		t.Fatalf("proxy after login: %d", code)
+	}
+	st, _ := h.d.StatusDoc(ctx)
+	if st.BoundTo != aliceSub || st.User != "alice" {
+		t.Fatalf("status user %q bound_to %q", st.User, st.BoundTo)
+	}
+	// The binding survives a restart.
+	h.restart()
+	if got := h.d.vault.BindingUser(); got != aliceSub {
+		t.Fatalf("binding after restart %q", got)
+	}
+	if _, err := h.d.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.d.vault.BindingUser(); got != "alice" {
+		t.Fatalf("binding after logout %q", got)
+	}
+	if code := h.api("GET", "/v1/proxy/docebo/manage/v1/user/session", nil); code != 200 {
+		t.Fatalf("proxy after logout: %d", code)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type Status struct {
 	Version      string              `json:"version"`
 	User         string              `json:"user"`
+	BoundTo      string              `json:"bound_to,omitempty"` // the identity's subject records are bound to, when not User
 	Device       string              `json:"device"`
 	KeyID        string              `json:"key_id"`
 	Keychain     KeychainStatus      `json:"keychain"`
@@ -87,6 +88,9 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 		StateDir: d.paths.StateDir, StorePath: d.paths.DBPath(), ConfigFile: d.paths.ConfigFile(),
 		Keychain: KeychainStatus{Backend: d.conf().Keychain, Reachable: true},
 		Daemon:   DaemonStatus{Socket: d.paths.SocketPath()},
+	}
+	if b := d.vault.BindingUser(); b != st.User {
+		st.BoundTo = b
 	}
 	if err := keychain.Probe(d.kc); err != nil {
 		st.Keychain.Reachable = false

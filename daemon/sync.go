@@ -49,7 +49,7 @@ func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
 	}
 	remote := remotestore.New(d.conf().Store, d.storeBearer, d.http)
 	s := syncer.New(d.store, remote, syncer.Options{
-		User: d.vault.User(), Device: d.vault.Device(), StatusFile: d.syncStatusFile(), Logger: d.log,
+		User: d.vault.BindingUser(), Device: d.vault.Device(), StatusFile: d.syncStatusFile(), Logger: d.log,
 		Hooks: syncer.Hooks{
 			OnRevoked: func(ctx context.Context, integration string) {
 				// One transaction: the sealed record goes and the state says why.
@@ -79,11 +79,11 @@ func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
 }
 
 // adoptRemote stores a newer sealed record of this device read from the
-// remote store. The store keys records by the identity's subject; locally
-// they are keyed by the OS user the vault binds them to. A record this
+// remote store. The store keys records by the identity's subject (the JWT's
+// sub); locally they are keyed by the user the vault binds them to. A record this
 // vault cannot open is refused (the local, working token stays).
 func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
-	rec.User = d.vault.User()
+	rec.User = d.vault.BindingUser()
 	if rec.Device != d.vault.Device() {
 		return fmt.Errorf("the store's record of %s is for device %s, not this one", rec.Integration, rec.Device)
 	}
@@ -100,6 +100,19 @@ func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
 		return err
 	}
 	d.changed()
+	return nil
+}
+
+// rebind binds the vault's records to user ("" = the OS user) and tells
+// the sync loop.
+func (d *Daemon) rebind(ctx context.Context, user string) error {
+	if err := d.vault.Rebind(ctx, user, d.pushEnabled()); err != nil {
+		return fmt.Errorf("bind the sealed tokens to the signed-in identity: %w", err)
+	}
+	if s := d.syncLoop(); s != nil {
+		s.SetUser(d.vault.BindingUser())
+		s.Kick()
+	}
 	return nil
 }
 
