@@ -60,7 +60,6 @@ type Daemon struct {
 	integ    map[string]integrations.Integration
 	integErr map[string]error
 	tok      map[string]*tokenManager
-	changeCh chan struct{}
 	trayCh   chan struct{} // buffered(1): the tray's change signal
 
 	flows *flowTable
@@ -127,7 +126,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 	d := &Daemon{
 		paths: o.Paths, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
 		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
-		tok: map[string]*tokenManager{}, changeCh: make(chan struct{}), trayCh: make(chan struct{}, 1), flows: newFlowTable(),
+		tok: map[string]*tokenManager{}, trayCh: make(chan struct{}, 1), flows: newFlowTable(),
 	}
 	d.cfgp.Store(&o.Config)
 	if rep != nil && len(rep.Purged) > 0 {
@@ -296,23 +295,13 @@ func isNotFound(err error) bool {
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, vault.ErrNoToken)
 }
 
-// changed wakes everyone watching the daemon's state (tray, CLI waits).
+// changed tells the tray that the daemon's state changed (without
+// blocking: one pending signal is enough).
 func (d *Daemon) changed() {
-	d.mu.Lock()
-	close(d.changeCh)
-	d.changeCh = make(chan struct{})
-	d.mu.Unlock()
 	select {
 	case d.trayCh <- struct{}{}:
 	default:
 	}
-}
-
-// Changes returns a channel closed at the next state change.
-func (d *Daemon) Changes() <-chan struct{} {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.changeCh
 }
 
 // redirectURL is the loopback OAuth redirect of an integration (RFC 8252).
