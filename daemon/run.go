@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -139,10 +138,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	errs := make(chan error, 2)
 	wg.Add(2)
 	go func() { defer wg.Done(); errs <- inj.Serve(ctx, tcp) }()
-	go func() {
-		defer wg.Done()
-		errs <- serveHTTP(ctx, peerCheckedListener{ctl, d.log}, inj.ControlHandler())
-	}()
+	go func() { defer wg.Done(); errs <- inj.ServeControl(ctx, peerCheckedListener{ctl, d.log}) }()
 
 	wg.Add(1)
 	go func() { defer wg.Done(); d.keepClientToken(ctx, issuer) }()
@@ -176,24 +172,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.inj.Close() // flushes the audit entries still batched
 	d.log.Info("daemon stopped")
 	return first
-}
-
-// serveHTTP serves h on ln until ctx ends, then lets in-flight requests
-// finish (bounded).
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	<-done
-	return err
 }
 
 // checkListen refuses a non-loopback address unless explicitly allowed.

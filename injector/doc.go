@@ -11,9 +11,8 @@
 //
 // /v1/proxy/{integration}/{path…} forwards to that integration's BaseURL
 // only, with the integration's token opened at request time (Backend.Lookup →
-// Tokens.Token) and set as the Authorization header (or by the integration's
-// own SetAuthHeader(*http.Request, *oauth2.Token) method when it has one, for
-// API-key style providers). The plaintext is not kept after the request.
+// Tokens.Token) and set as the Authorization header. The plaintext is not
+// kept after the request.
 // Refused before anything is opened: absolute-form request targets, CONNECT,
 // empty, "." and ".." segments, percent-encoded "/", "\", ".", "@" and "%",
 // backslashes, "@" and control characters. Upstream redirects are never
@@ -25,10 +24,13 @@
 // Authorization, Cookie, Origin, Referer, Forwarded/X-Forwarded-* (and
 // underscore variants), X-Real-IP, Via, Proxy-* and hop-by-hop headers are not
 // forwarded; upstream Set-Cookie, hop-by-hop and CORS/framing headers are not
-// passed back. An upstream 401 makes the injector call Tokens.Refresh once and
-// retry, when the request body is replayable (none, or at most 1 MiB with a
-// known length). The environment's HTTP proxy settings are ignored: the token
-// goes straight to the integration.
+// passed back. Request bodies are read whole (at most 64 MiB, 413 beyond), so
+// an upstream 401 makes the injector call Tokens.Refresh once and retry with
+// the same body. An upstream body that ends within 64 KiB is read before the
+// answer goes out (with a Content-Length); a longer one streams, and an event
+// stream is flushed as it arrives. A proxied call is cut after 5 minutes. The
+// environment's HTTP proxy settings are ignored: the token goes straight to
+// the integration.
 //
 // # Scope
 //
@@ -52,12 +54,14 @@
 //
 // Per proxied request: the caller's JWT is looked up in the verifier's cache
 // (SHA-256 of the token; a full signature check only on a miss), the token is
-// opened by Tokens.Token, and the request goes out on the injector's own
-// keep-alive HTTP/1.1 client (upstream.go), which writes and reads on the
-// request's goroutine. Serve uses a lean HTTP/1.1 server (lean_server.go)
-// that, unlike net/http's, does not start a background read per request;
-// both use net/http's parser and header writer. The unix control socket
-// (ServeControl) uses net/http's server. Measured with injector/loadtest.
+// opened by Tokens.Token, and the request goes out on a keep-alive
+// fasthttp.HostClient per integration origin (upstream.go). Both listeners
+// (Serve, ServeControl) are fasthttp servers (fast.go): the proxy runs on
+// fasthttp's own request and response types, without net/http's per-request
+// allocations and goroutine hand-offs; every other route is the net/http
+// handler behind fasthttpadaptor (which streams on Flush). Strings viewed
+// over fasthttp's buffers (b2s) never outlive the handler. Measured with
+// injector/loadtest.
 //
 // # Audit
 //

@@ -210,7 +210,8 @@ type env struct {
 	clk      *clock
 	logs     *syncBuffer
 	hang     chan struct{}
-	secrets  []string // every token string used, for the log grep
+	release  chan struct{} // lets /api/sse-live send its second event
+	secrets  []string      // every token string used, for the log grep
 }
 
 var (
@@ -233,7 +234,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 func newEnv(t *testing.T, mut ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, be: &backend{clients: map[string]string{}, scopes: map[string][]string{}},
-		clk: &clock{t: time.Now()}, logs: &syncBuffer{}, hang: make(chan struct{})}
+		clk: &clock{t: time.Now()}, logs: &syncBuffer{}, hang: make(chan struct{}), release: make(chan struct{})}
 	t.Cleanup(func() { close(e.hang) })
 
 	e.other = &recorder{}
@@ -271,6 +272,28 @@ func newEnv(t *testing.T, mut ...func(*Config)) *env {
 		case "/api/sse":
 			w.Header().Set("Content-Type", "text/event-stream")
 			io.WriteString(w, "data: one\n\n")
+		case "/api/sse-live":
+			// One event, then the next only once the test has read it.
+			w.Header().Set("Content-Type", "text/event-stream")
+			io.WriteString(w, "data: first\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-e.release:
+			case <-e.hang:
+			}
+			io.WriteString(w, "data: second\n\n")
+		case "/api/big":
+			// 200 KiB in pieces, without a Content-Length.
+			for i := range 200 {
+				w.Write(bytes.Repeat([]byte{byte('a' + i%26)}, 1024))
+			}
+		case "/api/small-chunked":
+			io.WriteString(w, "part one, ")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "part two")
+		case "/api/echo-body": // what record read of the body
+			all := e.up.all()
+			io.WriteString(w, all[len(all)-1].Body)
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			json.NewEncoder(w).Encode(map[string]string{"path": r.URL.Path, "auth_seen": fmt.Sprint(r.Header.Get("Authorization") != "")})

@@ -22,7 +22,6 @@ var (
 	hvJSON        = []string{"application/json"}
 	hvInvalidTok  = []string{`Bearer error="invalid_token"`}
 	hvInsuffScope = []string{`Bearer error="insufficient_scope"`}
-	hvVaryOrigin  = []string{"Origin"}
 )
 
 func setSecurityHeaders(h http.Header, csp []string) {
@@ -52,48 +51,75 @@ var controlCaller = &caller{
 
 func isMenuPath(p string) bool { return p == "/menu" || strings.HasPrefix(p, "/menu/") }
 
+// CORS answers for Config.AllowedOrigins.
+const (
+	corsMethods = "GET, POST, PUT, PATCH, DELETE"
+	corsHeaders = "Authorization, Content-Type, Accept"
+	corsMaxAge  = "600"
+)
+
+// guardVerdict is what the browser-safety checks decided for a TCP request.
+type guardVerdict struct {
+	status    int // non-zero: refuse with status, code and msg
+	code, msg string
+	// allowOrigin is a configured foreign origin: answer with CORS headers
+	// for it (and, for a preflight, with 204 and nothing else).
+	allowOrigin string
+	preflight   bool
+}
+
+// setCORS sets the CORS headers v calls for (none without allowOrigin).
+func (v guardVerdict) setCORS(set func(k, val string)) {
+	if v.allowOrigin == "" {
+		return
+	}
+	set("Access-Control-Allow-Origin", v.allowOrigin)
+	set("Vary", "Origin")
+	if v.preflight {
+		set("Access-Control-Allow-Methods", corsMethods)
+		set("Access-Control-Allow-Headers", corsHeaders)
+		set("Access-Control-Max-Age", corsMaxAge)
+	}
+}
+
+// guardTCP applies the listener's request rules (origin-form targets only,
+// Host naming this listener, Origin the listener's own or configured) to a
+// request's method, raw target, Host and Origin; acrm is whether it carries
+// Access-Control-Request-Method. Both the proxy and the net/http API use it.
+func (s *Server) guardTCP(method, uri, host, origin string, acrm bool) guardVerdict {
+	if method == http.MethodConnect || !strings.HasPrefix(uri, "/") {
+		return guardVerdict{status: http.StatusBadRequest, code: "bad_request", msg: "only origin-form request targets are accepted"}
+	}
+	if !s.hostOK(host) {
+		return guardVerdict{status: http.StatusMisdirectedRequest, code: "bad_host", msg: "the Host header must name this loopback listener"}
+	}
+	if origin == "" || (len(origin) == len("http://")+len(host) && strings.HasPrefix(origin, "http://") && origin[len("http://"):] == host) {
+		return guardVerdict{}
+	}
+	if !s.allowed[origin] {
+		return guardVerdict{status: http.StatusForbidden, code: "forbidden_origin", msg: "requests from this origin are not allowed"}
+	}
+	return guardVerdict{allowOrigin: origin, preflight: method == http.MethodOptions && acrm}
+}
+
+// serveTCP is the loopback listener's API other than the proxy (which
+// fastTCP serves natively).
 func (s *Server) serveTCP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	path := r.URL.Path
-	switch {
-	case strings.HasPrefix(r.RequestURI, "/v1/proxy/"):
-		setSecurityHeaders(h, hvProxyCSP)
-	case isMenuPath(path):
+	if isMenuPath(path) {
 		setSecurityHeaders(h, nil) // the menu sets its own CSP
-	default:
+	} else {
 		setSecurityHeaders(h, hvAPICSP)
 	}
-	if r.Method == http.MethodConnect || !strings.HasPrefix(r.RequestURI, "/") {
-		writeError(w, http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
+	v := s.guardTCP(r.Method, r.RequestURI, r.Host, r.Header.Get("Origin"), r.Header.Get("Access-Control-Request-Method") != "")
+	if v.status != 0 {
+		writeError(w, v.status, v.code, v.msg)
 		return
 	}
-	if !s.hostOK(r.Host) {
-		writeError(w, http.StatusMisdirectedRequest, "bad_host", "the Host header must name this loopback listener")
-		return
-	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		if origin != "http://"+r.Host {
-			if !s.allowed[origin] {
-				writeError(w, http.StatusForbidden, "forbidden_origin", "requests from this origin are not allowed")
-				return
-			}
-			h["Access-Control-Allow-Origin"] = []string{origin}
-			h["Vary"] = hvVaryOrigin
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept")
-				h.Set("Access-Control-Max-Age", "600")
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-	}
-	if strings.HasPrefix(r.RequestURI, "/v1/proxy/") {
-		c, ok := s.bearer(w, r)
-		if !ok {
-			return
-		}
-		s.proxy(w, r, c)
+	v.setCORS(h.Set)
+	if v.preflight {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if isMenuPath(path) {
@@ -123,10 +149,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), controlKey, true))
-	if strings.HasPrefix(r.RequestURI, "/v1/proxy/") {
-		s.proxy(w, r, controlCaller)
-		return
-	}
 	s.apiMux.ServeHTTP(w, r)
 }
 
@@ -160,11 +182,16 @@ func bearerToken(r *http.Request) (string, bool) {
 	if len(v) != 1 {
 		return "", false
 	}
+	return bearerValue(v[0])
+}
+
+// bearerValue returns the token of an "Authorization: Bearer …" value.
+func bearerValue(v string) (string, bool) {
 	const p = "Bearer "
-	if len(v[0]) <= len(p) || !strings.EqualFold(v[0][:len(p)], p) {
+	if len(v) <= len(p) || !strings.EqualFold(v[:len(p)], p) {
 		return "", false
 	}
-	return strings.TrimSpace(v[0][len(p):]), true
+	return strings.TrimSpace(v[len(p):]), true
 }
 
 // authenticate finds the caller: a bearer JWT, the control socket, or (when

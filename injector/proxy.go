@@ -1,58 +1,24 @@
 package injector
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/latchkey/latchkey/integrations"
 )
 
 const proxyPrefix = "/v1/proxy/"
-
-// maxReplayBody is the largest request body kept in memory so that a
-// request can be retried after a token refresh.
-const maxReplayBody = 1 << 20
-
-// NewTransport returns the tuned transport used to call integrations: a large
-// idle pool per host, bounded timeouts, no compression rewriting, and no
-// proxy from the environment (the token goes to the integration directly).
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		DisableCompression:    true,
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
-	}
-}
-
-// authSetter is implemented by integrations whose API does not take
-// "Authorization: Bearer" (API-key providers). It is matched structurally:
-// integrations need not import this package.
-type authSetter interface {
-	SetAuthHeader(r *http.Request, tok *oauth2.Token)
-}
 
 var errBadPath = errors.New("bad path")
 
@@ -206,192 +172,250 @@ func hasPrefixFold(k, p string) bool {
 	return len(k) >= len(p) && eqFold(k[:len(p)], p)
 }
 
-// connectionListed reports the names the Connection header lists (to drop).
-func connectionListed(h http.Header, k string) bool {
-	for _, v := range h["Connection"] {
-		for _, f := range strings.Split(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && len(f) == len(k) && eqFold(k, strings.ToLower(strings.ReplaceAll(f, "_", "-"))) {
-				return true
-			}
-		}
-	}
-	return false
+// bodyAllowed reports whether a response with status may have a body.
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// proxy serves /v1/proxy/{integration}/{path…}.
-func (s *Server) proxy(w http.ResponseWriter, r *http.Request, c *caller) {
+// proxy serves /v1/proxy/{integration}/{path…} for c.
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 	start := time.Now()
-	target := r.RequestURI[len(proxyPrefix):]
+	// A copy: name and the path outlive this handler in the audit queue.
+	target := string(ctx.Request.Header.RequestURI()[len(proxyPrefix):])
 	target, rawQuery, _ := strings.Cut(target, "?")
 	name, rest, _ := strings.Cut(target, "/")
 	if !validName(name) {
-		writeError(w, http.StatusNotFound, "unknown_integration", "no such integration")
+		writeError(fastWriter(ctx), http.StatusNotFound, "unknown_integration", "no such integration")
 		return
 	}
 	if !c.Allows(name) {
-		writeForbiddenScope(w, name)
+		writeForbiddenScope(fastWriter(ctx), name)
 		return
 	}
 	upath, err := cleanProxyPath(rest)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "bad_path", "the proxied path is not allowed: "+err.Error())
+		writeError(fastWriter(ctx), http.StatusBadRequest, "bad_path", "the proxied path is not allowed: "+err.Error())
 		return
 	}
 	ci, ok := s.backend.Lookup(name)
 	if !ok || ci.Integration == nil {
-		writeError(w, http.StatusNotFound, "unknown_integration", "integration "+name+" is not configured")
+		writeError(fastWriter(ctx), http.StatusNotFound, "unknown_integration", "integration "+name+" is not configured")
 		return
 	}
 	base := ci.Integration.BaseURL()
-	if base == nil || base.Host == "" || base.User != nil {
-		writeError(w, http.StatusInternalServerError, "bad_base_url", "integration "+name+" has no usable base URL")
+	if base == nil || base.Host == "" || base.User != nil || (base.Scheme != "http" && base.Scheme != "https") {
+		writeError(fastWriter(ctx), http.StatusInternalServerError, "bad_base_url", "integration "+name+" has no usable base URL")
 		return
 	}
-	u := &url.URL{
-		Scheme:   base.Scheme,
-		Host:     base.Host,
-		Path:     base.Path + "/" + upath,
-		RawPath:  base.EscapedPath() + "/" + rest,
-		RawQuery: rawQuery,
-	}
-
+	hc := s.upstreams.client(base)
+	method := string(ctx.Method())
 	status := 0
 	defer func() {
 		s.recordAudit(AuditEntry{
-			Time: start, Caller: c.Subject, Integration: name, Method: r.Method,
+			Time: start, Caller: c.Subject, Integration: name, Method: method,
 			Path: "/" + upath, Status: status, Duration: time.Since(start),
 		})
 	}()
 
-	// The body: kept in memory when small enough to replay after a refresh.
-	var body []byte
-	replayable := true
-	switch {
-	case r.ContentLength == 0:
-	case r.ContentLength > 0 && r.ContentLength <= maxReplayBody:
-		body = make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			status = http.StatusBadRequest
-			writeError(w, status, "bad_request", "could not read the request body")
-			return
-		}
-	default:
-		replayable = false
-	}
-
-	hdr := make(http.Header, len(r.Header)+1)
-	for k, vv := range r.Header {
-		if dropRequestHeader(k) || connectionListed(r.Header, k) {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	// The target is the base URL's path plus the checked, still-escaped
+	// rest; the client dials the base URL's host whatever it says.
+	req.SetRequestURI(base.Scheme + "://" + base.Host + base.EscapedPath() + "/" + rest + queryPart(rawQuery))
+	req.Header.SetMethod(method)
+	req.Header.SetHost(base.Host)
+	conn := ctx.Request.Header.Peek("Connection")
+	for k, v := range ctx.Request.Header.All() {
+		ks := b2s(k)
+		if dropRequestHeader(ks) || eqFold(ks, "content-length") || connectionListsFold(conn, ks) {
 			continue
 		}
-		hdr[k] = vv
+		req.Header.AddBytesKV(k, v)
 	}
-	if _, ok := hdr["User-Agent"]; !ok {
-		hdr["User-Agent"] = []string{""}
+	if body := ctx.Request.Body(); len(body) > 0 {
+		req.SetBodyRaw(body)
 	}
 
-	ctx := r.Context()
-	tok, err := ci.Tokens.Token(ctx)
+	// Not ctx: fasthttp recycles it once this handler returns, and a
+	// refresh may outlive the request (shared with other callers).
+	bg := context.Background()
+	tok, err := ci.Tokens.Token(bg)
 	if err != nil {
-		status = s.writeIntegrationError(w, name, err)
+		status = s.writeIntegrationError(fastWriter(ctx), name, err)
 		return
 	}
-	newReq := func(tok *oauth2.Token) *http.Request {
-		out := (&http.Request{
-			Method:     r.Method,
-			URL:        u,
-			Proto:      "HTTP/1.1",
-			ProtoMajor: 1,
-			ProtoMinor: 1,
-			Header:     hdr,
-			Host:       base.Host,
-		}).WithContext(ctx)
-		switch {
-		case body != nil:
-			out.Body = io.NopCloser(bytes.NewReader(body))
-			out.ContentLength = int64(len(body))
-			out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-		case !replayable:
-			out.Body = r.Body
-			out.ContentLength = r.ContentLength
-		}
-		if as, ok := ci.Integration.(authSetter); ok {
-			out.Header = hdr.Clone()
-			as.SetAuthHeader(out, tok)
-		} else {
-			hdr["Authorization"] = []string{"Bearer " + tok.AccessToken}
-		}
-		return out
-	}
-	resp, err := s.transport.RoundTrip(newReq(tok))
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && replayable {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		resp = nil
-		tok, err = ci.Tokens.Refresh(ctx, tok)
+	resp := fasthttp.AcquireResponse()
+	resp.StreamBody = true
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	err = hc.Do(req, resp)
+	if err == nil && resp.StatusCode() == http.StatusUnauthorized {
+		resp.CloseBodyStream()
+		tok, err = ci.Tokens.Refresh(bg, tok)
 		if err != nil {
-			status = s.writeIntegrationError(w, name, err)
+			fasthttp.ReleaseResponse(resp)
+			status = s.writeIntegrationError(fastWriter(ctx), name, err)
 			return
 		}
-		hdr = hdr.Clone() // the first request may still be referenced by the transport
-		resp, err = s.transport.RoundTrip(newReq(tok))
+		resp.Reset()
+		resp.StreamBody = true
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		err = hc.Do(req, resp)
 	}
+	// Drop the plaintext: the request head is not kept past this handler
+	// (ReleaseRequest resets it), and tok goes with this frame.
+	req.Header.Del("Authorization")
 	tok = nil
 	if err != nil {
+		resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
 		status = http.StatusBadGateway
-		if ctx.Err() != nil {
-			status = 499 // the caller went away
-			return
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
 			status = http.StatusGatewayTimeout
 		}
-		s.log.Warn("proxy: upstream call failed", "integration", name, "error", scrub(err))
-		writeError(w, status, "upstream_error", "could not reach "+name)
+		s.log.Warn("proxy: upstream call failed", "integration", name, "error", err.Error())
+		writeError(fastWriter(ctx), status, "upstream_error", "could not reach "+name)
 		return
 	}
-	defer resp.Body.Close()
 
-	out := w.Header()
-	for k, vv := range resp.Header {
-		if dropResponseHeader(k) || connectionListed(resp.Header, k) {
+	status = resp.StatusCode()
+	out := &ctx.Response.Header
+	rconn := resp.Header.Peek("Connection")
+	for k, v := range resp.Header.All() {
+		ks := b2s(k)
+		if dropResponseHeader(ks) || eqFold(ks, "content-length") || connectionListsFold(rconn, ks) {
 			continue
 		}
-		out[k] = vv
+		if eqFold(ks, "location") {
+			u := &url.URL{Scheme: base.Scheme, Host: base.Host, Path: base.Path + "/" + upath,
+				RawPath: base.EscapedPath() + "/" + rest}
+			out.Set("Location", rewriteLocation(string(v), u, base, name))
+			continue
+		}
+		out.AddBytesKV(k, v)
 	}
-	if loc := resp.Header.Get("Location"); loc != "" {
-		out.Set("Location", rewriteLocation(loc, u, base, name))
+	ctx.SetStatusCode(status)
+	if ctx.IsHead() || !bodyAllowed(status) {
+		if n := resp.Header.ContentLength(); n >= 0 && ctx.IsHead() {
+			out.SetContentLength(n)
+		}
+		resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+		return
 	}
-	status = resp.StatusCode
-	w.WriteHeader(status)
-	bp := copyBufs.Get().(*[]byte)
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		copyFlushing(w, resp.Body, *bp)
-	} else {
-		io.CopyBuffer(writerOnly{w}, resp.Body, *bp)
+	body := &upstreamBody{resp: resp}
+	if bytes.HasPrefix(resp.Header.ContentType(), []byte("text/event-stream")) {
+		// Server-sent events: each piece goes out as it arrives.
+		ctx.SetBodyStreamWriter(body.flushTo)
+		return
 	}
-	copyBufs.Put(bp)
+	n := resp.Header.ContentLength()
+	if n > readAhead {
+		ctx.Response.SetBodyStream(body, n)
+		return
+	}
+	// A small or unknown-length body is read ahead: when it ends within
+	// readAhead bytes (most API answers) it goes out with a Content-Length
+	// in the same write as the head, and the upstream connection is free
+	// at once; a longer one is streamed (chunked) after what was read.
+	bp := readAheadBufs.Get().(*[]byte)
+	buf := *bp
+	got, err := io.ReadFull(body, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		ctx.Response.SetBody(buf[:got])
+		body.Close()
+	case err != nil:
+		body.Close()
+		ctx.Response.Header.SetConnectionClose() // the body is cut short
+		ctx.Response.SetBody(buf[:got])
+	default:
+		ctx.Response.SetBodyStream(io.MultiReader(bytes.NewReader(bytes.Clone(buf[:got])), body), -1)
+	}
+	readAheadBufs.Put(bp)
 }
 
-// writerOnly hides ReadFrom so CopyBuffer uses the pooled buffer.
-type writerOnly struct{ io.Writer }
+// readAhead is how much of an upstream body is read before the response
+// head goes out.
+const readAhead = 64 << 10
 
-func copyFlushing(w http.ResponseWriter, r io.Reader, buf []byte) {
-	rc := http.NewResponseController(w)
+var readAheadBufs = sync.Pool{New: func() any { b := make([]byte, readAhead); return &b }}
+
+// queryPart is "?"+q, or "" without a query.
+func queryPart(q string) string {
+	if q == "" {
+		return ""
+	}
+	return "?" + q
+}
+
+// upstreamBody streams an upstream response body to the caller; the
+// server closes it once written, which hands the upstream connection back
+// to the pool (or closes it when the body was not read to its end).
+type upstreamBody struct {
+	resp *fasthttp.Response
+	done bool
+}
+
+func (b *upstreamBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	return b.resp.BodyStream().Read(p)
+}
+
+func (b *upstreamBody) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	err := b.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(b.resp)
+	return err
+}
+
+// flushTo copies the body to w, flushing after each read (event streams).
+func (b *upstreamBody) flushTo(w *bufio.Writer) {
+	defer b.Close()
+	buf := make([]byte, 4<<10)
 	for {
-		n, err := r.Read(buf)
+		n, err := b.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
-			rc.Flush()
+			if w.Flush() != nil {
+				return
+			}
 		}
 		if err != nil {
 			return
 		}
 	}
+}
+
+// connectionListsFold reports whether a Connection header value lists name
+// (compared case-insensitively, '_' as '-').
+func connectionListsFold(conn []byte, name string) bool {
+	if len(conn) == 0 {
+		return false
+	}
+	for f := range strings.SplitSeq(b2s(conn), ",") {
+		f = strings.TrimSpace(f)
+		if len(f) != len(name) {
+			continue
+		}
+		match := true
+		for i := 0; i < len(f); i++ {
+			if lowerDash(f[i]) != lowerDash(name[i]) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
 
 // rewriteLocation maps a redirect on the integration's own origin, under its

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/latchkey/latchkey/injector/auth"
 )
 
@@ -46,10 +48,6 @@ type Config struct {
 	// Logger; default slog.Default(). Nothing logged contains a token, a
 	// code or a query string.
 	Logger *slog.Logger
-	// Transport calls the integrations; default the injector's lean
-	// keep-alive HTTP/1.1 client (no proxy from the environment, no
-	// redirects followed). NewTransport returns a tuned net/http one.
-	Transport http.RoundTripper
 	// ClientTokenTTL is the lifetime of /oauth2/token tokens; default 15m.
 	ClientTokenTTL time.Duration
 	// MenuCodeTTL is how long a one-time menu code is valid; default 30s.
@@ -66,8 +64,11 @@ type Server struct {
 	log       *slog.Logger
 	backend   Backend
 	verifier  *auth.Verifier
-	transport http.RoundTripper
+	upstreams *upstreams
 	now       func() time.Time
+
+	// tcpAPI and controlAPI are the net/http routes on fasthttp.
+	tcpAPI, controlAPI fasthttp.RequestHandler
 
 	apiMux     *http.ServeMux
 	controlMux *http.ServeMux
@@ -126,15 +127,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Transport == nil {
-		cfg.Transport = newUpstreamPool()
-	}
 	s := &Server{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		backend:    cfg.Backend,
 		verifier:   cfg.Verifier,
-		transport:  cfg.Transport,
+		upstreams:  newUpstreams(),
 		now:        cfg.Now,
 		apiMux:     http.NewServeMux(),
 		controlMux: http.NewServeMux(),
@@ -155,6 +153,8 @@ func New(cfg Config) (*Server, error) {
 		s.addListener(cfg.Listen, false)
 	}
 	s.routes()
+	s.tcpAPI = adapt(http.HandlerFunc(s.serveTCP))
+	s.controlAPI = adapt(http.HandlerFunc(s.serveControl))
 	go s.auditLoop()
 	return s, nil
 }
@@ -212,18 +212,8 @@ func (s *Server) recordAudit(e AuditEntry) {
 	}
 }
 
-// Handler is the TCP API (the loopback listener's handler).
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveTCP) }
-
-// ControlHandler is the same API for the daemon's unix control socket, whose
-// callers are already authenticated by peer credentials: they act as
-// "local-cli" with full scope. No Host check is done there (a browser cannot
-// reach a unix socket); a request carrying an Origin is refused.
-// Routes added with HandleControl take precedence.
-func (s *Server) ControlHandler() http.Handler { return http.HandlerFunc(s.serveControl) }
-
 // HandleControl adds a control-only route (a net/http ServeMux pattern) to
-// ControlHandler.
+// the control socket's API (ServeControl). These routes take precedence.
 func (s *Server) HandleControl(pattern string, h http.Handler) {
 	s.controlMux.Handle(pattern, h)
 }
@@ -250,39 +240,17 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.addListener(ln.Addr().String(), true)
-	return serveLean(ctx, ln, s.Handler(), s.log)
+	return serveFast(ctx, ln, newFastServer(s.fastTCP, s.log))
 }
 
-// ServeControl serves ControlHandler on ln (the unix socket) until ctx is
-// cancelled, like Serve.
+// ServeControl serves the API on the daemon's unix control socket ln until
+// ctx is cancelled, like Serve. Its callers are already authenticated by
+// peer credentials (the daemon checks them as it accepts): they act as
+// "local-cli" with full scope. No Host check is done there (a browser cannot
+// reach a unix socket); a request carrying an Origin is refused. Routes
+// added with HandleControl take precedence.
 func (s *Server) ServeControl(ctx context.Context, ln net.Listener) error {
-	return serveHTTP(ctx, ln, s.ControlHandler(), s.log)
-}
-
-func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		// Requests are not cancelled by ctx: they finish during shutdown.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
+	return serveFast(ctx, ln, newFastServer(s.fastControl, s.log))
 }
 
 // hostSet is the set of ports the TCP API listens on, and whether any of

@@ -2,11 +2,14 @@ package injector
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -597,31 +600,55 @@ func TestSearchStream(t *testing.T) {
 	}
 }
 
-func TestControlHandler(t *testing.T) {
+func TestControlSocket(t *testing.T) {
 	e := newEnv(t)
 	e.srv.HandleControl("GET /control/ping", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("pong"))
 	}))
-	h := e.srv.ControlHandler()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, mustReq("GET", "/v1/status", nil))
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "key_id") {
-		t.Fatalf("control status %d %s", rec.Code, rec.Body.String())
+	sock := filepath.Join(t.TempDir(), "control.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, mustReq("GET", "/control/ping", nil))
-	if rec.Body.String() != "pong" {
-		t.Fatalf("control route %q", rec.Body.String())
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- e.srv.ServeControl(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("ServeControl: %v", err)
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	defer client.CloseIdleConnections()
+	get := func(path string, hdr map[string]string) (int, string) {
+		t.Helper()
+		req := mustReq("GET", path, hdr)
+		req.RequestURI = ""
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, mustReq("GET", "/v1/proxy/docebo/api/x", nil))
-	if rec.Code != 200 {
-		t.Fatalf("control proxy %d %s", rec.Code, rec.Body.String())
+	if code, body := get("/v1/status", nil); code != 200 || !strings.Contains(body, "key_id") {
+		t.Fatalf("control status %d %s", code, body)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, mustReq("GET", "/v1/status", map[string]string{"Origin": "http://evil"}))
-	if rec.Code != 403 {
-		t.Fatalf("control with Origin %d", rec.Code)
+	if _, body := get("/control/ping", nil); body != "pong" {
+		t.Fatalf("control route %q", body)
+	}
+	if code, body := get("/v1/proxy/docebo/api/x", nil); code != 200 {
+		t.Fatalf("control proxy %d %s", code, body)
+	}
+	if code, _ := get("/v1/status", map[string]string{"Origin": "http://evil"}); code != 403 {
+		t.Fatalf("control with Origin %d", code)
+	}
+	if code, _ := get("/v1/proxy/docebo/api/x", map[string]string{"Origin": "http://evil"}); code != 403 {
+		t.Fatalf("control proxy with Origin %d", code)
 	}
 	// The control route is not on TCP.
 	if resp, _ := e.do("GET", "/control/ping", e.mint("*"), nil, nil); resp.StatusCode != 404 {

@@ -28,8 +28,7 @@ func main() {
 	conns := flag.String("c", "1,16,64", "concurrencies")
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
-	injProcs := flag.Int("injprocs", 1, "GOMAXPROCS of the injector process, 1 as the daemon runs by default (max_procs); 0: the Go default")
-	ab := flag.String("ab", "", `also measure a variant of the injector as target d: "transport" (net/http's Transport upstream) or "server" (net/http's Server)`)
+	injProcs := flag.Int("injprocs", 0, "GOMAXPROCS of the injector process; 0: Go's default, as the daemon runs by default (max_procs)")
 	flag.Parse()
 
 	var err error
@@ -51,7 +50,7 @@ func main() {
 			cs = append(cs, n)
 		}
 		var res *Results
-		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, Variant: *ab, InjectorProcs: *injProcs, Out: os.Stderr})
+		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, InjectorProcs: *injProcs, Out: os.Stderr})
 		if err == nil {
 			res.Print(os.Stdout)
 		}
@@ -71,7 +70,6 @@ type Options struct {
 	Conns      []int
 	Threads    int
 	CPUProfile string
-	Variant    string // "", "transport" or "server": target d
 	// InjectorProcs is the injector's GOMAXPROCS (0: Go's default).
 	InjectorProcs int
 	Out           io.Writer // progress
@@ -81,6 +79,10 @@ type Options struct {
 type Sample struct {
 	RPS      float64
 	P50, P99 time.Duration
+	Requests int64
+	// ProxyCPU and UpstreamCPU are the CPU time (user + system) the proxy
+	// (nginx's workers or the injector) and the upstream spent per request.
+	ProxyCPU, UpstreamCPU time.Duration
 }
 
 // Results holds every sample: [target][conns] → samples in round order.
@@ -92,8 +94,6 @@ type Results struct {
 }
 
 var targets = []string{"a direct", "b nginx", "c injector"}
-
-const targetNetHTTP = "d variant"
 
 // child is a started helper process that printed "KEY value" lines.
 type child struct {
@@ -180,33 +180,22 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	defer injCmd.stop()
 	tgts := targets
-	var nh *child
-	if o.Variant != "" {
-		nh, err = startChildEnv(ctx, []string{"-role", "injector"}, append(slices.Clone(injEnv), "LATCHKEY_BENCH_VARIANT="+o.Variant), "ADDR", "JWT")
-		os.Unsetenv("LATCHKEY_BENCH_VARIANT")
-		if err != nil {
-			return nil, fmt.Errorf("injector (net/http): %w", err)
-		}
-		defer nh.stop()
-		tgts = append(slices.Clone(targets), targetNetHTTP)
-	}
-
 	urls := map[string]string{
 		targets[0]: "http://" + upAddr + "/api/v1/data",
 		targets[1]: "http://" + ng.addr + "/api/v1/data",
 		targets[2]: "http://" + injCmd.vals["ADDR"] + "/v1/proxy/bench/api/v1/data",
-	}
-	if nh != nil {
-		urls[targetNetHTTP] = "http://" + nh.vals["ADDR"] + "/v1/proxy/bench/api/v1/data"
 	}
 	headers := map[string]string{
 		targets[0]: "Authorization: Bearer " + upstreamToken,
 		targets[1]: "",
 		targets[2]: "Authorization: Bearer " + injCmd.vals["JWT"],
 	}
-	if nh != nil {
-		headers[targetNetHTTP] = "Authorization: Bearer " + nh.vals["JWT"]
+	proxyPIDs := map[string]func() []int{
+		targets[0]: func() []int { return nil },
+		targets[1]: func() []int { return childPIDs(ng.cmd.Process.Pid) },
+		targets[2]: func() []int { return []int{injCmd.cmd.Process.Pid} },
 	}
+	upPID := []int{up.cmd.Process.Pid}
 
 	res := &Results{Conns: o.Conns, Samples: map[string]map[int][]Sample{}, Opts: o, Targets: tgts}
 	for _, t := range tgts {
@@ -219,9 +208,15 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	for _, c := range o.Conns {
 		for r := 0; r < o.Runs; r++ {
 			for _, t := range tgts {
+				pp := proxyPIDs[t]()
+				p0, u0 := cpuTime(pp), cpuTime(upPID)
 				s, err := runWrk(ctx, urls[t], headers[t], c, o.Threads, o.Duration)
 				if err != nil {
 					return nil, fmt.Errorf("%s c=%d: %w", t, c, err)
+				}
+				if s.Requests > 0 {
+					s.ProxyCPU = (cpuTime(pp) - p0) / time.Duration(s.Requests)
+					s.UpstreamCPU = (cpuTime(upPID) - u0) / time.Duration(s.Requests)
 				}
 				fmt.Fprintf(o.Out, "  c=%-3d round %d %-11s %9.0f req/s  p50 %-9s p99 %s\n", c, r+1, t, s.RPS, s.P50, s.P99)
 				res.Samples[t][c] = append(res.Samples[t][c], s)
@@ -254,6 +249,7 @@ func lookPath(bin string) (string, error) {
 
 var (
 	reRPS     = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reReqs    = regexp.MustCompile(`(\d+) requests in`)
 	reLat     = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([0-9.]+)(us|ms|s)\s*$`)
 	reNon2xx  = regexp.MustCompile(`Non-2xx or 3xx responses:\s+(\d+)`)
 	reSockErr = regexp.MustCompile(`Socket errors:.*`)
@@ -281,6 +277,9 @@ func parseWrk(out string) (Sample, error) {
 		return s, fmt.Errorf("no Requests/sec in wrk output: %s", out)
 	}
 	s.RPS, _ = strconv.ParseFloat(m[1], 64)
+	if m := reReqs.FindStringSubmatch(out); m != nil {
+		s.Requests, _ = strconv.ParseInt(m[1], 10, 64)
+	}
 	for _, lm := range reLat.FindAllStringSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(lm[2], 64)
 		unit := map[string]float64{"us": 1e3, "ms": 1e6, "s": 1e9}[lm[3]]
@@ -342,9 +341,18 @@ func (r *Results) Ratio(x, y string, c int) float64 {
 	return median(xs)
 }
 
-func rps(s Sample) float64 { return s.RPS }
-func p50(s Sample) float64 { return float64(s.P50) }
-func p99(s Sample) float64 { return float64(s.P99) }
+func rps(s Sample) float64         { return s.RPS }
+func p50(s Sample) float64         { return float64(s.P50) }
+func p99(s Sample) float64         { return float64(s.P99) }
+func proxyCPU(s Sample) float64    { return float64(s.ProxyCPU) }
+func upstreamCPU(s Sample) float64 { return float64(s.UpstreamCPU) }
+
+func cpuCell(d float64) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fµs", d/1e3)
+}
 
 // AddedP50 is how much target t adds over direct at p50 (median of rounds).
 func (r *Results) AddedP50(t string, c int) time.Duration {
@@ -358,10 +366,11 @@ func (r *Results) Print(w io.Writer) {
 		procs = strconv.Itoa(r.Opts.InjectorProcs)
 	}
 	fmt.Fprintf(w, "injector load test: %d round(s) of %s per target and concurrency, wrk -t%d, %d CPUs, injector GOMAXPROCS %s\n"+
-		"(c/a and c/b are medians of per-round ratios; a, b and c of a round run back to back)\n\n",
+		"(c/a and c/b are medians of per-round ratios; a, b and c of a round run back to back;\n"+
+		" CPU/req is user+system time per request of the proxy (nginx's workers, the injector) and of the upstream)\n\n",
 		r.Opts.Runs, r.Opts.Duration, r.Opts.Threads, numCPU(), procs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "conns\ttarget\treq/s (median)\tp50\tp99\tc/a\tc/b\t")
+	fmt.Fprintln(tw, "conns\ttarget\treq/s (median)\tp50\tp99\tc/a\tc/b\tproxy CPU/req\tupstream CPU/req\t")
 	for _, c := range r.Conns {
 		for i, t := range r.Targets {
 			ca, cb := "", ""
@@ -369,8 +378,13 @@ func (r *Results) Print(w io.Writer) {
 				ca = fmt.Sprintf("%.2f", r.Ratio(t, targets[0], c))
 				cb = fmt.Sprintf("%.2f", r.Ratio(t, targets[1], c))
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", c, t, r.med(t, c, rps),
-				time.Duration(r.med(t, c, p50)).Round(time.Microsecond), time.Duration(r.med(t, c, p99)).Round(time.Microsecond), ca, cb)
+			pcpu := ""
+			if i > 0 {
+				pcpu = cpuCell(r.med(t, c, proxyCPU))
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c, t, r.med(t, c, rps),
+				time.Duration(r.med(t, c, p50)).Round(time.Microsecond), time.Duration(r.med(t, c, p99)).Round(time.Microsecond), ca, cb,
+				pcpu, cpuCell(r.med(t, c, upstreamCPU)))
 		}
 	}
 	tw.Flush()

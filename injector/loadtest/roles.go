@@ -166,22 +166,16 @@ func runInjector(cpuprofile string) error {
 	if err != nil {
 		return err
 	}
-	variant := os.Getenv("LATCHKEY_BENCH_VARIANT")
-	var transport http.RoundTripper
-	if variant == "transport" {
-		transport = injector.NewTransport()
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	srv, err := injector.New(injector.Config{
-		Transport: transport,
-		Listen:    ln.Addr().String(),
-		Backend:   be,
-		Verifier:  v,
-		Issuer:    iss,
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Listen:   ln.Addr().String(),
+		Backend:  be,
+		Verifier: v,
+		Issuer:   iss,
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return err
@@ -205,14 +199,6 @@ func runInjector(cpuprofile string) error {
 	os.Stdout.Sync()
 	ctx, stop := signalContext()
 	defer stop()
-	if variant == "server" {
-		hs := &http.Server{Handler: srv.Handler()}
-		go func() { <-ctx.Done(); hs.Close() }()
-		if err := hs.Serve(ln); err != http.ErrServerClosed {
-			return err
-		}
-		return nil
-	}
 	err = srv.Serve(ctx, ln)
 	fmt.Fprintf(io.Discard, "%d audited\n", be.audits.Load())
 	return err

@@ -1,0 +1,255 @@
+package injector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Both listeners are served by fasthttp (github.com/valyala/fasthttp): its
+// parser and connection handling cost a fraction of net/http's per request,
+// which is what lets the injector keep up with nginx (injector/loadtest).
+// The proxy runs natively on it (fastproxy.go); every other route is the
+// net/http handler behind fasthttpadaptor, which streams (Flush) for the
+// search event stream.
+
+const (
+	maxHeaderBytes = 32 << 10 // request line and headers (JWTs from IdPs can be large)
+	maxRequestBody = 64 << 20 // request bodies are read whole (and so are replayable)
+	readTimeout    = 30 * time.Second
+	idleTimeout    = 2 * time.Minute
+	shutdownGrace  = 30 * time.Second
+)
+
+// newFastServer returns a fasthttp server for h, configured for the
+// injector: bounded headers and bodies, no default Server or Content-Type
+// header, errors logged at debug level without request contents.
+func newFastServer(h fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:                      h,
+		ReadBufferSize:               maxHeaderBytes,
+		MaxRequestBodySize:           maxRequestBody,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		SecureErrorLogMessage:        true,
+		CloseOnShutdown:              true,
+		Logger:                       fastLogger{log},
+		ErrorHandler:                 fastParseError,
+		ReadTimeout:                  readTimeout,
+		IdleTimeout:                  idleTimeout,
+	}
+}
+
+// fastParseError answers a request fasthttp could not read.
+func fastParseError(ctx *fasthttp.RequestCtx, err error) {
+	status, code, msg := http.StatusBadRequest, "bad_request", "the request could not be parsed"
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, code, msg = http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request bodies are limited to %d MiB", maxRequestBody>>20)
+	case errors.Is(err, fasthttp.ErrSmallReadBuffer), errors.As(err, &small):
+		status, code, msg = http.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large"
+	}
+	ctx.Response.Header.SetConnectionClose()
+	writeError(fastWriter(ctx), status, code, msg)
+}
+
+// serveFast serves srv on ln until ctx ends, then lets in-flight requests
+// finish (up to shutdownGrace) and closes the rest. It returns nil after a
+// shutdown caused by ctx.
+func serveFast(ctx context.Context, ln net.Listener, srv *fasthttp.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	err := srv.ShutdownWithContext(sctx)
+	if serr := <-errc; serr != nil && err == nil {
+		err = serr
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil // in-flight requests past the grace period were cut
+	}
+	return err
+}
+
+// fastTCP is the loopback listener's handler: browser-safety checks for
+// every route, the proxy natively, the rest through the net/http API.
+func (s *Server) fastTCP(ctx *fasthttp.RequestCtx) {
+	defer s.recoverFast(ctx)
+	uri := b2s(ctx.Request.Header.RequestURI())
+	if refuseTarget(ctx, uri) {
+		return
+	}
+	if !strings.HasPrefix(uri, proxyPrefix) {
+		s.tcpAPI(ctx)
+		return
+	}
+	setFastSecurityHeaders(ctx, hvProxyCSP[0])
+	v := s.guardTCP(b2s(ctx.Method()), uri, b2s(ctx.Request.Header.Host()),
+		b2s(ctx.Request.Header.Peek("Origin")), len(ctx.Request.Header.Peek("Access-Control-Request-Method")) > 0)
+	if v.status != 0 {
+		writeError(fastWriter(ctx), v.status, v.code, v.msg)
+		return
+	}
+	v.setCORS(ctx.Response.Header.Set)
+	if v.preflight {
+		ctx.SetStatusCode(http.StatusNoContent)
+		return
+	}
+	c, ok := s.fastBearer(ctx)
+	if !ok {
+		return
+	}
+	s.proxy(ctx, c)
+}
+
+// fastControl is the unix control socket's handler: the proxy natively (as
+// the full-scope local CLI), the rest through the net/http control API.
+func (s *Server) fastControl(ctx *fasthttp.RequestCtx) {
+	defer s.recoverFast(ctx)
+	uri := b2s(ctx.Request.Header.RequestURI())
+	if refuseTarget(ctx, uri) {
+		return
+	}
+	if !strings.HasPrefix(uri, proxyPrefix) {
+		s.controlAPI(ctx)
+		return
+	}
+	setFastSecurityHeaders(ctx, hvProxyCSP[0])
+	if len(ctx.Request.Header.Peek("Origin")) > 0 {
+		writeError(fastWriter(ctx), http.StatusForbidden, "forbidden_origin", "the control socket takes no browser requests")
+		return
+	}
+	s.proxy(ctx, controlCaller)
+}
+
+// refuseTarget answers 400 to CONNECT and to any request target that is not
+// in origin form (absolute URIs, "*"), on every route, and reports whether
+// it did.
+func refuseTarget(ctx *fasthttp.RequestCtx, uri string) bool {
+	if !ctx.IsConnect() && strings.HasPrefix(uri, "/") {
+		return false
+	}
+	setFastSecurityHeaders(ctx, hvAPICSP[0])
+	writeError(fastWriter(ctx), http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
+	return true
+}
+
+func setFastSecurityHeaders(ctx *fasthttp.RequestCtx, csp string) {
+	h := &ctx.Response.Header
+	h.Set("X-Frame-Options", hvDeny[0])
+	h.Set("X-Content-Type-Options", hvNosniff[0])
+	h.Set("Referrer-Policy", hvNoReferrer[0])
+	h.Set("Content-Security-Policy", csp)
+}
+
+// fastBearer authenticates a proxied request by its bearer JWT, writing the
+// 401 itself.
+func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
+	vals := ctx.Request.Header.PeekAll("Authorization")
+	if len(vals) != 1 {
+		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
+		return nil, false
+	}
+	tok, ok := bearerValue(string(vals[0]))
+	if !ok {
+		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
+		return nil, false
+	}
+	cl, err := s.verifier.Verify(context.Background(), tok)
+	if err != nil {
+		s.log.Debug("caller token refused", "reason", err.Error())
+		writeUnauthorized(fastWriter(ctx), "the bearer token is not valid")
+		return nil, false
+	}
+	return &caller{Claims: cl}, true
+}
+
+// recoverFast turns a handler panic into a 500 (or a cut connection for
+// http.ErrAbortHandler) instead of a crashed daemon.
+func (s *Server) recoverFast(ctx *fasthttp.RequestCtx) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	ctx.Response.Header.SetConnectionClose()
+	if p == http.ErrAbortHandler {
+		return
+	}
+	s.log.Error("injector: handler panic", "panic", fmt.Sprint(p))
+	ctx.Response.Reset()
+	ctx.Response.Header.SetConnectionClose()
+	writeError(fastWriter(ctx), http.StatusInternalServerError, "internal_error", "internal error")
+}
+
+// adapt serves a net/http handler on fasthttp. The handler's context is its
+// own, cancelled when it returns: fasthttp recycles the RequestCtx the
+// adaptor would pass, and goroutines a handler starts (a search fan-out
+// past its deadline) may still hold contexts derived from it.
+func adapt(h http.Handler) fasthttp.RequestHandler {
+	return fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+}
+
+// fastResponse is an http.ResponseWriter over a fasthttp response, for the
+// proxy's error answers (the JSON writers take an http.ResponseWriter).
+type fastResponse struct {
+	ctx   *fasthttp.RequestCtx
+	hdr   http.Header
+	wrote bool
+}
+
+func fastWriter(ctx *fasthttp.RequestCtx) *fastResponse {
+	return &fastResponse{ctx: ctx, hdr: make(http.Header, 4)}
+}
+
+func (f *fastResponse) Header() http.Header { return f.hdr }
+
+func (f *fastResponse) WriteHeader(code int) {
+	if f.wrote {
+		return
+	}
+	f.wrote = true
+	for k, vv := range f.hdr {
+		f.ctx.Response.Header.Del(k)
+		for _, v := range vv {
+			f.ctx.Response.Header.Add(k, v)
+		}
+	}
+	f.ctx.SetStatusCode(code)
+}
+
+func (f *fastResponse) Write(p []byte) (int, error) {
+	f.WriteHeader(http.StatusOK)
+	return f.ctx.Write(p)
+}
+
+// fastLogger sends fasthttp's own messages (connection errors, with request
+// contents left out by SecureErrorLogMessage) to the debug log.
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.log.Debug("injector: http", "message", fmt.Sprintf(format, args...))
+}
+
+// b2s views b as a string without copying; the string must not outlive b
+// (fasthttp's buffers are reused once the handler returns).
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
