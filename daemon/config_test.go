@@ -28,12 +28,12 @@ func TestConfigPrecedenceAndValidation(t *testing.T) {
 	if c.Keychain != "system" {
 		t.Fatalf("default keychain %q", c.Keychain)
 	}
-	if c.MaxProcs == nil || *c.MaxProcs != 1 {
-		t.Fatalf("default max_procs %v, want 1", c.MaxProcs)
+	if c.MaxProcs == nil || *c.MaxProcs != 0 {
+		t.Fatalf("default max_procs %v, want 0 (Go's default)", c.MaxProcs)
 	}
-	env["LATCHKEY_MAX_PROCS"] = "0"
-	if c, err := LoadConfig(path, func(k string) string { return env[k] }); err != nil || *c.MaxProcs != 0 {
-		t.Fatalf("LATCHKEY_MAX_PROCS=0: %v %v", c.MaxProcs, err)
+	env["LATCHKEY_MAX_PROCS"] = "1"
+	if c, err := LoadConfig(path, func(k string) string { return env[k] }); err != nil || *c.MaxProcs != 1 {
+		t.Fatalf("LATCHKEY_MAX_PROCS=1: %v %v", c.MaxProcs, err)
 	}
 	env["LATCHKEY_MAX_PROCS"] = "-2"
 	if _, err := LoadConfig(path, func(k string) string { return env[k] }); err == nil {
