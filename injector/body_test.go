@@ -69,3 +69,20 @@ func TestProxyBodyTooLarge(t *testing.T) {
 		t.Fatalf("the upstream saw %d requests", n)
 	}
 }
+
+// Request heads over the limit get 431, without a crash or a hang; HEAD
+// through the proxy gets the upstream's length and no body.
+func TestProxyHeadLimits(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mint("docebo")
+	resp, _ := e.raw("GET /v1/proxy/docebo/api/x HTTP/1.1\r\nHost: " + e.addr +
+		"\r\nAuthorization: Bearer " + tok + "\r\nX-Big: " + strings.Repeat("b", 40<<10) + "\r\n\r\n")
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("oversized head: %d", resp.StatusCode)
+	}
+	resp, body := e.raw("HEAD /v1/proxy/docebo/api/small-chunked HTTP/1.1\r\nHost: " + e.addr +
+		"\r\nAuthorization: Bearer " + tok + "\r\nConnection: close\r\n\r\n")
+	if resp.StatusCode != 200 || body != "" {
+		t.Fatalf("HEAD: %d %q", resp.StatusCode, body)
+	}
+}

@@ -18,7 +18,7 @@ import (
 // Both listeners are served by fasthttp (github.com/valyala/fasthttp): its
 // parser and connection handling cost a fraction of net/http's per request,
 // which is what lets the injector keep up with nginx (injector/loadtest).
-// The proxy runs natively on it (fastproxy.go); every other route is the
+// The proxy runs natively on it (proxy.go); every other route is the
 // net/http handler behind fasthttpadaptor, which streams (Flush) for the
 // search event stream.
 
