@@ -99,7 +99,35 @@ func (d *Daemon) RevokeClient(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	return d.store.RevokeClient(ctx, id, time.Now().UTC())
+	if err := d.store.RevokeClient(ctx, id, time.Now().UTC()); err != nil {
+		return err
+	}
+	// JWTs the client already holds stop working now, not at their expiry.
+	if d.inj != nil {
+		d.inj.RevokeSubjects(clientSubject(id))
+	}
+	return nil
+}
+
+func clientSubject(id string) string { return "client:" + id }
+
+// revokeClientTokens tells the injector every revoked client, so JWTs
+// minted before a restart stay refused after it.
+func (d *Daemon) revokeClientTokens(ctx context.Context) error {
+	cs, err := d.store.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	var subs []string
+	for _, c := range cs {
+		if !c.RevokedAt.IsZero() {
+			subs = append(subs, clientSubject(c.ID))
+		}
+	}
+	if len(subs) > 0 {
+		d.inj.RevokeSubjects(subs...)
+	}
+	return nil
 }
 
 // AuthenticateClient checks a personal client's credentials and returns the

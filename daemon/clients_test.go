@@ -157,7 +157,12 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling an observable condition, bounded
 	}
 
-	// Revoked: invalid_client at once, and listed as revoked.
+	// Revoked: invalid_client at once, listed as revoked, and the JWT it
+	// got before is refused though not expired.
+	_, held := h.clientToken(cc.ID, cc.Secret, true)
+	if code := h.bearerGet(held.AccessToken, "/v1/proxy/docebo/manage/v1/user/session"); code != 200 {
+		t.Fatalf("client JWT before revoke: %d", code)
+	}
 	if err := h.cl.Do(context.Background(), "DELETE", "/control/clients/"+cc.ID, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +171,24 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 	}
 	if st := h.clientState(cc.ID); st != "revoked" {
 		t.Fatalf("state after revoke %q", st)
+	}
+	for _, path := range []string{"/v1/proxy/docebo/manage/v1/user/session", "/v1/courses"} {
+		if code := h.bearerGet(held.AccessToken, path); code != 401 {
+			t.Fatalf("%s with a revoked client's JWT: %d", path, code)
+		}
+	}
+	// Still refused after a restart, while a JWT of another subject minted
+	// before it still works (the signing key survives restarts).
+	kept, err := h.d.MintToken(TokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.restart()
+	if code := h.bearerGet(kept, "/v1/courses"); code != 200 {
+		t.Fatalf("a JWT minted before the restart: %d (the check below would prove nothing)", code)
+	}
+	if code := h.bearerGet(held.AccessToken, "/v1/courses"); code != 401 {
+		t.Fatalf("revoked client's JWT after a restart: %d", code)
 	}
 	if err := h.cl.Do(context.Background(), "DELETE", "/control/clients/lkc_nope", nil, nil, nil); err == nil || !strings.Contains(err.Error(), "clients list") {
 		t.Fatalf("revoking an unknown client: %v", err)

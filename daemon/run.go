@@ -117,6 +117,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.inj = inj
+	if err := d.revokeClientTokens(ctx); err != nil {
+		tcp.Close()
+		return fmt.Errorf("personal clients: %w", err)
+	}
 	d.registerControl(inj, cancel)
 	d.issuer = issuer
 

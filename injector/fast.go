@@ -172,6 +172,9 @@ func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
 		return nil, false
 	}
 	cl, err := s.verifier.Verify(context.Background(), tok)
+	if err == nil && s.isRevoked(cl.Subject) {
+		err = errRevoked
+	}
 	if err != nil {
 		s.log.Debug("caller token refused", "reason", err.Error())
 		writeUnauthorized(fastWriter(ctx), "the bearer token is not valid")

@@ -169,6 +169,9 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*caller, bool) 
 		return nil, false
 	}
 	cl, err := s.verifier.Verify(r.Context(), tok)
+	if err == nil && s.isRevoked(cl.Subject) {
+		err = errRevoked
+	}
 	if err != nil {
 		s.log.Debug("caller token refused", "reason", err.Error())
 		writeUnauthorized(w, "the bearer token is not valid")
@@ -260,4 +263,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-var errUnknownIntegration = errors.New("unknown integration")
+var (
+	errUnknownIntegration = errors.New("unknown integration")
+	errRevoked            = errors.New("the token's subject was revoked")
+)

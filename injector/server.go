@@ -77,6 +77,11 @@ type Server struct {
 	hostsMu sync.Mutex
 	hosts   atomic.Pointer[hostSet]
 
+	// revoked holds subjects whose JWTs are refused before they expire
+	// (revoked personal clients); copied on write.
+	revokedMu sync.Mutex
+	revoked   atomic.Pointer[map[string]bool]
+
 	menu menuState
 
 	// Audit entries are batched: a request appends under auditMu and wakes
@@ -210,6 +215,29 @@ func (s *Server) recordAudit(e AuditEntry) {
 		default:
 		}
 	}
+}
+
+// RevokeSubjects makes every JWT with one of these subjects ("client:<id>"
+// for a personal client) invalid at once, though not yet expired.
+func (s *Server) RevokeSubjects(subs ...string) {
+	s.revokedMu.Lock()
+	defer s.revokedMu.Unlock()
+	next := make(map[string]bool)
+	if old := s.revoked.Load(); old != nil {
+		for k := range *old {
+			next[k] = true
+		}
+	}
+	for _, sub := range subs {
+		next[sub] = true
+	}
+	s.revoked.Store(&next)
+}
+
+// isRevoked reports whether sub was revoked (RevokeSubjects).
+func (s *Server) isRevoked(sub string) bool {
+	m := s.revoked.Load()
+	return m != nil && (*m)[sub]
 }
 
 // HandleControl adds a control-only route (a net/http ServeMux pattern) to

@@ -679,3 +679,29 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 		t.Fatalf("ListenAndServe on a name: %v", err)
 	}
 }
+
+// A revoked subject's JWTs are refused at once, on the proxy and the API;
+// other subjects are not affected.
+func TestRevokeSubjects(t *testing.T) {
+	e := newEnv(t)
+	held, err := e.issuer.Mint("client:lkc_1", []string{"docebo"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secrets = append(e.secrets, held)
+	other := e.mint("docebo")
+	for _, path := range []string{"/v1/proxy/docebo/api/x", "/v1/courses"} {
+		if resp, _ := e.do("GET", path, held, nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s before revoke: %d", path, resp.StatusCode)
+		}
+	}
+	e.srv.RevokeSubjects("client:lkc_1")
+	for _, path := range []string{"/v1/proxy/docebo/api/x", "/v1/courses"} {
+		if resp, _ := e.do("GET", path, held, nil, nil); resp.StatusCode != 401 {
+			t.Fatalf("%s after revoke: %d", path, resp.StatusCode)
+		}
+		if resp, _ := e.do("GET", path, other, nil, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s for another subject after revoke: %d", path, resp.StatusCode)
+		}
+	}
+}
