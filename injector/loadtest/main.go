@@ -24,7 +24,7 @@ import (
 func main() {
 	role := flag.String("role", "", "internal: run as the upstream or the injector child process")
 	dur := flag.Duration("d", 5*time.Second, "duration of each wrk run")
-	runs := flag.Int("runs", 3, "rounds per concurrency")
+	runs := flag.Int("runs", 5, "rounds per concurrency (the median is reported; this machine varies by ±10% run to run)")
 	conns := flag.String("c", "1,16,64", "concurrencies")
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
