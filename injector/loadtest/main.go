@@ -29,6 +29,8 @@ func main() {
 	threads := flag.Int("t", 1, "wrk threads")
 	cpuprofile := flag.String("cpuprofile", "", "write the injector's CPU profile here")
 	injProcs := flag.Int("injprocs", 0, "GOMAXPROCS of the injector process; 0: Go's default, as the daemon runs by default (max_procs)")
+	abBin := flag.String("ab-bin", "", "A/B: also measure, as target d in the same rounds, the injector of this loadtest binary (another build)")
+	abEnv := flag.String("ab-env", "", "A/B: also measure, as target d, the injector with these extra environment variables (KEY=VALUE,…; e.g. GOGC=400)")
 	flag.Parse()
 
 	var err error
@@ -50,7 +52,7 @@ func main() {
 			cs = append(cs, n)
 		}
 		var res *Results
-		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, InjectorProcs: *injProcs, Out: os.Stderr})
+		res, err = Run(ctx, Options{Duration: *dur, Runs: *runs, Conns: cs, Threads: *threads, CPUProfile: *cpuprofile, ABBinary: *abBin, ABEnv: splitList(*abEnv), InjectorProcs: *injProcs, Out: os.Stderr})
 		if err == nil {
 			res.Print(os.Stdout)
 		}
@@ -70,6 +72,11 @@ type Options struct {
 	Conns      []int
 	Threads    int
 	CPUProfile string
+	// ABBinary and ABEnv add target d: the injector role of another
+	// loadtest build, or of this one with more environment, measured in the
+	// same rounds as c so that the ratio d/c is not blurred by the machine.
+	ABBinary string
+	ABEnv    []string
 	// InjectorProcs is the injector's GOMAXPROCS (0: Go's default).
 	InjectorProcs int
 	Out           io.Writer // progress
@@ -95,6 +102,18 @@ type Results struct {
 
 var targets = []string{"a direct", "b nginx", "c injector"}
 
+const targetAB = "d variant"
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // child is a started helper process that printed "KEY value" lines.
 type child struct {
 	cmd  *exec.Cmd
@@ -106,7 +125,16 @@ func startChild(ctx context.Context, args []string, want ...string) (*child, err
 	if err != nil {
 		return nil, err
 	}
+	return startChildExe(ctx, exe, nil, args, want...)
+}
+
+// startChildExe starts exe (with env added to this process's) and waits for
+// the KEY lines in want.
+func startChildExe(ctx context.Context, exe string, env, args []string, want ...string) (*child, error) {
 	cmd := exec.CommandContext(ctx, exe, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stderr = os.Stderr
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
@@ -194,6 +222,23 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		targets[0]: func() []int { return nil },
 		targets[1]: func() []int { return childPIDs(ng.cmd.Process.Pid) },
 		targets[2]: func() []int { return []int{injCmd.cmd.Process.Pid} },
+	}
+	if o.ABBinary != "" || len(o.ABEnv) > 0 {
+		exe := o.ABBinary
+		if exe == "" {
+			if exe, err = os.Executable(); err != nil {
+				return nil, err
+			}
+		}
+		ab, err := startChildExe(ctx, exe, append(slices.Clone(injEnv), o.ABEnv...), []string{"-role", "injector"}, "ADDR", "JWT")
+		if err != nil {
+			return nil, fmt.Errorf("injector (variant): %w", err)
+		}
+		defer ab.stop()
+		tgts = append(slices.Clone(targets), targetAB)
+		urls[targetAB] = "http://" + ab.vals["ADDR"] + "/v1/proxy/bench/api/v1/data"
+		headers[targetAB] = "Authorization: Bearer " + ab.vals["JWT"]
+		proxyPIDs[targetAB] = func() []int { return []int{ab.cmd.Process.Pid} }
 	}
 	upPID := []int{up.cmd.Process.Pid}
 
@@ -389,6 +434,11 @@ func (r *Results) Print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+	if slices.Contains(r.Targets, targetAB) {
+		for _, c := range r.Conns {
+			fmt.Fprintf(w, "A/B at c=%d: d/c %.3f (median of per-round ratios)\n", c, r.Ratio(targetAB, targets[2], c))
+		}
+	}
 	if slices.Contains(r.Conns, 64) {
 		cb := r.Ratio(targets[2], targets[1], 64)
 		fmt.Fprintf(w, "target c/b >= 0.80 at c=64: %.2f %s\n", cb, verdict(cb >= 0.8))
