@@ -24,7 +24,9 @@ type course struct {
 
 // scenario is what menu.spec.mjs drives and expects (see its header).
 type scenario struct {
-	MenuURL      string            `json:"menuURL"`
+	MenuURL      string            `json:"menuURL,omitempty"`
+	MenuCmd      []string          `json:"menuCmd,omitempty"` // run for a fresh menu URL instead
+	MenuEnv      []string          `json:"menuEnv,omitempty"` // MenuCmd's environment
 	ExpiredURL   string            `json:"expiredURL"`
 	Shots        string            `json:"shots"`
 	Integration  string            `json:"integration"`

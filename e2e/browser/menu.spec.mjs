@@ -3,7 +3,10 @@
 // starts the stack and passes the scenario as JSON in LK_SCENARIO:
 //
 //   {
-//     "menuURL":    "http://127.0.0.1:P/menu?code=…",   fresh one-time code
+//     "menuURL":    "http://127.0.0.1:P/menu?code=…",   fresh one-time code, or
+//     "menuCmd":    ["latchkey", "menu", "--print-url"], run (with "menuEnv":
+//                   ["K=V", …]) just before the menu is opened, so that a short
+//                   code lifetime is not spent on the browser's start-up
 //     "expiredURL": "http://127.0.0.1:P/menu?code=…",   a code past its expiry
 //     "shots":      "/dir",                              screenshots go here
 //     "integration": "docebo",
@@ -16,6 +19,7 @@
 // LATCHKEY_TEST_BROWSER names the directory holding node_modules/playwright-core.
 // It prints one "STEP name" line per step and, last, "RESULT {json}"; it exits
 // non-zero with "FAIL …" on the first failed expectation.
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,6 +35,20 @@ const result = { steps: [], shots: [], search: {}, courses: [], popups: [] };
 
 function expect(cond, msg) {
   if (!cond) throw new Error(msg);
+}
+
+// freshMenuURL is sc.menuURL, or the URL sc.menuCmd prints now.
+function freshMenuURL() {
+  if (!sc.menuCmd) return sc.menuURL;
+  const env = {};
+  for (const kv of sc.menuEnv || []) {
+    const i = kv.indexOf('=');
+    env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  const out = execFileSync(sc.menuCmd[0], sc.menuCmd.slice(1), { env }).toString();
+  const line = out.split('\n').map((l) => l.trim()).find((l) => l.startsWith('http://'));
+  expect(line, `${sc.menuCmd.join(' ')} printed no URL`);
+  return line;
 }
 
 function step(name) {
@@ -171,7 +189,8 @@ async function run() {
     const I = sc.integration || 'docebo';
 
     step('open the menu through a one-time code');
-    const res = await page.goto(sc.menuURL);
+    const menuURL = freshMenuURL();
+    const res = await page.goto(menuURL);
     expect(res.ok(), `menu URL answered ${res.status()}`);
     const landed = new URL(page.url());
     expect(landed.pathname === '/menu' || landed.pathname === '/menu/', `landed on ${landed.pathname}, want /menu`);
@@ -322,7 +341,7 @@ async function run() {
     await shot(page, '07-session-lost');
 
     step('a reused one-time code is refused');
-    result.reusedStatus = await checkRefused(page, sc.menuURL, 'reused');
+    result.reusedStatus = await checkRefused(page, menuURL, 'reused');
     await shot(page, '08-reused-code');
 
     step('an expired one-time code is refused');
