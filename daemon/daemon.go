@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
@@ -74,6 +75,12 @@ type Daemon struct {
 	issuer     *auth.Issuer
 	syncer     *syncer.Syncer
 	extras     runExtras
+
+	// displayPoll is how often a systemd service without a display looks
+	// for one (display_linux.go); restartForDisplay is set when it found
+	// one and stopped Run for systemd to restart it.
+	displayPoll       time.Duration
+	restartForDisplay atomic.Bool
 }
 
 // Open opens the vault and the local store and builds the configured

@@ -45,6 +45,7 @@ type harness struct {
 	// with openCommand.
 	desktop     bool
 	openCommand []string
+	displayPoll time.Duration // display_linux.go's poll, when set
 }
 
 type syncBuffer struct {
@@ -130,6 +131,7 @@ func (h *harness) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.displayPoll = h.displayPoll
 	ctx, cancel := context.WithCancel(context.Background())
 	h.d, h.cancel, h.done = d, cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()

@@ -29,6 +29,7 @@ func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit cont
 		d.extras.set("off: "+reason, "off: "+reason)
 		d.log.Info("tray and hotkey are off", "reason", reason)
 		fmtLine(d, "tray and hotkey are off: "+reason)
+		d.watchForDisplay(ctx, wg, quit)
 		return nil
 	}
 	label := ""

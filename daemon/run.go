@@ -22,6 +22,11 @@ import (
 // ErrAlreadyRunning: another daemon of this user holds the lock.
 var ErrAlreadyRunning = errors.New("the latchkey daemon is already running")
 
+// ErrRestartForDisplay is what Run returns when, run by systemd before the
+// desktop session had a display, it saw one appear: the service manager
+// restarts the daemon (the unit has Restart=on-failure), and the tray starts.
+var ErrRestartForDisplay = errors.New("a desktop session started after the daemon: exiting so that systemd restarts it with the display (the tray was off)")
+
 var errLocked = errors.New("locked")
 
 // Local client JWTs: who issues them and for what.
@@ -175,6 +180,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Wait()
 	d.inj.Close() // flushes the audit entries still batched
 	d.log.Info("daemon stopped")
+	if first == nil && d.restartForDisplay.Load() {
+		return ErrRestartForDisplay
+	}
 	return first
 }
 
