@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
 	"github.com/latchkey/latchkey/vault/store/sqlitestore"
@@ -109,7 +110,8 @@ func (d *Daemon) RevokeClient(ctx context.Context, id string) error {
 	return nil
 }
 
-func clientSubject(id string) string { return "client:" + id }
+// clientSubject is the sub of the JWTs minted for personal client id.
+func clientSubject(id string) string { return auth.SourceClientPrefix + id }
 
 // revokeClientTokens tells the injector every revoked client, so JWTs
 // minted before a restart stay refused after it.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 )
 
@@ -252,7 +253,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		scope = narrowed
 	}
 	ttl := s.cfg.ClientTokenTTL
-	tok, err := s.cfg.Issuer.Mint("client:"+id, scope, ttl)
+	tok, err := s.cfg.Issuer.Mint(auth.SourceClientPrefix+id, scope, ttl)
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "could not mint a token")
 		return
