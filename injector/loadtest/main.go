@@ -120,12 +120,14 @@ type child struct {
 	vals map[string]string
 }
 
-func startChild(ctx context.Context, args []string, want ...string) (*child, error) {
+// startChild starts this executable in another role (with env added to
+// this process's) and waits for the KEY lines in want.
+func startChild(ctx context.Context, env, args []string, want ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	return startChildExe(ctx, exe, nil, args, want...)
+	return startChildExe(ctx, exe, env, args, want...)
 }
 
 // startChildExe starts exe (with env added to this process's) and waits for
@@ -179,7 +181,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			return nil, fmt.Errorf("%s not found: install it with `apt-get install -y nginx-light wrk`", bin)
 		}
 	}
-	up, err := startChild(ctx, []string{"-role", "upstream"}, "ADDR")
+	up, err := startChild(ctx, nil, []string{"-role", "upstream"}, "ADDR")
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
@@ -201,8 +203,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if o.InjectorProcs > 0 {
 		injEnv = append(injEnv, "LATCHKEY_BENCH_PROCS="+strconv.Itoa(o.InjectorProcs))
 	}
-	injCmd, err := startChildEnv(ctx, injArgs, injEnv, "ADDR", "JWT")
-	os.Unsetenv("LATCHKEY_BENCH_PROCS")
+	injCmd, err := startChild(ctx, injEnv, injArgs, "ADDR", "JWT")
 	if err != nil {
 		return nil, fmt.Errorf("injector: %w", err)
 	}
@@ -269,14 +270,6 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 	}
 	return res, nil
-}
-
-func startChildEnv(ctx context.Context, args, env []string, want ...string) (*child, error) {
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
-	return startChild(ctx, args, want...)
 }
 
 func lookPath(bin string) (string, error) {
