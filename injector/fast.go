@@ -152,9 +152,9 @@ func refuseTarget(ctx *fasthttp.RequestCtx, uri string) bool {
 
 func setFastSecurityHeaders(ctx *fasthttp.RequestCtx, csp string) {
 	h := &ctx.Response.Header
-	h.Set("X-Frame-Options", hvDeny[0])
-	h.Set("X-Content-Type-Options", hvNosniff[0])
-	h.Set("Referrer-Policy", hvNoReferrer[0])
+	for _, sh := range securityHeaders {
+		h.Set(sh.name, sh.value[0])
+	}
 	h.Set("Content-Security-Policy", csp)
 }
 

@@ -24,10 +24,22 @@ var (
 	hvInsuffScope = []string{`Bearer error="insufficient_scope"`}
 )
 
+// securityHeaders are on every response, beside a Content-Security-Policy
+// chosen per route; both servers' writers (setSecurityHeaders,
+// setFastSecurityHeaders) set them from here.
+var securityHeaders = [...]struct {
+	name  string
+	value []string
+}{
+	{"X-Frame-Options", hvDeny},
+	{"X-Content-Type-Options", hvNosniff},
+	{"Referrer-Policy", hvNoReferrer},
+}
+
 func setSecurityHeaders(h http.Header, csp []string) {
-	h["X-Frame-Options"] = hvDeny
-	h["X-Content-Type-Options"] = hvNosniff
-	h["Referrer-Policy"] = hvNoReferrer
+	for _, sh := range securityHeaders {
+		h[sh.name] = sh.value
+	}
 	if csp != nil {
 		h["Content-Security-Policy"] = csp
 	}
