@@ -3,6 +3,9 @@ package injector
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,5 +87,42 @@ func TestProxyHeadLimits(t *testing.T) {
 		"\r\nAuthorization: Bearer " + tok + "\r\nConnection: close\r\n\r\n")
 	if resp.StatusCode != 200 || body != "" {
 		t.Fatalf("HEAD: %d %q", resp.StatusCode, body)
+	}
+}
+
+// What a net/http handler keeps of its request (here the integration name a
+// connect flow stores) stays intact after later requests reuse the
+// connection's buffers.
+func TestAdaptedRequestOutlivesHandler(t *testing.T) {
+	e := newEnv(t)
+	tok := e.mint("*")
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(method, path string) int {
+		t.Helper()
+		fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 0\r\n\r\n", method, path, e.addr, tok)
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := send("POST", "/v1/integrations/docebo/connect"); code != 200 {
+		t.Fatalf("connect: %d", code)
+	}
+	// Same connection, same offsets, other bytes.
+	send("POST", "/v1/integrations/zzzzzz/connect")
+	send("GET", "/v1/status")
+	e.be.mu.Lock()
+	first := e.be.started[0]
+	e.be.mu.Unlock()
+	if first != "docebo" {
+		t.Fatalf("the name kept from the first request became %q", first)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unsafe"
@@ -200,16 +201,56 @@ func (s *Server) recoverFast(ctx *fasthttp.RequestCtx) {
 	writeError(fastWriter(ctx), http.StatusInternalServerError, "internal_error", "internal error")
 }
 
-// adapt serves a net/http handler on fasthttp. The handler's context is its
-// own, cancelled when it returns: fasthttp recycles the RequestCtx the
-// adaptor would pass, and goroutines a handler starts (a search fan-out
-// past its deadline) may still hold contexts derived from it.
+// adapt serves a net/http handler on fasthttp. fasthttpadaptor builds the
+// http.Request over fasthttp's buffers and passes the RequestCtx as its
+// context, all recycled once the handler returns; but handlers keep parts
+// of their request (a connect flow's integration name, a search's query in
+// a fan-out past its deadline). So the handler gets a request that owns its
+// strings, and a context of its own, cancelled when it returns.
 func adapt(h http.Handler) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		h.ServeHTTP(w, r.WithContext(ctx))
+		own, err := ownedRequest(r.WithContext(ctx))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "the request target could not be parsed")
+			return
+		}
+		h.ServeHTTP(w, own)
 	}))
+}
+
+// ownedRequest is r (a shallow copy) with every string copied out of the
+// buffers it views: method, target and URL, Host, protocol, remote address
+// headers and transfer codings. The body is read by the handler before it
+// returns.
+func ownedRequest(r *http.Request) (*http.Request, error) {
+	r.Method = strings.Clone(r.Method)
+	r.RequestURI = strings.Clone(r.RequestURI)
+	r.Host = strings.Clone(r.Host)
+	r.Proto = strings.Clone(r.Proto)
+	r.RemoteAddr = strings.Clone(r.RemoteAddr)
+	u, err := url.ParseRequestURI(r.RequestURI)
+	if err != nil {
+		return nil, err
+	}
+	r.URL = u
+	h := make(http.Header, len(r.Header))
+	for k, vv := range r.Header {
+		cv := make([]string, len(vv))
+		for i, v := range vv {
+			cv[i] = strings.Clone(v)
+		}
+		h[strings.Clone(k)] = cv
+	}
+	r.Header = h
+	if te := r.TransferEncoding; te != nil {
+		r.TransferEncoding = make([]string, len(te))
+		for i, v := range te {
+			r.TransferEncoding[i] = strings.Clone(v)
+		}
+	}
+	return r, nil
 }
 
 // fastResponse is an http.ResponseWriter over a fasthttp response, for the
