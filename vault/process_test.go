@@ -311,7 +311,11 @@ func TestKillDuringRotation(t *testing.T) {
 				if r.KeyID != oldID {
 					underNew++
 				}
-				if _, err := v.openWith(k, r); err != nil {
+				e, err := envelope.Parse(r.Envelope)
+				if err != nil {
+					t.Fatalf("%s: %v", r.Integration, err)
+				}
+				if _, err := v.openWith(k, r, e); err != nil {
 					t.Fatalf("%s does not open: %v", r.Integration, err)
 				}
 			}

@@ -363,10 +363,11 @@ func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
 	}
-	return v.openWith(k, rec)
+	return v.openWith(k, rec, e)
 }
 
-func (v *Vault) openWith(k *key, rec store.Record) (*oauth2.Token, error) {
+// openWith opens rec, parsed as e, under k.
+func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope) (*oauth2.Token, error) {
 	// A record is opened as bound to the user it is stored under, which
 	// must be this vault's binding user (or the OS user, which a record read
 	// just before a Rebind may still carry): a record moved to another
@@ -378,7 +379,7 @@ func (v *Vault) openWith(k *key, rec store.Record) (*oauth2.Token, error) {
 		}
 		b.User = rec.User
 	}
-	pt, err := envelope.Open(k.aes, k.id, b, rec.Envelope)
+	pt, err := e.Open(k.aes, k.id, b)
 	if err != nil {
 		return nil, err
 	}

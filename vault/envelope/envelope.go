@@ -137,6 +137,12 @@ func Open(key []byte, keyID string, b Binding, s string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.Open(key, keyID, b)
+}
+
+// Open decrypts a parsed envelope, as the function Open does once it has
+// parsed one.
+func (e Envelope) Open(key []byte, keyID string, b Binding) ([]byte, error) {
 	if e.KeyID != keyID {
 		return nil, ErrKeyMismatch
 	}
