@@ -1,0 +1,100 @@
+package vault
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Records sealed before tokenFormat2 hold JSON; they still open.
+func TestDecodeLegacyJSONToken(t *testing.T) {
+	legacy := []byte(`{"access_token":"at","token_type":"Bearer","refresh_token":"rt",` +
+		`"expiry":"2030-01-02T03:04:05.000000006Z","expires_in":3599,` +
+		`"extra_kind":"json","extra":{"id_token":"eyJ.x.y","scope":"api"}}`)
+	got, err := decodeToken(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := (&oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt",
+		Expiry: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), ExpiresIn: 3599}).
+		WithExtra(map[string]any{"id_token": "eyJ.x.y", "scope": "api"})
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("legacy record:\n got %#v\nwant %#v", got, want)
+	}
+	// Re-sealing writes the new format, which reads back the same.
+	b, err := encodeToken(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != tokenFormat2 {
+		t.Fatalf("encodeToken wrote format %#x", b[0])
+	}
+	again, err := decodeToken(b)
+	if err != nil || !reflect.DeepEqual(again, want) {
+		t.Fatalf("re-sealed: %#v, %v", again, err)
+	}
+}
+
+// Every truncation, and any trailing byte, of a valid plaintext is refused.
+func TestDecodeTokenIsStrict(t *testing.T) {
+	b, err := encodeToken(realisticToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(b) {
+		if _, err := decodeToken(b[:n]); err == nil {
+			t.Fatalf("a plaintext cut at %d of %d bytes decoded", n, len(b))
+		}
+	}
+	if _, err := decodeToken(append(bytes.Clone(b), 0)); err == nil {
+		t.Fatal("a trailing byte was ignored")
+	}
+	for _, bad := range [][]byte{
+		{0x03}, // unknown format
+		{tokenFormat2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge length
+		{tokenFormat2, 0, 0, 0, 2},                                        // bad expiry flag
+		{tokenFormat2, 0, 0, 0, 1, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0, 0}, // nanoseconds >= 1e9
+		{tokenFormat2, 0, 0, 0, 0, 0, 9},                                  // unknown extras kind
+		{tokenFormat2, 0, 0, 0, 0, 0, extrasMap, 1, 1, 'k', 'q'},          // unknown value tag
+		{tokenFormat2, 0, 0, 0, 0, 0, extrasMap, 0x7f},                    // count past the end
+		{tokenFormat2, 0, 0, 0, 0, 0, extrasMap, 1, 1, 'k', 'j', 1, '{'},  // bad JSON value
+	} {
+		if tok, err := decodeToken(bad); err == nil {
+			t.Errorf("% x decoded as %#v", bad, tok)
+		}
+	}
+}
+
+// FuzzDecodeToken: any plaintext decodes or fails without panicking, and
+// what decodes re-encodes to a plaintext that decodes to the same token.
+func FuzzDecodeToken(f *testing.F) {
+	for _, tok := range []*oauth2.Token{realisticToken(), {}, (&oauth2.Token{AccessToken: "a"}).WithExtra(map[string]any{"n": 1.5, "b": true, "z": nil, "l": []any{"x"}})} {
+		b, err := encodeToken(tok)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"access_token":"a","extra_kind":"form","extra_form":{"k":["v"]}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tok, err := decodeToken(b)
+		if err != nil {
+			return
+		}
+		re, err := encodeToken(tok)
+		if err != nil {
+			t.Fatalf("decoded token does not re-encode: %v", err)
+		}
+		again, err := decodeToken(re)
+		if err != nil {
+			t.Fatalf("re-encoded token does not decode: %v", err)
+		}
+		if a, b := fmt.Sprintf("%#v", tok), fmt.Sprintf("%#v", again); a != b {
+			t.Fatalf("round trip changed the token:\n%s\n%s", a, b)
+		}
+	})
+}
