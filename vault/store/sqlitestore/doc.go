@@ -9,4 +9,8 @@
 // refused unless they are well-formed envelopes. The directory is created 0700
 // and the database files are 0600. The schema is created and upgraded by the
 // embedded migrations under migrations/, tracked in a schema_version table.
+//
+// GetRecordCached serves the per-request read from a short-lived cache of
+// sealed records (ciphertext only), dropped by every record write through
+// the Store and bounded by RecordCacheTTL for other processes' writes.
 package sqlitestore

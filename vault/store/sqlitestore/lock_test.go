@@ -13,21 +13,11 @@ import (
 // Lock serialises holders across handles on the same file (as across
 // processes): the second holder enters only after the first has left.
 func TestLockSerialises(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	a, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t)
 	ctx := context.Background()
 	bEntered := make(chan struct{})
 	bDone := make(chan error, 1)
-	err = a.Lock(ctx, func() error {
+	err := a.Lock(ctx, func() error {
 		go func() {
 			bDone <- b.Lock(ctx, func() error { close(bEntered); return nil })
 		}()

@@ -88,7 +88,7 @@ func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
 	if err := checkKey(k); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.recordTx(ctx, func(tx *sql.Tx) error {
 		n, err := deleteRecord(ctx, tx, k)
 		if err != nil {
 			return err
@@ -117,7 +117,7 @@ func (s *Store) PutRecordEnqueue(ctx context.Context, rec store.Record, expect i
 		}
 	}
 	var out store.Record
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.recordTx(ctx, func(tx *sql.Tx) error {
 		var cur int64
 		err := tx.QueryRowContext(ctx,
 			`SELECT version FROM records WHERE user = ? AND device = ? AND integration = ?`,
@@ -175,7 +175,7 @@ func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bo
 			return err
 		}
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.recordTx(ctx, func(tx *sql.Tx) error {
 		if _, err := deleteRecord(ctx, tx, k); err != nil {
 			return err
 		}

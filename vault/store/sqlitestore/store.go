@@ -40,6 +40,8 @@ type Store struct {
 	auditClosed bool
 	auditCh     chan auditReq
 	auditDone   chan struct{}
+
+	records *recordCache // see GetRecordCached
 }
 
 // Audit retention: the trail keeps at most this many rows, none older than
@@ -88,7 +90,7 @@ func Open(path string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(8)
 	s := &Store{db: db, path: path, auditMaxRows: AuditMaxRows, auditMaxAge: AuditMaxAge,
-		auditCh: make(chan auditReq, 256), auditDone: make(chan struct{})}
+		auditCh: make(chan auditReq, 256), auditDone: make(chan struct{}), records: newRecordCache(RecordCacheTTL, time.Now)}
 	if err := s.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err

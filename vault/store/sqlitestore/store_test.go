@@ -36,6 +36,23 @@ func openTest(t testing.TB) *Store {
 	return s
 }
 
+// openTwo opens two handles on one database file, as two processes do.
+func openTwo(t testing.TB) (a, b *Store) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	a, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	b, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
 var k1 = store.Key{User: "alice", Device: "dev1", Integration: "docebo"}
 
 func TestPermissions(t *testing.T) {
@@ -419,17 +436,7 @@ func TestClients(t *testing.T) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "db")
-	a, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openTwo(t)
 	ctx := context.Background()
 	errs := make(chan error, 2)
 	for _, s := range []*Store{a, b} {
