@@ -250,7 +250,7 @@ func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh st
 func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 	var res LogoutResult
 	d.signedInSub.Store("") // provider tokens stop working at once
-	tok, _, err := d.vault.LoadToken(ctx, identityName)
+	tok, _, err := d.vault.LoadLatestToken(ctx, identityName)
 	if err != nil && !isNotFound(err) {
 		d.log.Warn("identity token unreadable at logout", "err", err)
 	}

@@ -42,7 +42,7 @@ const refreshFailureHold = 2 * time.Second
 var _ integrations.Tokens = (*tokenManager)(nil)
 
 func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
-	tok, err := t.load(ctx)
+	tok, err := t.load(ctx, t.d.vault.LoadToken)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
 func (t *tokenManager) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	cur, err := t.load(ctx)
+	cur, err := t.load(ctx, t.d.vault.LoadLatestToken)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +85,10 @@ func (t *tokenManager) Refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 	return next, nil
 }
 
-func (t *tokenManager) load(ctx context.Context) (*oauth2.Token, error) {
-	tok, _, err := t.d.vault.LoadToken(ctx, t.name)
+// load opens the token with read: the vault's LoadToken per request, its
+// LoadLatestToken before a refresh.
+func (t *tokenManager) load(ctx context.Context, read func(context.Context, string) (*oauth2.Token, int64, error)) (*oauth2.Token, error) {
+	tok, _, err := read(ctx, t.name)
 	switch {
 	case err == nil:
 		return tok, nil

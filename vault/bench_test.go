@@ -2,8 +2,11 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/oauth2"
 )
 
 func benchVault(b *testing.B) *Vault {
@@ -49,4 +52,31 @@ func BenchmarkDeriveKey(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLoadToken: the daemon's per-request read of a token (the
+// store's record cache, the envelope opened, the token decoded), against
+// BenchmarkLoadLatestToken, which reads SQLite each time.
+func BenchmarkLoadToken(b *testing.B) {
+	benchLoad(b, (*Vault).LoadToken)
+}
+
+func BenchmarkLoadLatestToken(b *testing.B) {
+	benchLoad(b, (*Vault).LoadLatestToken)
+}
+
+func benchLoad(b *testing.B, load func(*Vault, context.Context, string) (*oauth2.Token, int64, error)) {
+	v := benchVault(b)
+	ctx := context.Background()
+	if err := v.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := load(v, ctx, "docebo"); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

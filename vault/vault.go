@@ -443,11 +443,25 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 }
 
 // LoadToken opens the token stored for integration and returns it with the
-// record's version. No record: ErrNoToken. A record under a key this process
-// does not hold (another process may have rotated the key) makes it re-read
-// the keychain once before failing with envelope.ErrKeyMismatch.
+// record's version: the per-request read. The sealed record may come from
+// the store's short-lived record cache (sqlitestore.GetRecordCached): a
+// write by this process is seen at once, one by another process within
+// sqlitestore.RecordCacheTTL. No record: ErrNoToken. A record under a key
+// this process does not hold (another process may have rotated the key)
+// makes it re-read the keychain once before failing with
+// envelope.ErrKeyMismatch.
 func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
-	rec, err := v.st.GetRecord(ctx, v.storeKey(integration))
+	return v.loadToken(ctx, integration, v.st.GetRecordCached)
+}
+
+// LoadLatestToken is LoadToken reading the database itself, for decisions
+// that must see every process's last write (a refresh).
+func (v *Vault) LoadLatestToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
+	return v.loadToken(ctx, integration, v.st.GetRecord)
+}
+
+func (v *Vault) loadToken(ctx context.Context, integration string, get func(context.Context, store.Key) (store.Record, error)) (*oauth2.Token, int64, error) {
+	rec, err := get(ctx, v.storeKey(integration))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, fmt.Errorf("%w for %s", ErrNoToken, integration)
 	}
