@@ -354,13 +354,17 @@ func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {
 	return injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(name)}, true
 }
 
-// Audit appends one injected call to the local audit trail.
-func (d *Daemon) Audit(ctx context.Context, e injector.AuditEntry) {
-	err := d.store.AppendAudit(context.WithoutCancel(ctx), sqlitestore.AuditRow{
-		Time: e.Time, Caller: e.Caller, Integration: e.Integration, Method: e.Method,
-		Path: e.Path, Status: e.Status, Duration: e.Duration,
-	})
-	if err != nil {
+// Audit appends injected calls to the local audit trail, a batch in one
+// transaction.
+func (d *Daemon) Audit(ctx context.Context, entries []injector.AuditEntry) {
+	rows := make([]sqlitestore.AuditRow, len(entries))
+	for i, e := range entries {
+		rows[i] = sqlitestore.AuditRow{
+			Time: e.Time, Caller: e.Caller, Integration: e.Integration, Method: e.Method,
+			Path: e.Path, Status: e.Status, Duration: e.Duration,
+		}
+	}
+	if err := d.store.AppendAudit(context.WithoutCancel(ctx), rows...); err != nil {
 		d.log.Error("audit append failed", "err", err)
 	}
 }

@@ -29,8 +29,10 @@ type Backend interface {
 	FinishConnect(ctx context.Context, name string, query url.Values) error
 	// Disconnect revokes where possible and deletes the sealed records.
 	Disconnect(ctx context.Context, name string) error
-	// Audit records one injected call (never a token).
-	Audit(ctx context.Context, e AuditEntry)
+	// Audit records injected calls (never a token), in order: a batch of
+	// those made since the last call, from one goroutine, or one entry from
+	// a request when the queue is full. It must not keep the slice.
+	Audit(ctx context.Context, entries []AuditEntry)
 	// Reader is the signed-in person, for widget tokens.
 	Reader(ctx context.Context) integrations.Reader
 }

@@ -171,9 +171,9 @@ func (b *backend) FinishConnect(ctx context.Context, name string, q url.Values) 
 	return nil
 }
 func (b *backend) Disconnect(ctx context.Context, name string) error { return nil }
-func (b *backend) Audit(ctx context.Context, e AuditEntry) {
+func (b *backend) Audit(ctx context.Context, entries []AuditEntry) {
 	b.mu.Lock()
-	b.audit = append(b.audit, e)
+	b.audit = append(b.audit, entries...)
 	b.mu.Unlock()
 }
 func (b *backend) Reader(ctx context.Context) integrations.Reader {

@@ -189,10 +189,10 @@ func (s *Server) auditLoop() {
 			s.closed = true
 		}
 		s.auditMu.Unlock()
-		for i := range batch {
-			s.backend.Audit(context.Background(), batch[i])
-			batch[i] = AuditEntry{}
+		if len(batch) > 0 {
+			s.backend.Audit(context.Background(), batch)
 		}
+		clear(batch)
 		if stop {
 			return
 		}
@@ -203,7 +203,7 @@ func (s *Server) recordAudit(e AuditEntry) {
 	s.auditMu.Lock()
 	if s.closed || len(s.auditBuf) >= maxAuditBacklog {
 		s.auditMu.Unlock()
-		s.backend.Audit(context.Background(), e)
+		s.backend.Audit(context.Background(), []AuditEntry{e})
 		return
 	}
 	s.auditBuf = append(s.auditBuf, e)

@@ -188,22 +188,31 @@ type AuditRow struct {
 }
 
 type auditReq struct {
-	row  AuditRow
+	rows []AuditRow
 	done chan error
 }
 
-// auditBatch bounds the rows committed in one transaction.
+// auditBatch is the number of rows past which the writer stops gathering
+// more appends into one transaction.
 const auditBatch = 512
 
-// AppendAudit adds a row and prunes rows beyond the retention bound
-// (AuditMaxRows rows, AuditMaxAge of age), both index range deletes. It
-// returns once the row is committed; rows appended concurrently share one
-// transaction.
-func (s *Store) AppendAudit(ctx context.Context, r AuditRow) error {
-	if r.Time.IsZero() {
-		r.Time = time.Now()
+// AppendAudit adds rows (a zero Time is the time of the append) and prunes
+// rows beyond the retention bound (AuditMaxRows rows, AuditMaxAge of age),
+// both index range deletes. It returns once the rows are committed; the
+// rows of one call, and of calls made concurrently, share one transaction.
+func (s *Store) AppendAudit(ctx context.Context, rows ...AuditRow) error {
+	if len(rows) == 0 {
+		return nil
 	}
-	req := auditReq{row: r, done: make(chan error, 1)}
+	now := time.Now()
+	own := make([]AuditRow, len(rows))
+	for i, r := range rows {
+		if r.Time.IsZero() {
+			r.Time = now
+		}
+		own[i] = r
+	}
+	req := auditReq{rows: own, done: make(chan error, 1)}
 	s.auditMu.RLock()
 	if s.auditClosed {
 		s.auditMu.RUnlock()
@@ -230,14 +239,16 @@ func (s *Store) auditWriter() {
 	defer close(s.auditDone)
 	for req := range s.auditCh {
 		batch := []auditReq{req}
+		n := len(req.rows)
 	more:
-		for len(batch) < auditBatch {
+		for n < auditBatch {
 			select {
 			case r, ok := <-s.auditCh:
 				if !ok {
 					break more
 				}
 				batch = append(batch, r)
+				n += len(r.rows)
 			default:
 				break more
 			}
@@ -254,15 +265,16 @@ func (s *Store) writeAudit(batch []auditReq) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
 		for _, req := range batch {
-			r := req.row
-			res, err := tx.ExecContext(ctx,
-				`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-				micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
-			if err != nil {
-				return err
-			}
-			if last, err = res.LastInsertId(); err != nil {
-				return err
+			for _, r := range req.rows {
+				res, err := tx.ExecContext(ctx,
+					`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+					micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
+				if err != nil {
+					return err
+				}
+				if last, err = res.LastInsertId(); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, last-s.auditMaxRows); err != nil {

@@ -395,6 +395,35 @@ func TestAuditRetention(t *testing.T) {
 	}
 }
 
+// The rows of one AppendAudit call are all written, in order, in one
+// transaction; none with a zero time.
+func TestAuditBatch(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	batch := make([]AuditRow, 1000) // more than auditBatch
+	for i := range batch {
+		batch[i] = AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/p", Status: i}
+	}
+	if err := s.AppendAudit(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if !batch[0].Time.IsZero() {
+		t.Fatal("AppendAudit changed the caller's rows")
+	}
+	rows, err := s.ListAudit(ctx, 2000)
+	if err != nil || len(rows) != len(batch) {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	for i, r := range rows {
+		if r.Status != len(batch)-1-i || r.Time.IsZero() {
+			t.Fatalf("row %d: %+v", i, r)
+		}
+	}
+	if err := s.AppendAudit(ctx); err != nil {
+		t.Fatalf("an empty append: %v", err)
+	}
+}
+
 func TestClients(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
