@@ -7,10 +7,11 @@
 //	(b) nginx from the system packages as a reverse proxy to it that adds a
 //	    static Authorization header (its own config, prefix, pid and temp
 //	    directories, on a free port; never the system nginx);
-//	(c) the injector doing its full per-request work: verification of the
-//	    caller's JWT by a real auth.Verifier, the token opened from a real
-//	    sealed envelope (vault/envelope) on every request, injection, the
-//	    proxy, the audit hand-off;
+//	(c) the injector doing the daemon's full per-request work: verification
+//	    of the caller's JWT by a real auth.Verifier, the token read through
+//	    a real vault (the sealed record from its SQLite store, opened and
+//	    decoded) on every request, injection, the proxy, and the audit trail
+//	    appended to that SQLite store;
 //
 // then runs wrk against a, b and c at each concurrency (default 1, 16, 64),
 // interleaved, several times (default 3), and prints the median requests/s,

@@ -4,21 +4,19 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,7 +25,9 @@ import (
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
-	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault"
+	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
 // upstreamToken is the harness's made-up upstream credential (not a secret:
@@ -80,37 +80,29 @@ type benchIntegration struct{ base *url.URL }
 func (b benchIntegration) Name() string      { return "bench" }
 func (b benchIntegration) BaseURL() *url.URL { return b.base }
 
-// sealedTokens opens the token from a sealed envelope on every call, as the
-// daemon's vault does.
-type sealedTokens struct {
-	key     []byte
-	keyID   string
-	binding envelope.Binding
-	sealed  string
+// vaultTokens reads the token through the daemon's vault on every call, as
+// the daemon's token manager does: the sealed record from the SQLite store
+// (its per-request record cache), opened and decoded.
+type vaultTokens struct {
+	v    *vault.Vault
+	name string
 }
 
-func (s *sealedTokens) Token(ctx context.Context) (*oauth2.Token, error) {
-	pt, err := envelope.Open(s.key, s.keyID, s.binding, s.sealed)
-	if err != nil {
-		return nil, err
-	}
-	var tok oauth2.Token
-	err = json.Unmarshal(pt, &tok)
-	clear(pt)
-	if err != nil {
-		return nil, err
-	}
-	return &tok, nil
+func (t vaultTokens) Token(ctx context.Context) (*oauth2.Token, error) {
+	tok, _, err := t.v.LoadToken(ctx, t.name)
+	return tok, err
 }
 
-func (s *sealedTokens) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
-	return s.Token(ctx)
+func (t vaultTokens) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	tok, _, err := t.v.LoadLatestToken(ctx, t.name)
+	return tok, err
 }
 
-// benchBackend is a Backend with one integration.
+// benchBackend is a Backend with one integration whose audit trail goes to
+// the SQLite store, as the daemon's does.
 type benchBackend struct {
-	ci     injector.ConnectedIntegration
-	audits atomic.Int64
+	ci injector.ConnectedIntegration
+	st *sqlitestore.Store
 }
 
 func (b *benchBackend) Status(ctx context.Context) (any, error) { return map[string]any{}, nil }
@@ -127,10 +119,49 @@ func (b *benchBackend) FinishConnect(ctx context.Context, name string, q url.Val
 	return integrations.ErrNotConnected
 }
 func (b *benchBackend) Disconnect(ctx context.Context, name string) error { return nil }
-func (b *benchBackend) Audit(ctx context.Context, e injector.AuditEntry) {
-	b.audits.Add(1)
+func (b *benchBackend) Audit(ctx context.Context, entries []injector.AuditEntry) {
+	rows := make([]sqlitestore.AuditRow, len(entries))
+	for i, e := range entries {
+		rows[i] = sqlitestore.AuditRow{Time: e.Time, Caller: e.Caller, Integration: e.Integration,
+			Method: e.Method, Path: e.Path, Status: e.Status, Duration: e.Duration}
+	}
+	if err := b.st.AppendAudit(ctx, rows...); err != nil {
+		fmt.Fprintln(os.Stderr, "audit:", err)
+	}
 }
 func (b *benchBackend) Reader(ctx context.Context) integrations.Reader { return integrations.Reader{} }
+
+// openBenchVault opens a vault as the daemon does (SQLite store, salt in a
+// keychain) in dir and seals a token of the shape Docebo's token endpoint
+// returns. The keychain is the file keychain with a cheap KDF: the salt is
+// read once, at start, so which keychain holds it does not change the
+// per-request work.
+func openBenchVault(ctx context.Context, dir string) (*vault.Vault, *sqlitestore.Store, error) {
+	st, err := sqlitestore.Open(filepath.Join(dir, "latchkey.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	kc, err := keychain.FileWithKDF(filepath.Join(dir, "keychain.json"), []byte("bench"),
+		keychain.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	v, _, err := vault.Open(ctx, vault.Options{Keychain: kc, Store: st, User: "bench"})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	tok := (&oauth2.Token{AccessToken: upstreamToken, TokenType: "Bearer",
+		RefreshToken: "bench-refresh-0123456789abcdef", Expiry: time.Now().Add(24 * time.Hour), ExpiresIn: 3600}).
+		WithExtra(map[string]any{"access_token": upstreamToken, "token_type": "Bearer", "expires_in": 3600.0,
+			"scope": "api", "refresh_token": "bench-refresh-0123456789abcdef"})
+	if err := v.SaveToken(ctx, "bench", tok, nil, false); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return v, st, nil
+}
 
 func runInjector(cpuprofile string) error {
 	if n, err := strconv.Atoi(os.Getenv("LATCHKEY_BENCH_PROCS")); err == nil && n > 0 {
@@ -141,21 +172,19 @@ func runInjector(cpuprofile string) error {
 	if err != nil {
 		return err
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	kid := make([]byte, 8)
-	rand.Read(kid)
-	keyID := hex.EncodeToString(kid)
-	binding := envelope.Binding{User: "bench", Device: "bench-device", Integration: "bench"}
-	plain, _ := json.Marshal(&oauth2.Token{AccessToken: upstreamToken, TokenType: "Bearer",
-		RefreshToken: "bench-refresh", Expiry: time.Now().Add(24 * time.Hour)})
-	sealed, err := envelope.Seal(key, keyID, binding, plain)
+	dir, err := os.MkdirTemp("", "latchkey-bench-vault-")
 	if err != nil {
 		return err
 	}
-	be := &benchBackend{ci: injector.ConnectedIntegration{
+	defer os.RemoveAll(dir)
+	vlt, st, err := openBenchVault(context.Background(), dir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	be := &benchBackend{st: st, ci: injector.ConnectedIntegration{
 		Integration: benchIntegration{base: base},
-		Tokens:      &sealedTokens{key: key, keyID: keyID, binding: binding, sealed: sealed},
+		Tokens:      vaultTokens{v: vlt, name: "bench"},
 	}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -200,6 +229,5 @@ func runInjector(cpuprofile string) error {
 	ctx, stop := signalContext()
 	defer stop()
 	err = srv.Serve(ctx, ln)
-	fmt.Fprintf(io.Discard, "%d audited\n", be.audits.Load())
 	return err
 }
