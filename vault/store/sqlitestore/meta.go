@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/vault/store"
@@ -260,21 +262,37 @@ func (s *Store) auditWriter() {
 	}
 }
 
+// auditRowsPerInsert is how many rows one INSERT statement writes (7
+// parameters each): far fewer statements than rows, each well under
+// SQLite's parameter limit.
+const auditRowsPerInsert = 64
+
 func (s *Store) writeAudit(batch []auditReq) error {
 	ctx := context.Background()
+	var rows []AuditRow
+	for _, req := range batch {
+		rows = append(rows, req.rows...)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
-		for _, req := range batch {
-			for _, r := range req.rows {
-				res, err := tx.ExecContext(ctx,
-					`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-					micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
-				if err != nil {
-					return err
-				}
-				if last, err = res.LastInsertId(); err != nil {
-					return err
-				}
+		args := make([]any, 0, 7*auditRowsPerInsert)
+		for chunk := range slices.Chunk(rows, auditRowsPerInsert) {
+			args = args[:0]
+			for _, r := range chunk {
+				args = append(args, micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
+			}
+			var res sql.Result
+			var err error
+			if len(chunk) == auditRowsPerInsert {
+				res, err = tx.StmtContext(ctx, s.auditInsertFull).ExecContext(ctx, args...)
+			} else {
+				res, err = tx.ExecContext(ctx, auditInsert(len(chunk)), args...)
+			}
+			if err != nil {
+				return err
+			}
+			if last, err = res.LastInsertId(); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, last-s.auditMaxRows); err != nil {
@@ -283,6 +301,13 @@ func (s *Store) writeAudit(batch []auditReq) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, micros(time.Now().Add(-s.auditMaxAge)))
 		return err
 	})
+}
+
+// auditInsert is the INSERT of n audit rows.
+func auditInsert(n int) string {
+	const row = "(?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES " +
+		strings.Repeat(row+", ", n-1) + row
 }
 
 // ListAudit returns up to limit rows, newest first.

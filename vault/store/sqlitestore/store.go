@@ -42,6 +42,8 @@ type Store struct {
 	auditDone   chan struct{}
 
 	records *recordCache // see GetRecordCached
+
+	auditInsertFull *sql.Stmt // auditInsert(auditRowsPerInsert), prepared once
 }
 
 // Audit retention: the trail keeps at most this many rows, none older than
@@ -95,6 +97,10 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if s.auditInsertFull, err = db.PrepareContext(context.Background(), auditInsert(auditRowsPerInsert)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
 	go s.auditWriter()
 	return s, nil
 }
@@ -127,6 +133,7 @@ func (s *Store) Close() error {
 	}
 	s.auditMu.Unlock()
 	<-s.auditDone
+	s.auditInsertFull.Close()
 	return s.db.Close()
 }
 
