@@ -158,6 +158,12 @@ type Vault struct {
 
 	rotateMu sync.Mutex // one rotation at a time in this process
 
+	// parsed holds, per integration, the last envelope OpenRecord parsed
+	// (*parsedEnvelope). The record cache hands back the very same string
+	// while the record is unchanged, so telling whether it still applies is
+	// a pointer comparison. It holds ciphertext only.
+	parsed sync.Map
+
 	// testHook, when set (tests), is called during a rotation: at stage
 	// "resealed" before the first record (n = 0) and after each re-sealed
 	// record (n = count so far), and at stage "replaced" once the primary salt
@@ -353,7 +359,7 @@ func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.R
 // sealed for another user, device or integration, fails with an envelope
 // error (ErrAuth, ErrMalformed, ErrUnsupportedVersion).
 func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
-	e, err := envelope.Parse(rec.Envelope)
+	e, err := v.parse(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +370,24 @@ func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
 	}
 	return v.openWith(k, rec, e)
+}
+
+type parsedEnvelope struct {
+	text string
+	env  envelope.Envelope
+}
+
+// parse parses rec's envelope, or reuses the last parse of the same text.
+func (v *Vault) parse(rec store.Record) (envelope.Envelope, error) {
+	if p, ok := v.parsed.Load(rec.Integration); ok && p.(*parsedEnvelope).text == rec.Envelope {
+		return p.(*parsedEnvelope).env, nil
+	}
+	e, err := envelope.Parse(rec.Envelope)
+	if err != nil {
+		return e, err
+	}
+	v.parsed.Store(rec.Integration, &parsedEnvelope{text: rec.Envelope, env: e})
+	return e, nil
 }
 
 // openWith opens rec, parsed as e, under k.
