@@ -298,10 +298,26 @@ func (s *Store) writeAudit(batch []auditReq) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, last-s.auditMaxRows); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE time < ?`, micros(time.Now().Add(-s.auditMaxAge)))
-		return err
+		// Age: rows are appended in time order (but for clock changes), so
+		// the too old ones are the oldest by id; look at auditAgeProbe of
+		// those at a time, again while a whole probe goes.
+		cutoff := micros(time.Now().Add(-s.auditMaxAge))
+		for {
+			res, err := tx.ExecContext(ctx,
+				`DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?) AND time < ?`, auditAgeProbe, cutoff)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n < auditAgeProbe {
+				return err
+			}
+		}
 	})
 }
+
+// auditAgeProbe is how many of the oldest audit rows one age-pruning
+// statement looks at.
+const auditAgeProbe = 256
 
 // auditInsert is the INSERT of n audit rows.
 func auditInsert(n int) string {

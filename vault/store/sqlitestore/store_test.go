@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -525,5 +526,74 @@ func TestAuditConcurrentAndClose(t *testing.T) {
 	}
 	if err := s.AppendAudit(ctx, AuditRow{}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("append after close: %v", err)
+	}
+}
+
+// A database at schema version 1 (audit with AUTOINCREMENT and a time
+// index) is migrated with its audit rows, which keep their order, and rows
+// added after sort after them.
+func TestMigrateAuditFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latchkey.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := migrationFS.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(v1),
+		`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)`,
+		`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (1, 'a', 'docebo', 'GET', '/one', 200, 5)`,
+		`INSERT INTO audit (time, caller, integration, method, path, status, duration) VALUES (2, 'a', 'docebo', 'GET', '/two', 200, 5)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if v, err := s.SchemaVersion(ctx); err != nil || v < 2 {
+		t.Fatalf("schema version %d, %v", v, err)
+	}
+	s.auditMaxAge = 100 * 365 * 24 * time.Hour // keep the rows dated 1970
+	if err := s.AppendAudit(ctx, AuditRow{Caller: "b", Integration: "docebo", Method: "GET", Path: "/three", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.ListAudit(ctx, 10)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	if rows[0].Path != "/three" || rows[1].Path != "/two" || rows[2].Path != "/one" {
+		t.Fatalf("order after migration: %+v", rows)
+	}
+}
+
+// Rows older than the retention age go, however many there are, and the
+// others stay.
+func TestAuditAgePruning(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	old := make([]AuditRow, 3*auditAgeProbe+7)
+	for i := range old {
+		old[i] = AuditRow{Time: time.Now().Add(-AuditMaxAge - time.Hour), Caller: "old", Method: "GET", Path: "/x", Status: 200}
+	}
+	s.auditMaxAge = 100 * 365 * 24 * time.Hour
+	if err := s.AppendAudit(ctx, old...); err != nil {
+		t.Fatal(err)
+	}
+	s.auditMaxAge = AuditMaxAge
+	if err := s.AppendAudit(ctx, AuditRow{Caller: "new", Method: "GET", Path: "/y", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.ListAudit(ctx, 10000)
+	if err != nil || len(rows) != 1 || rows[0].Caller != "new" {
+		t.Fatalf("after pruning: %d rows (%v), want the new one only", len(rows), err)
 	}
 }
