@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"math"
 	"net/url"
@@ -26,7 +27,7 @@ import (
 //	flags (bit 0: has expiry) · [varint unix seconds · uvarint nanoseconds]
 //	varint expires_in
 //	extras kind (extrasNone, extrasNilMap, extrasMap, extrasNilForm, extrasForm)
-//	map:  uvarint n · n × (str key · value)
+//	map:  uvarint n · n × (str key · value)   (not the keys of typed fields)
 //	      value: 's' str | 'f' 8-byte float64 | 't' | 'F' | 'z' (null) | 'j' str JSON
 //	form: uvarint n · n × (str key · uvarint m+1 (0: nil) · m × str)
 //
@@ -89,9 +90,10 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 		if m == nil {
 			return append(b, extrasNilMap), nil
 		}
+		keys := extrasKept(maps.Keys(m))
 		b = append(b, extrasMap)
-		b = binary.AppendUvarint(b, uint64(len(m)))
-		for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = binary.AppendUvarint(b, uint64(len(keys)))
+		for _, k := range keys {
 			b = appendStr(b, k)
 			if b, err = appendExtraValue(b, m[k]); err != nil {
 				return nil, err
@@ -102,9 +104,10 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 		if f == nil {
 			return append(b, extrasNilForm), nil
 		}
+		keys := extrasKept(maps.Keys(f))
 		b = append(b, extrasForm)
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		for _, k := range slices.Sorted(maps.Keys(f)) {
+		b = binary.AppendUvarint(b, uint64(len(keys)))
+		for _, k := range keys {
 			b = appendStr(b, k)
 			vs := f[k]
 			if vs == nil {
@@ -118,6 +121,23 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// extrasKept returns, sorted, the extras keys worth sealing: not those of
+// the fields oauth2.Token already holds. A provider's token response is
+// kept whole as the extras, so without this the access and refresh tokens
+// would be sealed twice (and decoded twice per request).
+func extrasKept(keys iter.Seq[string]) []string {
+	var kept []string
+	for k := range keys {
+		switch k {
+		case "access_token", "refresh_token", "token_type", "expires_in":
+		default:
+			kept = append(kept, k)
+		}
+	}
+	slices.Sort(kept)
+	return kept
 }
 
 func appendStr(b []byte, s string) []byte {

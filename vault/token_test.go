@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"fmt"
+	"net/url"
 	"reflect"
 	"testing"
 	"time"
@@ -97,4 +98,44 @@ func FuzzDecodeToken(f *testing.F) {
 			t.Fatalf("round trip changed the token:\n%s\n%s", a, b)
 		}
 	})
+}
+
+// The provider's whole token response is kept as extras by oauth2; the
+// fields the token already has (the access and refresh tokens among them)
+// are not sealed a second time.
+func TestTokenExtrasDropTypedFields(t *testing.T) {
+	for name, tok := range map[string]*oauth2.Token{
+		"json": (&oauth2.Token{AccessToken: "at-0123456789", RefreshToken: "rt-0123456789", TokenType: "Bearer", ExpiresIn: 3600}).
+			WithExtra(map[string]any{"access_token": "at-0123456789", "refresh_token": "rt-0123456789",
+				"token_type": "Bearer", "expires_in": 3600.0, "scope": "api", "id_token": "eyJ.x.y"}),
+		"form": (&oauth2.Token{AccessToken: "at-0123456789", RefreshToken: "rt-0123456789"}).
+			WithExtra(url.Values{"access_token": {"at-0123456789"}, "refresh_token": {"rt-0123456789"}, "scope": {"api"}, "id_token": {"eyJ.x.y"}}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			b, err := encodeToken(tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range []string{"at-0123456789", "rt-0123456789"} {
+				if n := bytes.Count(b, []byte(secret)); n != 1 {
+					t.Errorf("%s sealed %d times", secret, n)
+				}
+			}
+			got, err := decodeToken(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AccessToken != tok.AccessToken || got.RefreshToken != tok.RefreshToken {
+				t.Fatalf("typed fields lost: %+v", got)
+			}
+			if got.Extra("scope") != "api" || got.Extra("id_token") != "eyJ.x.y" {
+				t.Fatalf("extras lost: scope %v, id_token %v", got.Extra("scope"), got.Extra("id_token"))
+			}
+			for _, k := range []string{"access_token", "refresh_token"} {
+				if v := got.Extra(k); v != nil && v != "" { // a url.Values answers ""
+					t.Fatalf("%s came back among the extras", k)
+				}
+			}
+		})
+	}
 }
