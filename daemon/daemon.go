@@ -391,8 +391,12 @@ func (d *Daemon) Reader(ctx context.Context) integrations.Reader {
 	return r
 }
 
-// AuditRows returns the newest audit rows.
+// AuditRows returns the newest audit rows, the calls still queued by the
+// injector included.
 func (d *Daemon) AuditRows(ctx context.Context, limit int) ([]sqlitestore.AuditRow, error) {
+	if d.inj != nil {
+		d.inj.FlushAudit()
+	}
 	return d.store.ListAudit(ctx, limit)
 }
 

@@ -89,13 +89,14 @@ type Server struct {
 	// pay a goroutine wake-up per request; the writer then lets entries
 	// gather for auditGather, so the backend commits one batch per period
 	// under load, not one per request.
-	auditMu   sync.Mutex
-	auditBuf  []AuditEntry
-	auditWake chan struct{}
-	auditStop chan struct{}
-	auditDone chan struct{}
-	closeOnce sync.Once
-	closed    bool // guarded by auditMu
+	auditMu     sync.Mutex
+	auditHandMu sync.Mutex // held while a batch is handed to the backend
+	auditBuf    []AuditEntry
+	auditWake   chan struct{}
+	auditStop   chan struct{}
+	auditDone   chan struct{}
+	closeOnce   sync.Once
+	closed      bool // guarded by auditMu
 }
 
 // maxAuditBacklog bounds the batch; beyond it requests write their entry
@@ -198,20 +199,39 @@ func (s *Server) auditLoop() {
 		case <-s.auditStop:
 			stop = true
 		}
-		s.auditMu.Lock()
-		batch, s.auditBuf = s.auditBuf, batch[:0]
-		if stop {
-			s.closed = true
-		}
-		s.auditMu.Unlock()
-		if len(batch) > 0 {
-			s.backend.Audit(context.Background(), batch)
-		}
-		clear(batch)
+		batch = s.handOverAudit(batch, stop)
 		if stop {
 			return
 		}
 	}
+}
+
+// FlushAudit hands every queued audit entry to the backend now, and
+// returns once the backend has them all (a hand-over already under way
+// included): a reader of the trail then sees every call answered so far.
+func (s *Server) FlushAudit() {
+	s.handOverAudit(nil, false)
+}
+
+// handOverAudit swaps the queue for buf (emptied) and hands what was
+// queued to the backend; closing marks the queue closed. auditHandMu keeps
+// hand-overs in order and one at a time. It returns the slice handed over,
+// cleared, to be the next buf.
+func (s *Server) handOverAudit(buf []AuditEntry, closing bool) []AuditEntry {
+	s.auditHandMu.Lock()
+	defer s.auditHandMu.Unlock()
+	s.auditMu.Lock()
+	batch := s.auditBuf
+	s.auditBuf = buf[:0]
+	if closing {
+		s.closed = true
+	}
+	s.auditMu.Unlock()
+	if len(batch) > 0 {
+		s.backend.Audit(context.Background(), batch)
+	}
+	clear(batch)
+	return batch
 }
 
 func (s *Server) recordAudit(e AuditEntry) {

@@ -99,8 +99,10 @@ func TestProxyInjects(t *testing.T) {
 		t.Fatalf("post arrived as %+v", last)
 	}
 
-	// Audit: every proxied call, path without query, caller sub, no token.
-	e.srv.Close()
+	// Audit: every proxied call, path without query, caller sub, no token;
+	// FlushAudit hands over what the writer has not yet (it waits up to
+	// auditGather for more).
+	e.srv.FlushAudit()
 	var found bool
 	for _, a := range e.be.audits() {
 		if a.Integration == "docebo" && a.Path == "/api/items" && a.Method == "GET" && a.Status == 200 && a.Caller == "alice" {
