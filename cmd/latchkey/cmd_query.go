@@ -310,7 +310,7 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "TIME\tCALLER\tINTEGRATION\tREQUEST\tSTATUS\tDURATION\n")
 			for _, e := range doc.Entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\n", e.Time.Local().Format(time.RFC3339), e.Caller, e.Integration, e.Method, e.Path, e.Status, e.Duration.Round(time.Millisecond))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\n", e.Time.Local().Format(time.RFC3339), e.Caller, e.Integration, e.Method, e.Path, e.Status, roundDuration(e.Duration))
 			}
 			return tw.Flush()
 		},
@@ -318,4 +318,17 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 	cmd.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
 	cmd.Flags().IntVar(&limit, "limit", 100, "newest entries to show")
 	return cmd
+}
+
+// roundDuration shows a call's duration to three significant figures or
+// so: 1.2s, 48ms, 343µs (not "0s" for a fast local call).
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
 }
