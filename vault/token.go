@@ -68,59 +68,62 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 64+len(tok.AccessToken)+len(tok.RefreshToken))
-	b = append(b, tokenFormat2)
-	b = appendStr(b, tok.AccessToken)
-	b = appendStr(b, tok.TokenType)
-	b = appendStr(b, tok.RefreshToken)
+	w := plainWriter{b: make([]byte, 0, 128+len(tok.AccessToken)+len(tok.RefreshToken))}
+	w.byte(tokenFormat2)
+	w.str(tok.AccessToken)
+	w.str(tok.TokenType)
+	w.str(tok.RefreshToken)
 	if tok.Expiry.IsZero() {
-		b = append(b, 0)
+		w.byte(0)
 	} else {
 		e := tok.Expiry.UTC()
-		b = append(b, 1)
-		b = binary.AppendVarint(b, e.Unix())
-		b = binary.AppendUvarint(b, uint64(e.Nanosecond()))
+		w.byte(1)
+		w.varint(e.Unix())
+		w.uvarint(uint64(e.Nanosecond()))
 	}
-	b = binary.AppendVarint(b, tok.ExpiresIn)
+	w.varint(tok.ExpiresIn)
 	switch kind {
 	case "":
-		b = append(b, extrasNone)
+		w.byte(extrasNone)
 	case extraJSON:
 		m, _ := extra.(map[string]any)
 		if m == nil {
-			return append(b, extrasNilMap), nil
+			w.byte(extrasNilMap)
+			break
 		}
 		keys := extrasKept(maps.Keys(m))
-		b = append(b, extrasMap)
-		b = binary.AppendUvarint(b, uint64(len(keys)))
+		w.byte(extrasMap)
+		w.uvarint(uint64(len(keys)))
 		for _, k := range keys {
-			b = appendStr(b, k)
-			if b, err = appendExtraValue(b, m[k]); err != nil {
+			w.str(k)
+			if err := w.extraValue(m[k]); err != nil {
+				w.wipe()
 				return nil, err
 			}
 		}
 	case extraForm:
 		f := extra.(url.Values)
 		if f == nil {
-			return append(b, extrasNilForm), nil
+			w.byte(extrasNilForm)
+			break
 		}
 		keys := extrasKept(maps.Keys(f))
-		b = append(b, extrasForm)
-		b = binary.AppendUvarint(b, uint64(len(keys)))
+		w.byte(extrasForm)
+		w.uvarint(uint64(len(keys)))
 		for _, k := range keys {
-			b = appendStr(b, k)
+			w.str(k)
 			vs := f[k]
 			if vs == nil {
-				b = append(b, 0)
+				w.byte(0)
 				continue
 			}
-			b = binary.AppendUvarint(b, uint64(len(vs))+1)
+			w.uvarint(uint64(len(vs)) + 1)
 			for _, v := range vs {
-				b = appendStr(b, v)
+				w.str(v)
 			}
 		}
 	}
-	return b, nil
+	return w.b, nil
 }
 
 // extrasKept returns, sorted, the extras keys worth sealing: not those of
@@ -140,33 +143,74 @@ func extrasKept(keys iter.Seq[string]) []string {
 	return kept
 }
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+// plainWriter builds a plaintext. When it outgrows its buffer it wipes the
+// old one, so no copy of a token is left behind in memory the caller
+// cannot clear (the caller clears the final buffer).
+type plainWriter struct{ b []byte }
+
+func (w *plainWriter) reserve(n int) {
+	if cap(w.b)-len(w.b) >= n {
+		return
+	}
+	nb := make([]byte, len(w.b), 2*cap(w.b)+n)
+	copy(nb, w.b)
+	w.wipe()
+	w.b = nb
 }
 
-// appendExtraValue writes one value of a JSON extras map: strings, numbers
+// wipe zeroes the whole buffer (its capacity, not only its length).
+func (w *plainWriter) wipe() { clear(w.b[:cap(w.b)]) }
+
+func (w *plainWriter) byte(c byte) {
+	w.reserve(1)
+	w.b = append(w.b, c)
+}
+
+func (w *plainWriter) uvarint(v uint64) {
+	w.reserve(binary.MaxVarintLen64)
+	w.b = binary.AppendUvarint(w.b, v)
+}
+
+func (w *plainWriter) varint(v int64) {
+	w.reserve(binary.MaxVarintLen64)
+	w.b = binary.AppendVarint(w.b, v)
+}
+
+func (w *plainWriter) str(s string) {
+	w.reserve(binary.MaxVarintLen64 + len(s))
+	w.b = binary.AppendUvarint(w.b, uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+// extraValue writes one value of a JSON extras map: strings, numbers
 // (float64, as JSON decodes them), booleans and null directly, anything
 // else as JSON (which reads back as JSON decodes it, as before).
-func appendExtraValue(b []byte, v any) ([]byte, error) {
+func (w *plainWriter) extraValue(v any) error {
 	switch v := v.(type) {
 	case string:
-		return appendStr(append(b, 's'), v), nil
+		w.byte('s')
+		w.str(v)
 	case float64:
-		return binary.LittleEndian.AppendUint64(append(b, 'f'), math.Float64bits(v)), nil
+		w.byte('f')
+		w.reserve(8)
+		w.b = binary.LittleEndian.AppendUint64(w.b, math.Float64bits(v))
 	case bool:
 		if v {
-			return append(b, 't'), nil
+			w.byte('t')
+		} else {
+			w.byte('F')
 		}
-		return append(b, 'F'), nil
 	case nil:
-		return append(b, 'z'), nil
+		w.byte('z')
+	default:
+		j, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("vault: token extras do not encode: %w", err)
+		}
+		w.byte('j')
+		w.str(string(j))
 	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("vault: token extras do not encode: %w", err)
-	}
-	return appendStr(append(b, 'j'), string(j)), nil
+	return nil
 }
 
 var errTokenDecode = errors.New("vault: sealed token does not decode")

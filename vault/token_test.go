@@ -139,3 +139,21 @@ func TestTokenExtrasDropTypedFields(t *testing.T) {
 		})
 	}
 }
+
+// A plaintext buffer that has to grow is wiped before it is dropped: no
+// copy of a token stays behind where the caller cannot clear it.
+func TestPlainWriterWipesWhatItOutgrows(t *testing.T) {
+	w := plainWriter{b: make([]byte, 0, 32)}
+	w.str("secret-0123")
+	old := w.b[:cap(w.b)]
+	w.str(string(bytes.Repeat([]byte("x"), 40)))
+	if cap(w.b) == cap(old) {
+		t.Fatal("the buffer did not grow; the test proves nothing")
+	}
+	if !bytes.Equal(old, make([]byte, len(old))) {
+		t.Fatalf("the outgrown buffer still holds %q", old)
+	}
+	if !bytes.Contains(w.b, []byte("secret-0123")) {
+		t.Fatal("the new buffer lost what was written")
+	}
+}

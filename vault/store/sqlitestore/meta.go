@@ -200,7 +200,7 @@ const auditBatch = 512
 
 // AppendAudit adds rows (a zero Time is the time of the append) and prunes
 // rows beyond the retention bound (AuditMaxRows rows, AuditMaxAge of age),
-// both index range deletes. It returns once the rows are committed; the
+// both deletes of the oldest rows by id. It returns once the rows are committed; the
 // rows of one call, and of calls made concurrently, share one transaction.
 func (s *Store) AppendAudit(ctx context.Context, rows ...AuditRow) error {
 	if len(rows) == 0 {
