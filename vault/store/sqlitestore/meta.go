@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -262,10 +261,62 @@ func (s *Store) auditWriter() {
 	}
 }
 
-// auditRowsPerInsert is how many rows one INSERT statement writes (7
+// auditRowsPerInsert is the most rows one INSERT statement writes (7
 // parameters each): far fewer statements than rows, each well under
 // SQLite's parameter limit.
 const auditRowsPerInsert = 64
+
+// auditInsertSizes are the row counts of the prepared INSERTs: powers of
+// two up to auditRowsPerInsert, so any batch is a few prepared statements
+// and none is compiled while requests are being served.
+var auditInsertSizes = []int{64, 32, 16, 8, 4, 2, 1}
+
+// auditStmts are the audit trail's prepared statements.
+type auditStmts struct {
+	insert    map[int]*sql.Stmt // by row count (auditInsertSizes)
+	pruneRows *sql.Stmt
+	pruneAge  *sql.Stmt
+}
+
+func prepareAudit(ctx context.Context, db *sql.DB) (*auditStmts, error) {
+	st := &auditStmts{insert: make(map[int]*sql.Stmt)}
+	prep := func(q string) (*sql.Stmt, error) {
+		p, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			st.close()
+		}
+		return p, err
+	}
+	var err error
+	for _, n := range auditInsertSizes {
+		if st.insert[n], err = prep(auditInsert(n)); err != nil {
+			return nil, err
+		}
+	}
+	if st.pruneRows, err = prep(`DELETE FROM audit WHERE id <= ?`); err != nil {
+		return nil, err
+	}
+	// Age: rows are appended in time order (but for clock changes), so the
+	// too old ones are the oldest by id; look at auditAgeProbe of those at
+	// a time.
+	if st.pruneAge, err = prep(`DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?) AND time < ?`); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *auditStmts) close() {
+	for _, p := range st.insert {
+		if p != nil {
+			p.Close()
+		}
+	}
+	for _, p := range []*sql.Stmt{st.pruneRows, st.pruneAge} {
+		if p != nil {
+			p.Close()
+		}
+	}
+}
 
 func (s *Store) writeAudit(batch []auditReq) error {
 	ctx := context.Background()
@@ -276,18 +327,17 @@ func (s *Store) writeAudit(batch []auditReq) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
 		args := make([]any, 0, 7*auditRowsPerInsert)
-		for chunk := range slices.Chunk(rows, auditRowsPerInsert) {
+		for len(rows) > 0 {
+			n := auditRowsPerInsert
+			for n > len(rows) {
+				n /= 2
+			}
 			args = args[:0]
-			for _, r := range chunk {
+			for _, r := range rows[:n] {
 				args = append(args, micros(r.Time), r.Caller, r.Integration, r.Method, r.Path, r.Status, int64(r.Duration))
 			}
-			var res sql.Result
-			var err error
-			if len(chunk) == auditRowsPerInsert {
-				res, err = tx.StmtContext(ctx, s.auditInsertFull).ExecContext(ctx, args...)
-			} else {
-				res, err = tx.ExecContext(ctx, auditInsert(len(chunk)), args...)
-			}
+			rows = rows[n:]
+			res, err := tx.StmtContext(ctx, s.audit.insert[n]).ExecContext(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -295,16 +345,13 @@ func (s *Store) writeAudit(batch []auditReq) error {
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM audit WHERE id <= ?`, last-s.auditMaxRows); err != nil {
+		if _, err := tx.StmtContext(ctx, s.audit.pruneRows).ExecContext(ctx, last-s.auditMaxRows); err != nil {
 			return err
 		}
-		// Age: rows are appended in time order (but for clock changes), so
-		// the too old ones are the oldest by id; look at auditAgeProbe of
-		// those at a time, again while a whole probe goes.
 		cutoff := micros(time.Now().Add(-s.auditMaxAge))
+		age := tx.StmtContext(ctx, s.audit.pruneAge)
 		for {
-			res, err := tx.ExecContext(ctx,
-				`DELETE FROM audit WHERE id IN (SELECT id FROM audit ORDER BY id LIMIT ?) AND time < ?`, auditAgeProbe, cutoff)
+			res, err := age.ExecContext(ctx, auditAgeProbe, cutoff)
 			if err != nil {
 				return err
 			}

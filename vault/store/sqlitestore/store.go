@@ -43,7 +43,7 @@ type Store struct {
 
 	records *recordCache // see GetRecordCached
 
-	auditInsertFull *sql.Stmt // auditInsert(auditRowsPerInsert), prepared once
+	audit *auditStmts // prepared once
 }
 
 // Audit retention: the trail keeps at most this many rows, none older than
@@ -97,7 +97,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	if s.auditInsertFull, err = db.PrepareContext(context.Background(), auditInsert(auditRowsPerInsert)); err != nil {
+	if s.audit, err = prepareAudit(context.Background(), db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
@@ -133,7 +133,7 @@ func (s *Store) Close() error {
 	}
 	s.auditMu.Unlock()
 	<-s.auditDone
-	s.auditInsertFull.Close()
+	s.audit.close()
 	return s.db.Close()
 }
 
