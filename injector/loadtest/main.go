@@ -434,7 +434,7 @@ func (r *Results) Print(w io.Writer) {
 	}
 	if slices.Contains(r.Conns, 64) {
 		cb := r.Ratio(targets[2], targets[1], 64)
-		fmt.Fprintf(w, "target c/b >= 0.80 at c=64: %.2f %s\n", cb, verdict(cb >= 0.8))
+		fmt.Fprintf(w, "target c/b >= 0.80 at c=64: %.3f %s\n", cb, verdict(cb >= 0.8))
 	}
 	if slices.Contains(r.Conns, 1) {
 		an, ai := r.AddedP50(targets[1], 1), r.AddedP50(targets[2], 1)
