@@ -22,6 +22,7 @@ import (
 
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
+	"github.com/latchkey/latchkey/internal/httpstatus"
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
 	"github.com/latchkey/latchkey/vault/store/remotestore"
@@ -110,34 +111,12 @@ type storeReq struct {
 	Status       int
 }
 
-type codeWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *codeWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *codeWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
 func (l *storeLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &codeWriter{ResponseWriter: w}
+		cw := httpstatus.NewRecorder(w)
 		h.ServeHTTP(cw, r)
-		if cw.code == 0 {
-			cw.code = http.StatusOK
-		}
 		l.mu.Lock()
-		l.reqs = append(l.reqs, storeReq{r.Method, r.URL.Path, cw.code})
+		l.reqs = append(l.reqs, storeReq{r.Method, r.URL.Path, cw.Status()})
 		l.mu.Unlock()
 	})
 }

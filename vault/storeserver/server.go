@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/latchkey/latchkey/internal/httpstatus"
 	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/store"
 )
@@ -69,44 +70,19 @@ func New(c Config) (*Server, error) {
 	return s, nil
 }
 
-// statusWriter remembers the status code for metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // ServeHTTP routes the request and records its metrics.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	sw := &statusWriter{ResponseWriter: w}
+	sw := httpstatus.NewRecorder(w)
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern // set by the mux on this request
 	if route == "" {
 		route = "unmatched"
 	}
-	if sw.code == 0 {
-		sw.code = http.StatusOK
-	}
-	s.m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+	s.m.requests.WithLabelValues(route, strconv.Itoa(sw.Status())).Inc()
 	s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 

@@ -17,6 +17,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/latchkey/latchkey/internal/httpstatus"
 )
 
 // The client every sandbox has unless Options.Clients says otherwise.
@@ -368,31 +370,12 @@ func (p *Provider) tokenGuard(next http.Handler) http.Handler {
 			tokenError(w, http.StatusUnauthorized, "invalid_client", "this client must authenticate with "+c.AuthMethod)
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httpstatus.NewRecorder(w)
 		next.ServeHTTP(rec, r)
-		if rec.status >= 400 {
+		if rec.Status() >= 400 {
 			p.st.count(func(s *Stats) { s.TokenFailed++ })
 		}
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }
 
 func tokenError(w http.ResponseWriter, status int, code, desc string) {
