@@ -295,18 +295,12 @@ func (r *tokenReader) byte() byte {
 	return c
 }
 
-func (r *tokenReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if r.bad || n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *tokenReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *tokenReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *tokenReader) varint() int64 {
-	v, n := binary.Varint(r.b)
+// readVarint reads one varint with read (binary.Uvarint or binary.Varint).
+func readVarint[T uint64 | int64](r *tokenReader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if r.bad || n <= 0 {
 		r.bad = true
 		return 0
