@@ -323,22 +323,8 @@ func TestRefreshOnceForConcurrentCallersAndAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := h.sb.GrantCalls("refresh_token")
-	const n = 1000
-	var wg sync.WaitGroup
-	var failed atomic.Int32
-	tm := h.d.tokens("docebo")
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := tm.Token(context.Background()); err != nil {
-				failed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Fatalf("%d callers failed", failed.Load())
+	if failed := concurrentTokenFailures(h.d.tokens("docebo"), 1000); failed != 0 {
+		t.Fatalf("%d callers failed", failed)
 	}
 	if got := h.sb.GrantCalls("refresh_token") - before; got != 1 {
 		t.Fatalf("refresh grant called %d times, want 1", got)
@@ -451,21 +437,8 @@ func TestFailedRefreshIsNotStampeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	failing.Store(true)
-	tm := h.d.tokens("docebo")
-	var wg sync.WaitGroup
-	var failed atomic.Int32
-	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := tm.Token(context.Background()); err != nil {
-				failed.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() != 200 {
-		t.Fatalf("%d of 200 callers failed, want all (the provider is down)", failed.Load())
+	if failed := concurrentTokenFailures(h.d.tokens("docebo"), 200); failed != 200 {
+		t.Fatalf("%d of 200 callers failed, want all (the provider is down)", failed)
 	}
 	if n := tokenCalls.Load(); n != 1 {
 		t.Fatalf("the token endpoint was called %d times for one burst, want 1", n)
@@ -473,4 +446,20 @@ func TestFailedRefreshIsNotStampeded(t *testing.T) {
 	if h.state("docebo") != "connected" {
 		t.Fatalf("a transient failure changed the state to %q", h.state("docebo"))
 	}
+}
+
+// concurrentTokenFailures asks tm for its token from n goroutines at once
+// and returns how many calls failed.
+func concurrentTokenFailures(tm *tokenManager, n int) int {
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range n {
+		wg.Go(func() {
+			if _, err := tm.Token(context.Background()); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(failed.Load())
 }
