@@ -13,6 +13,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey/internal/jwks"
 )
 
 // ErrInvalidToken is returned (wrapped, with the reason) for every token that
@@ -309,13 +311,14 @@ func (p *idpVerifier) get(ctx context.Context) (*oidc.IDTokenVerifier, error) {
 			return nil, p.lastErr
 		}
 	}
-	ks := &keySet{
-		url:    meta.JWKSURI,
-		client: p.cfg.HTTPClient,
-		algs:   algs,
-		minGap: p.cfg.MinRefetchInterval,
-		now:    p.now,
-	}
+	ks := jwks.New(jwks.Options{
+		URL:        meta.JWKSURI,
+		HTTPClient: p.cfg.HTTPClient,
+		Algorithms: algs,
+		MinRefetch: p.cfg.MinRefetchInterval,
+		Timeout:    10 * time.Second,
+		Now:        p.now,
+	})
 	p.verifier = oidc.NewVerifier(p.cfg.IssuerURL, ks, &oidc.Config{
 		ClientID:             p.cfg.Audience,
 		SupportedSigningAlgs: algs,

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/latchkey/latchkey/internal/jwks"
 )
 
 // Identity is who a verified bearer token names.
@@ -64,13 +66,17 @@ type OIDCConfig struct {
 	RefetchInterval time.Duration
 }
 
+// DefaultRefetchInterval is the least time between two key set downloads
+// that a token with an unknown key id may trigger.
+const DefaultRefetchInterval = 30 * time.Second
+
 // OIDCVerifier verifies JWTs against a remote JWKS (claims checked by
 // coreos/go-oidc). An unknown key id makes it download the key set again
 // (at most once per OIDCConfig.RefetchInterval), so the IdP can rotate keys
 // without a restart.
 type OIDCVerifier struct {
 	v          *oidc.IDTokenVerifier
-	keys       *keySet
+	keys       *jwks.KeySet
 	adminClaim string
 	adminValue string
 	cache      *tokenCache
@@ -117,19 +123,22 @@ func NewOIDCVerifier(ctx context.Context, c OIDCConfig) (*OIDCVerifier, error) {
 		}
 		jwksURL = meta.JWKSURI
 	}
-	ks := newKeySet(keyCtx, jwksURL, c.HTTPClient, interval)
-	o := &OIDCVerifier{v: oidc.NewVerifier(c.Issuer, ks, cfg), keys: ks, adminClaim: c.AdminClaim, adminValue: c.AdminValue}
+	o := &OIDCVerifier{adminClaim: c.AdminClaim, adminValue: c.AdminValue}
 	switch {
 	case c.CacheTTL == 0:
 		o.cache = newTokenCache(30 * time.Second)
 	case c.CacheTTL > 0:
 		o.cache = newTokenCache(c.CacheTTL)
 	}
+	ko := jwks.Options{URL: jwksURL, HTTPClient: c.HTTPClient, Algorithms: AllowedAlgs,
+		MinRefetch: interval, Timeout: 30 * time.Second, Context: keyCtx}
 	if o.cache != nil {
 		// A new key set may have withdrawn a key: forget what the old one
 		// vouched for.
-		ks.onChange = o.cache.clear
+		ko.OnChange = o.cache.clear
 	}
+	o.keys = jwks.New(ko)
+	o.v = oidc.NewVerifier(c.Issuer, o.keys, cfg)
 	return o, nil
 }
 
@@ -144,12 +153,12 @@ func (o *OIDCVerifier) Verify(ctx context.Context, raw string) (Identity, error)
 	if id, ok := o.cache.get(sum); ok {
 		return id, nil
 	}
-	gen := o.keys.generation()
+	gen := o.keys.Generation()
 	id, exp, err := o.verify(ctx, raw)
 	if err != nil {
 		return Identity{}, err
 	}
-	if o.keys.generation() == gen {
+	if o.keys.Generation() == gen {
 		// Not cached when the key set changed meanwhile: it may have been
 		// verified with a key just withdrawn.
 		o.cache.put(sum, id, exp)
