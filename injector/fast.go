@@ -172,16 +172,11 @@ func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
 		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
 		return nil, false
 	}
-	cl, err := s.verifier.Verify(context.Background(), tok)
-	if err == nil && s.isRevoked(cl.Subject) {
-		err = errRevoked
-	}
-	if err != nil {
-		s.log.Debug("caller token refused", "reason", err.Error())
+	c, ok := s.verifyBearer(context.Background(), tok)
+	if !ok {
 		writeUnauthorized(fastWriter(ctx), "the bearer token is not valid")
-		return nil, false
 	}
-	return &caller{Claims: cl}, true
+	return c, ok
 }
 
 // recoverFast turns a handler panic into a 500 (or a cut connection for
