@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,47 +86,27 @@ func TestDaemonTrayAndHotkey(t *testing.T) {
 	}
 
 	// A focused client window, so keys that are not the hotkey go to it.
-	xev := exec.CommandContext(ctx, "xev", "-event", "keyboard", "-name", "latchkey-daemon-test")
-	out, err := xev.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := xev.Start(); err != nil {
-		t.Fatalf("xev: %v", err)
-	}
-	defer func() { xev.Process.Kill(); xev.Wait() }()
-	eKeys := make(chan string, 16) // keysym names of the e/E presses xev received
-	go func() {
-		sc := bufio.NewScanner(out)
-		press := false
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "KeyPress event"):
-				press = true
-			case strings.HasPrefix(line, "KeyRelease event"):
-				press = false
-			case press && (strings.Contains(line, ", e)") || strings.Contains(line, ", E)")):
-				eKeys <- line
-				press = false
-			}
-		}
-	}()
-	xdotool(t, "search", "--sync", "--name", "latchkey-daemon-test", "windowfocus", "--sync", "%1")
-	xdotool(t, "key", "ctrl+shift+e")
+	keys := testenv.StartXev(t, ctx, "latchkey-daemon-test")
+	testenv.Xdotool(t, "key", "ctrl+shift+e")
 	waitLines(t, opened, 1)
 	// ctrl+e and shift+e are not grabbed: the focused window receives both,
 	// and the menu is not opened again.
-	xdotool(t, "key", "ctrl+e", "shift+e")
-	for i := range 2 {
+	testenv.Xdotool(t, "key", "ctrl+e", "shift+e")
+	for got := 0; got < 2; {
 		select {
-		case <-eKeys:
+		case k, ok := <-keys:
+			if !ok {
+				t.Fatal("xev exited")
+			}
+			if k.Keysym == "e" || k.Keysym == "E" {
+				got++
+			}
 		case <-ctx.Done():
-			t.Fatalf("the focused window got %d of the 2 non-hotkey presses: they were grabbed", i)
+			t.Fatalf("the focused window got %d of the 2 non-hotkey presses: they were grabbed", got)
 		}
 	}
 	waitLines(t, opened, 1)
-	xdotool(t, "key", "ctrl+shift+e")
+	testenv.Xdotool(t, "key", "ctrl+shift+e")
 	lines := waitLines(t, opened, 2)
 	for _, l := range lines {
 		if !strings.Contains(l, "/menu?code=") {
@@ -136,15 +115,6 @@ func TestDaemonTrayAndHotkey(t *testing.T) {
 	}
 	if lines[0] == lines[1] {
 		t.Fatal("two menu openings reused one code")
-	}
-}
-
-func xdotool(t *testing.T, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "xdotool", args...).CombinedOutput(); err != nil {
-		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 

@@ -3,11 +3,8 @@
 package hotkey
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,63 +28,8 @@ func TestGrabWithoutDisplay(t *testing.T) {
 	}
 }
 
-// xevKey is one KeyPress that xev (the focused client window) received.
-type xevKey struct {
-	state  string // "0x4"
-	keysym string // "e", "E", "a"
-}
-
-var xevKeyRE = regexp.MustCompile(`state (0x[0-9a-f]+), keycode \d+ \(keysym 0x[0-9a-f]+, ([^)]+)\)`)
-
-// startXev runs xev, focuses its window and returns the KeyPress events it
-// receives.
-func startXev(t *testing.T, ctx context.Context) <-chan xevKey {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, "xev", "-event", "keyboard", "-name", "latchkey-hotkey-test")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("xev: %v (install x11-utils)", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	keys := make(chan xevKey, 64)
-	go func() {
-		defer close(keys)
-		sc := bufio.NewScanner(out)
-		press := false
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasPrefix(line, "KeyPress event") {
-				press = true
-				continue
-			}
-			if strings.HasPrefix(line, "KeyRelease event") {
-				press = false
-				continue
-			}
-			if m := xevKeyRE.FindStringSubmatch(line); m != nil && press {
-				keys <- xevKey{state: m[1], keysym: m[2]}
-				press = false
-			}
-		}
-	}()
-	xdotool(t, "search", "--sync", "--name", "latchkey-hotkey-test", "windowfocus", "--sync", "%1")
-	return keys
-}
-
-func xdotool(t *testing.T, args ...string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "xdotool", args...).CombinedOutput(); err != nil {
-		t.Fatalf("xdotool %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
 // waitXev waits until xev reports want, failing on any key in forbidden.
-func waitXev(t *testing.T, keys <-chan xevKey, want xevKey, forbidden ...xevKey) {
+func waitXev(t *testing.T, keys <-chan testenv.XevKey, want testenv.XevKey, forbidden ...testenv.XevKey) {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -114,7 +56,7 @@ func TestRealKeyPress(t *testing.T) {
 	testenv.Require(t, testenv.Display)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	keys := startXev(t, ctx)
+	keys := testenv.StartXev(t, ctx, "latchkey-hotkey-test")
 
 	h, err := Grab("ctrl+shift+e")
 	if err != nil {
@@ -139,28 +81,28 @@ func TestRealKeyPress(t *testing.T) {
 			t.Fatalf("onPress did not fire %s", when)
 		}
 	}
-	ctrlShiftE := []xevKey{{"0x5", "e"}, {"0x5", "E"}}
+	ctrlShiftE := []testenv.XevKey{{State: "0x5", Keysym: "e"}, {State: "0x5", Keysym: "E"}}
 
 	// The near misses reach the focused window, not the grab (grabbed keys go
 	// to the grabbing client only, so seeing them at xev proves we did not).
-	xdotool(t, "key", "ctrl+e", "shift+e", "a")
-	waitXev(t, keys, xevKey{"0x4", "e"})
-	waitXev(t, keys, xevKey{"0x1", "E"})
-	waitXev(t, keys, xevKey{"0x0", "a"})
+	testenv.Xdotool(t, "key", "ctrl+e", "shift+e", "a")
+	waitXev(t, keys, testenv.XevKey{State: "0x4", Keysym: "e"})
+	waitXev(t, keys, testenv.XevKey{State: "0x1", Keysym: "E"})
+	waitXev(t, keys, testenv.XevKey{State: "0x0", Keysym: "a"})
 	noPress("for ctrl+e, shift+e or a")
 
-	xdotool(t, "key", "ctrl+shift+e")
+	testenv.Xdotool(t, "key", "ctrl+shift+e")
 	press("for ctrl+shift+e")
 	// A marker key after it: by then xev would have seen ctrl+shift+e had the
 	// grab let it through.
-	xdotool(t, "key", "b")
-	waitXev(t, keys, xevKey{"0x0", "b"}, ctrlShiftE...)
+	testenv.Xdotool(t, "key", "b")
+	waitXev(t, keys, testenv.XevKey{State: "0x0", Keysym: "b"}, ctrlShiftE...)
 	noPress("twice for one ctrl+shift+e")
 
 	// NumLock on: still the hotkey.
-	xdotool(t, "key", "Num_Lock")
-	xdotool(t, "key", "ctrl+shift+e")
-	xdotool(t, "key", "Num_Lock")
+	testenv.Xdotool(t, "key", "Num_Lock")
+	testenv.Xdotool(t, "key", "ctrl+shift+e")
+	testenv.Xdotool(t, "key", "Num_Lock")
 	press("with NumLock on")
 
 	// A second grab of the same combo is refused with a clear error.
@@ -195,7 +137,7 @@ func TestCloseStopsServe(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- h.Serve(context.Background(), func() { pressed <- struct{}{} }) }()
 	// A press proves Serve is running before Close.
-	xdotool(t, "key", "ctrl+alt+k")
+	testenv.Xdotool(t, "key", "ctrl+alt+k")
 	select {
 	case <-pressed:
 	case <-time.After(10 * time.Second):
