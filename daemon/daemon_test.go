@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/integrations/docebo"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	"github.com/latchkey/latchkey/integrations/document360"
+	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/vault/keychain"
 )
 
@@ -36,7 +36,7 @@ type harness struct {
 	sb     *sandbox.Server
 	sbURL  string
 	kc     keychain.Keychain
-	logs   *syncBuffer
+	logs   *testenv.Buffer
 	d      *Daemon
 	cancel context.CancelFunc
 	done   chan error
@@ -46,23 +46,6 @@ type harness struct {
 	desktop     bool
 	openCommand []string
 	displayPoll time.Duration // display_linux.go's poll, when set
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testRegistry() *integrations.Registry {
@@ -82,7 +65,7 @@ func newHarnessWith(t *testing.T, so sandbox.Options, setup func(*harness)) *har
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	h := &harness{t: t, dir: dir, logs: &syncBuffer{}}
+	h := &harness{t: t, dir: dir, logs: &testenv.Buffer{}}
 	h.paths = Paths{
 		StateDir: filepath.Join(dir, "state", "latchkey"), ConfigDir: filepath.Join(dir, "config", "latchkey"),
 		DataDir: filepath.Join(dir, "data", "latchkey"), RuntimeDir: filepath.Join(dir, "run", "latchkey"),

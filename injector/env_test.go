@@ -24,6 +24,7 @@ import (
 
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/testenv"
 )
 
 // clock is an injectable clock.
@@ -208,7 +209,7 @@ type env struct {
 	tk       *tokens   // docebo's tokens
 	tk360    *tokens
 	clk      *clock
-	logs     *syncBuffer
+	logs     *testenv.Buffer
 	hang     chan struct{}
 	release  chan struct{} // lets /api/sse-live send its second event
 	secrets  []string      // every token string used, for the log grep
@@ -219,22 +220,10 @@ var (
 	testPrivateKeys = map[*auth.Issuer]ed25519.PrivateKey{}
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func newEnv(t *testing.T, mut ...func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, be: &backend{clients: map[string]string{}, scopes: map[string][]string{}},
-		clk: &clock{t: time.Now()}, logs: &syncBuffer{}, hang: make(chan struct{}), release: make(chan struct{})}
+		clk: &clock{t: time.Now()}, logs: &testenv.Buffer{}, hang: make(chan struct{}), release: make(chan struct{})}
 	t.Cleanup(func() { close(e.hang) })
 
 	e.other = &recorder{}

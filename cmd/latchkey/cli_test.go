@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,11 +101,11 @@ func (u *cliUser) run(stdin string, args ...string) (string, string, int) {
 
 // startDaemon runs `latchkey daemon --listen 127.0.0.1:PORT` and waits for
 // its first stdout line.
-func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *lockedBuffer) {
+func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *testenv.Buffer) {
 	u.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := u.cmd(ctx, "daemon", "--listen", listen)
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	c.Stderr = logs
 	stdout, err := c.StdoutPipe()
 	if err != nil {
@@ -136,24 +135,6 @@ func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *lockedBuffer) {
 	}
 	go io.Copy(io.Discard, stdout)
 	return c, logs
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func freeAddr(t *testing.T) string {

@@ -1,7 +1,6 @@
 package document360_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/document360"
 	"github.com/latchkey/latchkey/integrations/document360/sandbox"
+	"github.com/latchkey/latchkey/internal/testenv"
 	"golang.org/x/oauth2"
 )
 
@@ -80,7 +80,7 @@ func (e *env) requestURLs() []string {
 
 // integration builds a Document360 against the sandbox with settings on top
 // of sensible defaults; logs go to the returned buffer.
-func (e *env) integration(t *testing.T, settings map[string]string) (*document360.Document360, *syncBuffer) {
+func (e *env) integration(t *testing.T, settings map[string]string) (*document360.Document360, *testenv.Buffer) {
 	t.Helper()
 	s := map[string]string{
 		"project":       sandbox.DefaultProjectID,
@@ -96,7 +96,7 @@ func (e *env) integration(t *testing.T, settings map[string]string) (*document36
 			s[k] = v
 		}
 	}
-	buf := &syncBuffer{}
+	buf := &testenv.Buffer{}
 	d, err := document360.New(integrations.Config{
 		Name: document360.Name, BaseURL: e.srv.URL, Secret: testSecret, Settings: s,
 	}, document360.Options{
@@ -107,23 +107,6 @@ func (e *env) integration(t *testing.T, settings map[string]string) (*document36
 		t.Fatalf("New: %v", err)
 	}
 	return d, buf
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {

@@ -8,7 +8,9 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -45,4 +47,23 @@ func Require(t testing.TB, c Component) string {
 	}
 	t.Skipf("%s not set; run through `make test` to use the real component", c)
 	return ""
+}
+
+// Buffer is a bytes.Buffer that a test may read (String) while loggers or
+// processes write to it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
