@@ -169,6 +169,19 @@ start() {
 # must_live PID NAME: fail with the log's tail when a started process has died.
 dead() { ! kill -0 "$1" 2>/dev/null; }
 log_tail() { echo "--- .demo/logs/$1.log:" >&2; tail -n 20 "$LOGS/$1.log" >&2; }
+# printed_url NAME PID: the first URL the started command NAME printed on a line of its
+# own, waited for up to 20 s (empty when it exits or times out without one).
+url_in_log() { grep -qE '^https?://' "$LOGS/$1.log" || dead "$2"; }
+printed_url() {
+	wait_for "a URL from $1" 20 url_in_log "$1" "$2" || true
+	grep -m1 -E '^https?://' "$LOGS/$1.log" || true
+}
+# finished NAME PID WHAT: wait up to 30 s for the started command to exit; fail unless it
+# succeeded.
+finished() {
+	wait_for "$1 to finish" 30 dead "$2" || { log_tail "$1"; die "$3 did not finish"; }
+	wait "$2" || { log_tail "$1"; die "$3 failed"; }
+}
 
 say "starting the Docebo sandbox on $DOCEBO_ADDR"
 start docebo-sandbox docebo_sandbox
@@ -212,12 +225,9 @@ wait_for daemon 20 healthy || { log_tail daemon; die "the daemon did not answer 
 
 if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
 	say "signing in to the OpenID Provider as $OIDC_USER (latchkey login; the form filled by curl)"
-	login >"$LOGS/login.log" 2>&1 &
-	lipid=$!
-	pids+=("$lipid")
-	login_url() { grep -qE '^https?://' "$LOGS/login.log" || dead "$lipid"; }
-	wait_for "sign-in URL" 20 login_url || true
-	signin=$(grep -m1 -E '^https?://' "$LOGS/login.log" || true)
+	start login login
+	lipid=${pids[-1]}
+	signin=$(printed_url login "$lipid")
 	[ -n "$signin" ] || { log_tail login; die "latchkey login printed no URL"; }
 	jar=$DEMO/sandbox/oidc-cookies
 	page=$(curl -fsSL -c "$jar" -b "$jar" "$signin") || { log_tail oidc-sandbox; die "the sign-in page did not load"; }
@@ -227,21 +237,16 @@ if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
 		--data-urlencode "username=$OIDC_USER" --data-urlencode "password=$OIDC_PASSWORD" "http://$OIDC_ADDR/login" ||
 		{ log_tail oidc-sandbox; die "signing in failed"; }
 	rm -f "$jar"
-	wait_for "login to finish" 30 dead "$lipid" || { log_tail login; die "latchkey login did not finish"; }
-	if ! wait "$lipid"; then log_tail login; die "latchkey login failed"; fi
+	finished login "$lipid" "latchkey login"
 fi
 
 say "connecting docebo (consent approved automatically by the sandbox)"
-connect_docebo >"$LOGS/connect.log" 2>&1 &
-cpid=$!
-pids+=("$cpid")
-url_printed() { grep -qE '^https?://' "$LOGS/connect.log" || dead "$cpid"; }
-wait_for "consent URL" 20 url_printed || true
-consent=$(grep -m1 -E '^https?://' "$LOGS/connect.log" || true)
+start connect connect_docebo
+cpid=${pids[-1]}
+consent=$(printed_url connect "$cpid")
 [ -n "$consent" ] || { log_tail connect; die "latchkey connect docebo printed no consent URL"; }
 curl -fsSL -o "$LOGS/consent.html" "$consent" || { log_tail connect; die "following the consent URL failed"; }
-wait_for "connect to finish" 30 dead "$cpid" || { log_tail connect; die "latchkey connect docebo did not finish after consent"; }
-if ! wait "$cpid"; then log_tail connect; die "latchkey connect docebo failed"; fi
+finished connect "$cpid" "latchkey connect docebo (after consent)"
 
 menu=$(menu_url 2>"$LOGS/menu.log") || { log_tail menu; die "latchkey menu --print-url failed"; }
 
