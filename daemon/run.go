@@ -85,8 +85,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	cfg := d.conf() // one snapshot for the listener and the injector
 
-	if err := checkListen(d.conf().Listen, d.conf().AllowNonLoopback); err != nil {
+	if err := checkListen(cfg.Listen, cfg.AllowNonLoopback); err != nil {
 		return err
 	}
 	issuer, err := d.localIssuer(ctx)
@@ -97,23 +98,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tcp, err := net.Listen("tcp", d.conf().Listen)
+	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", d.conf().Listen, err)
+		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", cfg.Listen, err)
 	}
-	d.listenAddr = d.conf().Listen
-	if _, port, _ := net.SplitHostPort(d.conf().Listen); port == "0" {
+	d.listenAddr = cfg.Listen
+	if _, port, _ := net.SplitHostPort(cfg.Listen); port == "0" {
 		d.listenAddr = tcp.Addr().String()
 	}
 	inj, err := injector.New(injector.Config{
 		Listen:           d.listenAddr,
-		AllowNonLoopback: d.conf().AllowNonLoopback,
+		AllowNonLoopback: cfg.AllowNonLoopback,
 		Backend:          d,
 		Verifier:         verifier,
 		Issuer:           issuer,
-		SearchDeadline:   d.conf().SearchDeadline.Duration,
-		MenuCodeTTL:      d.conf().MenuCodeTTL.Duration,
-		AllowedOrigins:   d.conf().AllowedOrigins,
+		SearchDeadline:   cfg.SearchDeadline.Duration,
+		MenuCodeTTL:      cfg.MenuCodeTTL.Duration,
+		AllowedOrigins:   cfg.AllowedOrigins,
 		Menu:             menuHandler(),
 		Logger:           d.log,
 	})
