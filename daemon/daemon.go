@@ -183,8 +183,9 @@ func openKeychain(p Paths, c Config) (keychain.Keychain, error) {
 func (d *Daemon) buildIntegrations() {
 	integ := map[string]integrations.Integration{}
 	integErr := map[string]error{}
-	for _, name := range d.conf().IntegrationNames() {
-		ic := d.conf().Integrations[name]
+	cfg := d.conf()
+	for _, name := range cfg.IntegrationNames() {
+		ic := cfg.Integrations[name]
 		if !d.registry.Has(name) {
 			integErr[name] = fmt.Errorf("unknown integration %q", name)
 			continue

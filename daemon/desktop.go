@@ -21,7 +21,8 @@ func menuHandler() http.Handler { return menu.Handler() }
 // tray); without a display (or in a build without cgo) the daemon says so
 // and keeps serving the API.
 func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) (runTray func()) {
-	if d.conf().NoTray {
+	cfg := d.conf()
+	if cfg.NoTray {
 		d.extras.set("off: disabled by configuration", "off: disabled by configuration")
 		return nil
 	}
@@ -33,7 +34,7 @@ func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit cont
 		return nil
 	}
 	label := ""
-	combo, err := hotkey.Parse(d.conf().Hotkey)
+	combo, err := hotkey.Parse(cfg.Hotkey)
 	if err != nil {
 		d.extras.set("", "off: "+err.Error())
 		d.log.Warn("hotkey is off", "err", err)
@@ -43,7 +44,7 @@ func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit cont
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := hotkey.Listen(ctx, d.conf().Hotkey, func() {
+			err := hotkey.Listen(ctx, cfg.Hotkey, func() {
 				if err := d.OpenMenu(ctx); err != nil {
 					d.log.Warn("open the menu", "err", err)
 				}

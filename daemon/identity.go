@@ -59,10 +59,11 @@ func (d *Daemon) identitySubject(ctx context.Context) string {
 // identityStatus reads the stored identity (connection metadata of the
 // "identity" record).
 func (d *Daemon) identityStatus(ctx context.Context) *IdentityStatus {
-	if d.conf().Identity.Issuer == "" {
+	iss := d.conf().Identity.Issuer
+	if iss == "" {
 		return nil
 	}
-	st := &IdentityStatus{Issuer: d.conf().Identity.Issuer}
+	st := &IdentityStatus{Issuer: iss}
 	if c, err := d.store.GetConnection(ctx, identityName); err == nil && c.State == store.StateConnected {
 		st.SignedIn = true
 		st.Subject, st.Name, st.Email = c.AccountID, c.DisplayName, c.Email
@@ -109,10 +110,11 @@ func (i identityIntegration) BaseURL() *url.URL { return i.base }
 
 // identityLookup is Lookup for "identity" when a provider is configured.
 func (d *Daemon) identityLookup(name string) (injector.ConnectedIntegration, bool) {
-	if name != identityName || d.conf().Identity.Issuer == "" {
+	iss := d.conf().Identity.Issuer
+	if name != identityName || iss == "" {
 		return injector.ConnectedIntegration{}, false
 	}
-	u, err := url.Parse(d.conf().Identity.Issuer)
+	u, err := url.Parse(iss)
 	if err != nil || u.Host == "" {
 		return injector.ConnectedIntegration{}, false
 	}

@@ -41,13 +41,14 @@ func (d *Daemon) syncStatusFile() string { return filepath.Join(d.paths.StateDir
 // transaction); the loop pushes with backoff while the store is down and
 // flushes at start-up and on every kick.
 func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
-	if d.conf().Store == "" {
+	storeURL := d.conf().Store
+	if storeURL == "" {
 		return nil
 	}
-	if _, err := integrations.CheckBaseURL(d.conf().Store); err != nil {
+	if _, err := integrations.CheckBaseURL(storeURL); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	remote := remotestore.New(d.conf().Store, d.storeBearer, d.http)
+	remote := remotestore.New(storeURL, d.storeBearer, d.http)
 	s := syncer.New(d.store, remote, syncer.Options{
 		User: d.vault.BindingUser(), Device: d.vault.Device(), StatusFile: d.syncStatusFile(), Logger: d.log,
 		Hooks: syncer.Hooks{
@@ -122,7 +123,7 @@ func (d *Daemon) syncStatus(ctx context.Context) SyncStatus {
 	if n, err := d.store.Count(ctx); err == nil {
 		st.Pending = n
 	}
-	if d.conf().Store == "" {
+	if st.Remote == "" {
 		return st
 	}
 	var ss syncer.SyncStatus
