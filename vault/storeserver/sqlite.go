@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/sqlitewal"
 	"github.com/latchkey/latchkey/vault/store"
 
 	_ "modernc.org/sqlite" // driver "sqlite", pure Go
@@ -84,8 +85,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, fmt.Errorf("storeserver: sqlite file: %w", err)
 	}
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)" +
+	file := "file:" + (&url.URL{Path: path}).EscapedPath()
+	if err := sqlitewal.Enable(file, nil); err != nil {
+		return nil, fmt.Errorf("storeserver: switch %s to WAL mode: %w", path, err)
+	}
+	dsn := file + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)" +
 		"&_pragma=foreign_keys(1)&_txlock=immediate"
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {

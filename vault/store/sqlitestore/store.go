@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/sqlitewal"
 	"github.com/latchkey/latchkey/vault/store"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -80,13 +81,19 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlitestore: %w", err)
 		}
 	}
+	file := "file:" + (&url.URL{Path: path}).EscapedPath()
+	if err := sqlitewal.Enable(file, nil); err != nil {
+		return nil, fmt.Errorf("sqlitestore: switch %s to WAL mode: %w", path, err)
+	}
+	// The pragmas run in order on every new connection. The file is in WAL
+	// mode already (it persists), so journal_mode(WAL) only checks it.
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	db, err := sql.Open("sqlite", file+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
