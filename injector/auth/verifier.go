@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/golang-jwt/jwt/v5"
@@ -153,7 +154,8 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 
 // Verify checks token and returns its claims, or an error wrapping
 // ErrInvalidToken. The returned Scope is shared with the cache: treat it as
-// read-only.
+// read-only. Verify keeps nothing of token past the call, so token may view
+// a buffer the caller reuses (fasthttp's request header).
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if token == "" {
 		return Claims{}, fmt.Errorf("%w: no token", ErrInvalidToken)
@@ -161,12 +163,13 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if len(token) > 16<<10 {
 		return Claims{}, fmt.Errorf("%w: too long", ErrInvalidToken)
 	}
-	key := sha256.Sum256([]byte(token))
+	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token))) // read only
 	now := v.now()
 	c, ok := v.cache.get(key, now)
 	if !ok {
 		var err error
-		if c, err = v.verify(ctx, token); err != nil {
+		// The parsers may keep parts of what they parse: give them a copy.
+		if c, err = v.verify(ctx, strings.Clone(token)); err != nil {
 			return Claims{}, err
 		}
 		v.cache.put(key, c, now)
