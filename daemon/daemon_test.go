@@ -312,6 +312,15 @@ func TestRefreshOnceForConcurrentCallersAndAfterRestart(t *testing.T) {
 	if got := h.sb.GrantCalls("refresh_token") - before; got != 1 {
 		t.Fatalf("refresh grant called %d times, want 1", got)
 	}
+	// The proxy's per-call token is the refreshed access token alone.
+	full, _, err := h.d.vault.LoadToken(context.Background(), "docebo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := h.d.tokens("docebo").CallToken(context.Background())
+	if err != nil || call.AccessToken != full.AccessToken || call.AccessToken == tok.AccessToken || call.RefreshToken != "" {
+		t.Fatalf("per-call token after the refresh: %v (refresh token present: %t)", err, call != nil && call.RefreshToken != "")
+	}
 	// The rotated refresh token was persisted: after a restart, another
 	// refresh works (the old one would be reuse → invalid_grant).
 	h.restart()
@@ -436,9 +445,14 @@ func TestFailedRefreshIsNotStampeded(t *testing.T) {
 func concurrentTokenFailures(tm *tokenManager, n int) int {
 	var wg sync.WaitGroup
 	var failed atomic.Int32
-	for range n {
+	for i := range n {
+		// Half ask as API clients do, half as the proxy does.
+		get := tm.Token
+		if i%2 == 1 {
+			get = tm.CallToken
+		}
 		wg.Go(func() {
-			if _, err := tm.Token(context.Background()); err != nil {
+			if _, err := get(context.Background()); err != nil {
 				failed.Add(1)
 			}
 		})

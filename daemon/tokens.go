@@ -39,10 +39,29 @@ type tokenManager struct {
 // refreshFailureHold is how long a failed refresh answers for its token.
 const refreshFailureHold = 2 * time.Second
 
-var _ integrations.Tokens = (*tokenManager)(nil)
+var (
+	_ integrations.Tokens     = (*tokenManager)(nil)
+	_ integrations.CallTokens = (*tokenManager)(nil)
+)
 
 func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
-	tok, err := t.load(ctx, t.d.vault.LoadToken)
+	return t.current(ctx, t.d.vault.LoadToken)
+}
+
+// CallToken is Token for one API call: the access token alone is opened
+// (integrations.CallTokens), so a proxied request never has the refresh
+// token in memory.
+func (t *tokenManager) CallToken(ctx context.Context) (*oauth2.Token, error) {
+	return t.current(ctx, func(ctx context.Context, name string) (*oauth2.Token, int64, error) {
+		tok, err := t.d.vault.LoadAccessToken(ctx, name)
+		return tok, 0, err
+	})
+}
+
+// current opens the token with read and refreshes it first when it is
+// expired or about to be.
+func (t *tokenManager) current(ctx context.Context, read func(context.Context, string) (*oauth2.Token, int64, error)) (*oauth2.Token, error) {
+	tok, err := t.load(ctx, read)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 	// Not ctx: fasthttp recycles it once this handler returns, and a
 	// refresh may outlive the request (shared with other callers).
 	bg := context.Background()
-	tok, err := ci.Tokens.Token(bg)
+	tok, err := integrations.AccessTokenFor(bg, ci.Tokens)
 	if err != nil {
 		status = s.writeIntegrationError(fastWriter(ctx), name, err)
 		return

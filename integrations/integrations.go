@@ -109,6 +109,24 @@ type Tokens interface {
 	Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error)
 }
 
+// CallTokens is implemented by Tokens that can open just what one API call
+// needs: CallToken returns the access token with its type and expiry
+// (refreshed first when expired), and leaves the refresh token and the
+// provider's extras sealed. The injector's proxy uses it when it can
+// (AccessTokenFor).
+type CallTokens interface {
+	CallToken(ctx context.Context) (*oauth2.Token, error)
+}
+
+// AccessTokenFor returns the token for one call: tokens' CallToken when it
+// has one, else its Token.
+func AccessTokenFor(ctx context.Context, tokens Tokens) (*oauth2.Token, error) {
+	if ct, ok := tokens.(CallTokens); ok {
+		return ct.CallToken(ctx)
+	}
+	return tokens.Token(ctx)
+}
+
 // AccountLookup: the account a token belongs to.
 type AccountLookup interface {
 	Account(ctx context.Context, tokens Tokens) (Account, error)

@@ -54,11 +54,20 @@ func BenchmarkDeriveKey(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadToken: the daemon's per-request read of a token (the
+// BenchmarkLoadToken: the daemon's read of a whole token (the
 // store's record cache, the envelope opened, the token decoded), against
 // BenchmarkLoadLatestToken, which reads SQLite each time.
 func BenchmarkLoadToken(b *testing.B) {
 	benchLoad(b, (*Vault).LoadToken)
+}
+
+// BenchmarkLoadAccessToken: the proxy's per-request read, which decodes
+// the access token alone.
+func BenchmarkLoadAccessToken(b *testing.B) {
+	benchLoad(b, func(v *Vault, ctx context.Context, name string) (*oauth2.Token, int64, error) {
+		tok, err := v.LoadAccessToken(ctx, name)
+		return tok, 0, err
+	})
 }
 
 func BenchmarkLoadLatestToken(b *testing.B) {

@@ -315,7 +315,7 @@ func TestKillDuringRotation(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s: %v", r.Integration, err)
 				}
-				if _, err := v.openWith(k, r, e); err != nil {
+				if _, err := v.openWith(k, r, e, decodeToken); err != nil {
 					t.Fatalf("%s does not open: %v", r.Integration, err)
 				}
 			}

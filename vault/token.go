@@ -225,19 +225,7 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 		return nil, errTokenDecode
 	}
 	r := tokenReader{b: b[1:]}
-	tok := &oauth2.Token{AccessToken: r.str(), TokenType: r.str(), RefreshToken: r.str()}
-	switch r.byte() {
-	case 0:
-	case 1:
-		sec, nsec := r.varint(), r.uvarint()
-		if nsec >= 1e9 {
-			r.bad = true
-		}
-		tok.Expiry = time.Unix(sec, int64(nsec)).UTC()
-	default:
-		r.bad = true
-	}
-	tok.ExpiresIn = r.varint()
+	tok := r.head(true)
 	switch r.byte() {
 	case extrasNone:
 	case extrasNilMap:
@@ -273,6 +261,29 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 		r.bad = true
 	}
 	if r.bad || len(r.b) != 0 {
+		return nil, errTokenDecode
+	}
+	return tok, nil
+}
+
+// decodeAccessToken decodes what one API call needs: the access token, its
+// type, expiry and lifetime. A tokenFormat2 record is read no further than
+// that, and its refresh token is skipped, not copied out; a JSON record is
+// decoded whole and only those fields kept.
+func decodeAccessToken(b []byte) (*oauth2.Token, error) {
+	if len(b) > 0 && b[0] == '{' {
+		full, err := decodeTokenJSON(b)
+		if err != nil {
+			return nil, err
+		}
+		return &oauth2.Token{AccessToken: full.AccessToken, TokenType: full.TokenType, Expiry: full.Expiry, ExpiresIn: full.ExpiresIn}, nil
+	}
+	if len(b) == 0 || b[0] != tokenFormat2 {
+		return nil, errTokenDecode
+	}
+	r := tokenReader{b: b[1:]}
+	tok := r.head(false)
+	if r.bad {
 		return nil, errTokenDecode
 	}
 	return tok, nil
@@ -329,6 +340,39 @@ func (r *tokenReader) str() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// head reads the fields a tokenFormat2 record starts with (access token,
+// type, refresh token, expiry, lifetime); the refresh token is copied out
+// only when withRefresh, else skipped.
+func (r *tokenReader) head(withRefresh bool) *oauth2.Token {
+	tok := &oauth2.Token{AccessToken: r.str(), TokenType: r.str()}
+	if withRefresh {
+		tok.RefreshToken = r.str()
+	} else {
+		r.skipStr()
+	}
+	switch r.byte() {
+	case 0:
+	case 1:
+		sec, nsec := r.varint(), r.uvarint()
+		if nsec >= 1e9 {
+			r.bad = true
+		}
+		tok.Expiry = time.Unix(sec, int64(nsec)).UTC()
+	default:
+		r.bad = true
+	}
+	tok.ExpiresIn = r.varint()
+	return tok
+}
+
+// skipStr passes over one string without copying it.
+func (r *tokenReader) skipStr() {
+	n := r.limit(r.uvarint())
+	if !r.bad {
+		r.b = r.b[n:]
+	}
 }
 
 func (r *tokenReader) extraValue() any {

@@ -40,6 +40,45 @@ func TestDecodeLegacyJSONToken(t *testing.T) {
 	}
 }
 
+// The per-call decode keeps the access token, type, expiry and lifetime,
+// and nothing else: no refresh token, no extras (the ID token among them),
+// from the binary format and from a legacy JSON record alike.
+func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
+	full := realisticToken()
+	bin, err := encodeToken(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := []byte(`{"access_token":"` + full.AccessToken + `","token_type":"Bearer","refresh_token":"rt",` +
+		`"expiry":"2026-11-25T18:00:00.123456789Z","expires_in":3600,` +
+		`"extra_kind":"json","extra":{"id_token":"eyJ.x.y","scope":"api"}}`)
+	want := &oauth2.Token{AccessToken: full.AccessToken, TokenType: "Bearer", Expiry: full.Expiry, ExpiresIn: 3600}
+	for name, b := range map[string][]byte{"binary": bin, "json": legacy} {
+		got, err := decodeAccessToken(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %#v\nwant %#v", name, got, want)
+		}
+		if got.Extra("id_token") != nil || got.RefreshToken != "" {
+			t.Errorf("%s: the per-call token carries the refresh token or extras", name)
+		}
+	}
+	// A record cut inside the fields it reads (all of them but the extras,
+	// which take the last byte of a record without any) is refused.
+	bare, err := encodeToken(&oauth2.Token{AccessToken: full.AccessToken, TokenType: "Bearer",
+		RefreshToken: full.RefreshToken, Expiry: full.Expiry, ExpiresIn: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(bare) - 1 {
+		if _, err := decodeAccessToken(bin[:n]); err == nil {
+			t.Fatalf("a plaintext cut at %d of %d bytes decoded", n, len(bin))
+		}
+	}
+}
+
 // Every truncation, and any trailing byte, of a valid plaintext is refused.
 func TestDecodeTokenIsStrict(t *testing.T) {
 	b, err := encodeToken(realisticToken())
@@ -82,9 +121,18 @@ func FuzzDecodeToken(f *testing.F) {
 	}
 	f.Add([]byte(`{"access_token":"a","extra_kind":"form","extra_form":{"k":["v"]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		call, callErr := decodeAccessToken(b)
 		tok, err := decodeToken(b)
 		if err != nil {
 			return
+		}
+		// What decodes whole also decodes for a call, to the same fields.
+		if callErr != nil {
+			t.Fatalf("decodes whole but not for a call: %v", callErr)
+		}
+		if call.AccessToken != tok.AccessToken || call.TokenType != tok.TokenType ||
+			!call.Expiry.Equal(tok.Expiry) || call.ExpiresIn != tok.ExpiresIn || call.RefreshToken != "" {
+			t.Fatalf("per-call decode %#v differs from %#v", call, tok)
 		}
 		re, err := encodeToken(tok)
 		if err != nil {

@@ -359,6 +359,11 @@ func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.R
 // sealed for another user, device or integration, fails with an envelope
 // error (ErrAuth, ErrMalformed, ErrUnsupportedVersion).
 func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
+	return v.openRecord(rec, decodeToken)
+}
+
+// openRecord opens rec and decodes its plaintext with decode.
+func (v *Vault) openRecord(rec store.Record, decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	e, err := v.parse(rec)
 	if err != nil {
 		return nil, err
@@ -369,7 +374,7 @@ func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
 	}
-	return v.openWith(k, rec, e)
+	return v.openWith(k, rec, e, decode)
 }
 
 type parsedEnvelope struct {
@@ -390,8 +395,8 @@ func (v *Vault) parse(rec store.Record) (envelope.Envelope, error) {
 	return e, nil
 }
 
-// openWith opens rec, parsed as e, under k.
-func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope) (*oauth2.Token, error) {
+// openWith opens rec, parsed as e, under k, and decodes it with decode.
+func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, error) {
 	// A record is opened as bound to the user it is stored under, which
 	// must be this vault's binding user (or the OS user, which a record read
 	// just before a Rebind may still carry): a record moved to another
@@ -408,7 +413,7 @@ func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope) (*oauth2
 		return nil, err
 	}
 	defer clear(pt)
-	return decodeToken(pt)
+	return decode(pt)
 }
 
 // SetSealedMeta seals value (a signing key, say) and stores it in the
@@ -475,16 +480,25 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 // makes it re-read the keychain once before failing with
 // envelope.ErrKeyMismatch.
 func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
-	return v.loadToken(ctx, integration, v.st.GetRecordCached)
+	return v.loadToken(ctx, integration, v.st.GetRecordCached, decodeToken)
+}
+
+// LoadAccessToken is LoadToken for one call to the integration's API: the
+// token it returns holds the access token, its type and expiry, nothing
+// more. The refresh token and the provider's extras stay sealed (they are
+// not even decoded), so a proxied request never has them in memory.
+func (v *Vault) LoadAccessToken(ctx context.Context, integration string) (*oauth2.Token, error) {
+	tok, _, err := v.loadToken(ctx, integration, v.st.GetRecordCached, decodeAccessToken)
+	return tok, err
 }
 
 // LoadLatestToken is LoadToken reading the database itself, for decisions
 // that must see every process's last write (a refresh).
 func (v *Vault) LoadLatestToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
-	return v.loadToken(ctx, integration, v.st.GetRecord)
+	return v.loadToken(ctx, integration, v.st.GetRecord, decodeToken)
 }
 
-func (v *Vault) loadToken(ctx context.Context, integration string, get func(context.Context, store.Key) (store.Record, error)) (*oauth2.Token, int64, error) {
+func (v *Vault) loadToken(ctx context.Context, integration string, get func(context.Context, store.Key) (store.Record, error), decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, int64, error) {
 	rec, err := get(ctx, v.storeKey(integration))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, fmt.Errorf("%w for %s", ErrNoToken, integration)
@@ -492,10 +506,10 @@ func (v *Vault) loadToken(ctx context.Context, integration string, get func(cont
 	if err != nil {
 		return nil, 0, err
 	}
-	tok, err := v.OpenRecord(rec)
+	tok, err := v.openRecord(rec, decode)
 	if errors.Is(err, envelope.ErrKeyMismatch) {
 		if rerr := v.reload(ctx); rerr == nil {
-			tok, err = v.OpenRecord(rec)
+			tok, err = v.openRecord(rec, decode)
 		}
 	}
 	if err != nil {

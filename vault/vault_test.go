@@ -167,6 +167,12 @@ func TestSaveLoadDelete(t *testing.T) {
 	if err != nil || ver != 1 || !reflect.DeepEqual(got, tok) {
 		t.Fatalf("load: %v %d %#v", err, ver, got)
 	}
+	// The per-call read opens the access token alone.
+	call, err := v.LoadAccessToken(ctx, "docebo")
+	wantCall := &oauth2.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn}
+	if err != nil || !reflect.DeepEqual(call, wantCall) {
+		t.Fatalf("per-call load: %v %#v", err, call)
+	}
 	c, err := st.GetConnection(ctx, "docebo")
 	if err != nil || c.State != store.StateConnected || c.Integration != "docebo" {
 		t.Fatalf("connection: %+v %v", c, err)
@@ -191,6 +197,9 @@ func TestSaveLoadDelete(t *testing.T) {
 	}
 	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
 		t.Fatalf("load deleted: %v", err)
+	}
+	if _, err := v.LoadAccessToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("per-call load of a deleted token: %v", err)
 	}
 	if c, _ := st.GetConnection(ctx, "docebo"); c.State != store.StateConnected || c.Username != "alice" {
 		t.Fatalf("connection metadata changed by DeleteToken: %+v", c)

@@ -93,6 +93,12 @@ func (t vaultTokens) Token(ctx context.Context) (*oauth2.Token, error) {
 	return tok, err
 }
 
+// CallToken is the proxy's per-request read, as the daemon's token manager
+// does it: the access token alone.
+func (t vaultTokens) CallToken(ctx context.Context) (*oauth2.Token, error) {
+	return t.v.LoadAccessToken(ctx, t.name)
+}
+
 func (t vaultTokens) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
 	tok, _, err := t.v.LoadLatestToken(ctx, t.name)
 	return tok, err
