@@ -47,7 +47,7 @@ type Store struct {
 	audit *auditStmts // prepared once
 }
 
-// Audit retention: the trail keeps at most this many rows, none older than
+// Audit retention: the trail keeps at most this many calls, none older than
 // this.
 const (
 	AuditMaxRows = 10000

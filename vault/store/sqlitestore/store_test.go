@@ -573,6 +573,9 @@ func TestMigrateAuditFromVersion1(t *testing.T) {
 	if rows[0].Path != "/three" || rows[1].Path != "/two" || rows[2].Path != "/one" {
 		t.Fatalf("order after migration: %+v", rows)
 	}
+	if rows[2].Caller != "a" || rows[2].Status != 200 || rows[2].Duration != 5 || rows[2].Time.UnixMicro() != 1 {
+		t.Fatalf("a migrated row: %+v", rows[2])
+	}
 }
 
 // Rows older than the retention age go, however many there are, and the
