@@ -38,7 +38,7 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 	if tokens == nil {
 		return fmt.Errorf("docebo: %w", integrations.ErrNotConnected)
 	}
-	tok, err := tokens.Token(ctx)
+	tok, err := integrations.AccessTokenFor(ctx, tokens)
 	if err != nil {
 		return err
 	}

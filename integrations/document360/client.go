@@ -137,7 +137,7 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 	if tokens == nil {
 		return integrations.ErrNotConnected
 	}
-	tok, err := tokens.Token(ctx)
+	tok, err := integrations.AccessTokenFor(ctx, tokens)
 	if err != nil {
 		return err
 	}
