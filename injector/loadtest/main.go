@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -321,7 +322,7 @@ func parseWrk(out string) (Sample, error) {
 	for _, lm := range reLat.FindAllStringSubmatch(out, -1) {
 		v, _ := strconv.ParseFloat(lm[2], 64)
 		unit := map[string]float64{"us": 1e3, "ms": 1e6, "s": 1e9}[lm[3]]
-		d := time.Duration(v * unit)
+		d := time.Duration(math.Round(v * unit))
 		if lm[1] == "50" {
 			s.P50 = d
 		} else {
