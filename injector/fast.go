@@ -100,7 +100,7 @@ func (s *Server) fastTCP(ctx *fasthttp.RequestCtx) {
 		s.tcpAPI(ctx)
 		return
 	}
-	setFastSecurityHeaders(ctx, hvProxyCSP[0])
+	setFastSecurityHeaders(ctx, fastProxyCSP)
 	v := s.guardTCP(b2s(ctx.Method()), uri, b2s(ctx.Request.Header.Host()),
 		b2s(ctx.Request.Header.Peek("Origin")), len(ctx.Request.Header.Peek("Access-Control-Request-Method")) > 0)
 	if v.status != 0 {
@@ -131,7 +131,7 @@ func (s *Server) fastControl(ctx *fasthttp.RequestCtx) {
 		s.controlAPI(ctx)
 		return
 	}
-	setFastSecurityHeaders(ctx, hvProxyCSP[0])
+	setFastSecurityHeaders(ctx, fastProxyCSP)
 	if len(ctx.Request.Header.Peek("Origin")) > 0 {
 		writeError(fastWriter(ctx), http.StatusForbidden, "forbidden_origin", "the control socket takes no browser requests")
 		return
@@ -146,17 +146,32 @@ func refuseTarget(ctx *fasthttp.RequestCtx, uri string) bool {
 	if !ctx.IsConnect() && strings.HasPrefix(uri, "/") {
 		return false
 	}
-	setFastSecurityHeaders(ctx, hvAPICSP[0])
+	setFastSecurityHeaders(ctx, fastAPICSP)
 	writeError(fastWriter(ctx), http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
 	return true
 }
 
-func setFastSecurityHeaders(ctx *fasthttp.RequestCtx, csp string) {
+// fastSecurityHeaders are securityHeaders as bytes, and the two CSPs the
+// fasthttp handlers set. The names are canonical already, so they are set
+// without fasthttp's normalising copy (SetCanonical: a third of Set's cost).
+var (
+	fastSecurityHeaders = func() (hs [len(securityHeaders)][2][]byte) {
+		for i, sh := range securityHeaders {
+			hs[i] = [2][]byte{[]byte(sh.name), []byte(sh.value[0])}
+		}
+		return hs
+	}()
+	fastCSPName  = []byte("Content-Security-Policy")
+	fastAPICSP   = []byte(hvAPICSP[0])
+	fastProxyCSP = []byte(hvProxyCSP[0])
+)
+
+func setFastSecurityHeaders(ctx *fasthttp.RequestCtx, csp []byte) {
 	h := &ctx.Response.Header
-	for _, sh := range securityHeaders {
-		h.Set(sh.name, sh.value[0])
+	for _, sh := range fastSecurityHeaders {
+		h.SetCanonical(sh[0], sh[1])
 	}
-	h.Set("Content-Security-Policy", csp)
+	h.SetCanonical(fastCSPName, csp)
 }
 
 // fastBearer authenticates a proxied request by its bearer JWT, writing the

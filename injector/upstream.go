@@ -15,9 +15,12 @@ import (
 // follows redirects and ignores the environment's proxy settings: the
 // token goes straight to the integration.
 type upstreams struct {
-	mu sync.Mutex
-	m  map[string]*fasthttp.HostClient // "scheme://host" → client
+	mu sync.RWMutex
+	m  map[upstreamKey]*fasthttp.HostClient
 }
+
+// upstreamKey is an origin: a base URL's scheme and host.
+type upstreamKey struct{ scheme, host string }
 
 const (
 	upstreamDialTimeout = 10 * time.Second
@@ -29,11 +32,17 @@ const (
 	upstreamHeaderBytes  = 32 << 10
 )
 
-func newUpstreams() *upstreams { return &upstreams{m: make(map[string]*fasthttp.HostClient)} }
+func newUpstreams() *upstreams { return &upstreams{m: make(map[upstreamKey]*fasthttp.HostClient)} }
 
 // client returns the client of base's origin (scheme http or https).
 func (u *upstreams) client(base *url.URL) *fasthttp.HostClient {
-	key := base.Scheme + "://" + base.Host
+	key := upstreamKey{base.Scheme, base.Host}
+	u.mu.RLock()
+	hc := u.m[key]
+	u.mu.RUnlock()
+	if hc != nil {
+		return hc
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if hc := u.m[key]; hc != nil {
@@ -47,7 +56,7 @@ func (u *upstreams) client(base *url.URL) *fasthttp.HostClient {
 		}
 		addr = net.JoinHostPort(base.Hostname(), port)
 	}
-	hc := &fasthttp.HostClient{
+	hc = &fasthttp.HostClient{
 		Addr:      addr,
 		IsTLS:     base.Scheme == "https",
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, ServerName: base.Hostname()},
