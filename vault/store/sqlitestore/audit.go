@@ -159,7 +159,7 @@ func (s *Store) writeAudit(batch []auditReq) error {
 			chunk := rows[:min(len(rows), auditChunkRows)]
 			rows = rows[len(chunk):]
 			buf = appendAuditChunk(buf[:0], chunk)
-			if _, err := insert.ExecContext(ctx, seq, len(chunk), micros(chunk[0].Time), string(buf)); err != nil {
+			if _, err := insert.ExecContext(ctx, seq, len(chunk), micros(oldestCall(chunk)), string(buf)); err != nil {
 				return err
 			}
 			seq += int64(len(chunk))
@@ -181,6 +181,18 @@ func (s *Store) writeAudit(batch []auditReq) error {
 			}
 		}
 	})
+}
+
+// oldestCall is the earliest time in rows: calls queued together are in
+// the order they ended, not started.
+func oldestCall(rows []AuditRow) time.Time {
+	t := rows[0].Time
+	for _, r := range rows[1:] {
+		if r.Time.Before(t) {
+			t = r.Time
+		}
+	}
+	return t
 }
 
 // appendAuditChunk appends rows to b as the JSON array audit_chunk.calls

@@ -123,3 +123,25 @@ func FuzzAuditChunk(f *testing.F) {
 		}
 	})
 }
+
+// A chunk goes by the age of its oldest call, wherever that call sits in
+// the chunk: nothing older than the bound is kept.
+func TestAuditAgePruningByOldestCall(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	s.auditMaxAge = time.Hour
+	now := time.Now()
+	if err := s.AppendAudit(ctx,
+		AuditRow{Time: now.Add(-time.Minute), Caller: "recent", Method: "GET", Path: "/a", Status: 200},
+		AuditRow{Time: now.Add(-2 * time.Hour), Caller: "old, started first", Method: "GET", Path: "/b", Status: 200},
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, AuditRow{Caller: "new", Method: "GET", Path: "/c", Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.ListAudit(ctx, 10)
+	if err != nil || len(rows) != 1 || rows[0].Caller != "new" {
+		t.Fatalf("after pruning: %+v (%v), want the new call only", rows, err)
+	}
+}
