@@ -3,8 +3,6 @@ package sqlitewal
 import (
 	"database/sql"
 	"errors"
-	"fmt"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite" // also registers the "sqlite" driver
@@ -16,7 +14,10 @@ const Wait = 5 * time.Second
 
 // Enable puts the database named by the "file:" URI file (without query) in
 // WAL mode, which then persists in the file. Set journal_mode(WAL) in a DSN
-// for the connections opened after it, and it only checks.
+// for the connections opened after it, and it only checks. Where SQLite
+// cannot use WAL (a file system without shared memory), it keeps the file's
+// mode, Enable returns nil and the database works in that mode, with less
+// concurrency.
 //
 // Switching a new file from its rollback journal to WAL needs an exclusive
 // lock. When two processes (or two connections of one pool) open the same
@@ -36,12 +37,7 @@ func Enable(file string, onBusy func()) error {
 	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
 		var mode string
 		err := db.QueryRow("PRAGMA journal_mode=WAL").Scan(&mode)
-		switch {
-		case err == nil && strings.EqualFold(mode, "wal"):
-			return nil
-		case err == nil:
-			return fmt.Errorf("SQLite kept journal mode %q", mode)
-		case !IsBusy(err) || time.Now().After(deadline):
+		if err == nil || !IsBusy(err) || time.Now().After(deadline) {
 			return err
 		}
 		if onBusy != nil {

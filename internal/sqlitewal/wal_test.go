@@ -54,3 +54,11 @@ func TestEnableRetriesADeadlock(t *testing.T) {
 		t.Fatalf("journal mode %q %v", mode, err)
 	}
 }
+
+// A database that cannot use WAL keeps its mode, and Enable lets it: the
+// store then works with its rollback journal, as it did before Enable.
+func TestEnableKeepsAModeItCannotChange(t *testing.T) {
+	if err := Enable("file::memory:", nil); err != nil {
+		t.Fatalf("an in-memory database (no WAL possible): %v", err)
+	}
+}
