@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +17,17 @@ import (
 	"github.com/latchkey/latchkey/tray/snwatcher"
 )
 
+// trayTestRuns: the tray can be started once per test binary.
+var trayTestRuns atomic.Bool
+
 // The daemon's real tray and hotkey under Xvfb: the stand-in StatusNotifier
 // host reads the tray's menu over D-Bus and clicks it; xdotool presses real
 // keys. The configurable opener is a script that records the URLs.
 func TestDaemonTrayAndHotkey(t *testing.T) {
 	testenv.Require(t, testenv.Display)
+	if !trayTestRuns.CompareAndSwap(false, true) {
+		t.Fatal("systray runs once per process (tray.ErrAlreadyRan): run this test with -count=1")
+	}
 	w, err := snwatcher.Start()
 	if err != nil {
 		t.Fatal(err)
