@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -117,8 +118,9 @@ func KeyIDOf(kc keychain.Keychain, service, user string) (string, error) {
 
 // key is one vault key: the AEAD key and its public id.
 type key struct {
-	id  string
-	aes []byte // XChaCha20-Poly1305 key
+	id   string
+	aes  []byte      // XChaCha20-Poly1305 key
+	aead cipher.AEAD // built from aes once, for the per-request opens
 }
 
 // deriveKey derives the record key and its id from salt, bound to user.
@@ -131,7 +133,11 @@ func deriveKey(salt []byte, user string) (*key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: derive key id: %w", err)
 	}
-	return &key{id: hex.EncodeToString(id), aes: k}, nil
+	aead, err := envelope.NewAEAD(k)
+	if err != nil {
+		return nil, fmt.Errorf("vault: %w", err)
+	}
+	return &key{id: hex.EncodeToString(id), aes: k, aead: aead}, nil
 }
 
 // Vault seals and opens one user's tokens on one device.
@@ -163,6 +169,11 @@ type Vault struct {
 	// while the record is unchanged, so telling whether it still applies is
 	// a pointer comparison. It holds ciphertext only.
 	parsed sync.Map
+
+	// plain holds plaintext buffers (*[]byte) for the opens of
+	// openWith, wiped before they go back: one buffer reused rather than a
+	// fresh one per request left to the garbage collector.
+	plain sync.Pool
 
 	// testHook, when set (tests), is called during a rotation: at stage
 	// "resealed" before the first record (n = 0) and after each re-sealed
@@ -408,11 +419,19 @@ func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode f
 		}
 		b.User = rec.User
 	}
-	pt, err := e.Open(k.aes, k.id, b)
+	bp, _ := v.plain.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	pt, err := e.OpenAEAD(k.aead, k.id, b, *bp)
 	if err != nil {
 		return nil, err
 	}
-	defer clear(pt)
+	defer func() {
+		clear(pt[:cap(pt)])
+		*bp = pt[:0]
+		v.plain.Put(bp)
+	}()
 	return decode(pt)
 }
 

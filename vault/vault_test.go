@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -131,6 +132,32 @@ func TestTokenRoundTrip(t *testing.T) {
 	if _, err := encodeToken((&oauth2.Token{}).WithExtra(42)); err == nil {
 		t.Fatal("unsupported extras sealed silently")
 	}
+}
+
+// The plaintext buffer an open reuses is wiped before it is reused: no
+// token stays in it between requests.
+func TestOpenWipesItsPlaintextBuffer(t *testing.T) {
+	ctx := context.Background()
+	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: openStore(t, filepath.Join(t.TempDir(), "latchkey.db")), User: "alice"})
+	if err := v.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	// sync.Pool may drop what is put back (it does at random under -race):
+	// try until a buffer comes back.
+	for range 100 {
+		if _, err := v.LoadAccessToken(ctx, "docebo"); err != nil {
+			t.Fatal(err)
+		}
+		bp, _ := v.plain.Get().(*[]byte)
+		if bp == nil || cap(*bp) == 0 {
+			continue
+		}
+		if b := (*bp)[:cap(*bp)]; !bytes.Equal(b, make([]byte, len(b))) {
+			t.Fatalf("the reused plaintext buffer holds % x", b)
+		}
+		return
+	}
+	t.Fatal("no plaintext buffer came back to the pool")
 }
 
 func TestSaveLoadDelete(t *testing.T) {

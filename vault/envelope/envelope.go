@@ -11,6 +11,7 @@
 package envelope
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -146,11 +147,32 @@ func (e Envelope) Open(key []byte, keyID string, b Binding) ([]byte, error) {
 	if e.KeyID != keyID {
 		return nil, ErrKeyMismatch
 	}
+	aead, err := NewAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	return e.OpenAEAD(aead, keyID, b, nil)
+}
+
+// NewAEAD returns the cipher of key (32 bytes) for OpenAEAD. It holds its
+// own copy of the key and is safe for concurrent use: build it once per key
+// rather than per record.
+func NewAEAD(key []byte) (cipher.AEAD, error) {
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return nil, fmt.Errorf("envelope: %w", err)
 	}
-	pt, err := aead.Open(nil, e.Nonce, e.Ciphertext, associatedData(keyID, b))
+	return aead, nil
+}
+
+// OpenAEAD is Open with a cipher from NewAEAD for the key named keyID. The
+// plaintext is appended to dst[:0] (nil: a new slice), so a caller may
+// reuse, and wipe, one buffer.
+func (e Envelope) OpenAEAD(aead cipher.AEAD, keyID string, b Binding, dst []byte) ([]byte, error) {
+	if e.KeyID != keyID {
+		return nil, ErrKeyMismatch
+	}
+	pt, err := aead.Open(dst[:0], e.Nonce, e.Ciphertext, associatedData(keyID, b))
 	if err != nil {
 		return nil, ErrAuth
 	}
