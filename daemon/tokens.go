@@ -48,9 +48,9 @@ func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
 	return t.current(ctx, t.d.vault.LoadToken)
 }
 
-// CallToken is Token for one API call: the access token alone is opened
-// (integrations.CallTokens), so a proxied request never has the refresh
-// token in memory.
+// CallToken is Token for one API call: the access token alone is decoded
+// (integrations.CallTokens); the refresh token is never copied out of the
+// record's wiped plaintext buffer for a proxied request.
 func (t *tokenManager) CallToken(ctx context.Context) (*oauth2.Token, error) {
 	return t.current(ctx, func(ctx context.Context, name string) (*oauth2.Token, int64, error) {
 		tok, err := t.d.vault.LoadAccessToken(ctx, name)

@@ -111,8 +111,8 @@ type Tokens interface {
 
 // CallTokens is implemented by Tokens that can open just what one API call
 // needs: CallToken returns the access token with its type and expiry
-// (refreshed first when expired), and leaves the refresh token and the
-// provider's extras sealed. The injector's proxy and the API clients of the
+// (refreshed first when expired), and never copies out the refresh token
+// or the provider's extras. The injector's proxy and the API clients of the
 // integrations use it when they can (AccessTokenFor).
 type CallTokens interface {
 	CallToken(ctx context.Context) (*oauth2.Token, error)

@@ -504,8 +504,9 @@ func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Toke
 
 // LoadAccessToken is LoadToken for one call to the integration's API: the
 // token it returns holds the access token, its type and expiry, nothing
-// more. The refresh token and the provider's extras stay sealed (they are
-// not even decoded), so a proxied request never has them in memory.
+// more. The refresh token and the provider's extras, decrypted with the
+// rest of the record, are skipped rather than decoded: they are never
+// copied out of the plaintext buffer, which is wiped at once.
 func (v *Vault) LoadAccessToken(ctx context.Context, integration string) (*oauth2.Token, error) {
 	tok, _, err := v.loadToken(ctx, integration, v.st.GetRecordCached, decodeAccessToken)
 	return tok, err
