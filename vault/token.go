@@ -457,6 +457,10 @@ func tokenExtras(tok *oauth2.Token) (kind string, extra any, err error) {
 		out := make(url.Values, f.Len())
 		for it := f.MapRange(); it.Next(); {
 			vs := it.Value()
+			if vs.IsNil() {
+				out[it.Key().String()] = nil // kept nil: it seals apart from an empty list
+				continue
+			}
 			ss := make([]string, vs.Len())
 			for i := range ss {
 				ss[i] = vs.Index(i).String()
