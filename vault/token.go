@@ -87,43 +87,34 @@ func encodeToken(tok *oauth2.Token) ([]byte, error) {
 		w.byte(extrasNone)
 	case extraJSON:
 		m, _ := extra.(map[string]any)
-		if m == nil {
-			w.byte(extrasNilMap)
-			break
-		}
-		keys := extrasKept(maps.Keys(m))
-		w.byte(extrasMap)
-		w.uvarint(uint64(len(keys)))
-		for _, k := range keys {
-			w.str(k)
-			if err := w.extraValue(m[k]); err != nil {
-				w.wipe()
-				return nil, err
-			}
-		}
+		err = writeExtras(&w, extrasNilMap, extrasMap, m, w.extraValue)
 	case extraForm:
-		f := extra.(url.Values)
-		if f == nil {
-			w.byte(extrasNilForm)
-			break
-		}
-		keys := extrasKept(maps.Keys(f))
-		w.byte(extrasForm)
-		w.uvarint(uint64(len(keys)))
-		for _, k := range keys {
-			w.str(k)
-			vs := f[k]
-			if vs == nil {
-				w.byte(0)
-				continue
-			}
-			w.uvarint(uint64(len(vs)) + 1)
-			for _, v := range vs {
-				w.str(v)
-			}
-		}
+		err = writeExtras(&w, extrasNilForm, extrasForm, extra.(url.Values), w.formValues)
+	}
+	if err != nil {
+		w.wipe()
+		return nil, err
 	}
 	return w.b, nil
+}
+
+// writeExtras writes an extras map: nilTag for a nil one, else tag, the
+// count and each kept key (extrasKept) with its value.
+func writeExtras[V any](w *plainWriter, nilTag, tag byte, m map[string]V, value func(V) error) error {
+	if m == nil {
+		w.byte(nilTag)
+		return nil
+	}
+	keys := extrasKept(maps.Keys(m))
+	w.byte(tag)
+	w.uvarint(uint64(len(keys)))
+	for _, k := range keys {
+		w.str(k)
+		if err := value(m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // extrasKept returns, sorted, the extras keys worth sealing: not those of
@@ -182,6 +173,20 @@ func (w *plainWriter) str(s string) {
 	w.b = append(w.b, s...)
 }
 
+// formValues writes one value of a form extras map: 0 for nil, else the
+// count plus one and the strings.
+func (w *plainWriter) formValues(vs []string) error {
+	if vs == nil {
+		w.byte(0)
+		return nil
+	}
+	w.uvarint(uint64(len(vs)) + 1)
+	for _, v := range vs {
+		w.str(v)
+	}
+	return nil
+}
+
 // extraValue writes one value of a JSON extras map: strings, numbers
 // (float64, as JSON decodes them), booleans and null directly, anything
 // else as JSON (which reads back as JSON decodes it, as before).
@@ -231,32 +236,11 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 	case extrasNilMap:
 		tok = tok.WithExtra(map[string]any(nil))
 	case extrasMap:
-		n := r.count()
-		m := make(map[string]any, n)
-		for range n {
-			k := r.str()
-			m[k] = r.extraValue()
-		}
-		tok = tok.WithExtra(m)
+		tok = tok.WithExtra(readExtras(&r, r.extraValue))
 	case extrasNilForm:
 		tok = tok.WithExtra(url.Values(nil))
 	case extrasForm:
-		n := r.count()
-		f := make(url.Values, n)
-		for range n {
-			k := r.str()
-			m := r.uvarint()
-			if m == 0 {
-				f[k] = nil
-				continue
-			}
-			vs := make([]string, r.limit(m-1))
-			for i := range vs {
-				vs[i] = r.str()
-			}
-			f[k] = vs
-		}
-		tok = tok.WithExtra(f)
+		tok = tok.WithExtra(url.Values(readExtras(&r, r.formValues)))
 	default:
 		r.bad = true
 	}
@@ -365,6 +349,31 @@ func (r *tokenReader) head(withRefresh bool) *oauth2.Token {
 	}
 	tok.ExpiresIn = r.varint()
 	return tok
+}
+
+// readExtras reads what writeExtras wrote after the tag: the count and
+// each key with its value.
+func readExtras[V any](r *tokenReader, value func() V) map[string]V {
+	n := r.count()
+	m := make(map[string]V, n)
+	for range n {
+		k := r.str()
+		m[k] = value()
+	}
+	return m
+}
+
+// formValues reads what plainWriter.formValues wrote.
+func (r *tokenReader) formValues() []string {
+	m := r.uvarint()
+	if m == 0 {
+		return nil
+	}
+	vs := make([]string, r.limit(m-1))
+	for i := range vs {
+		vs[i] = r.str()
+	}
+	return vs
 }
 
 // skipStr passes over one string without copying it.

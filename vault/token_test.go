@@ -164,9 +164,9 @@ func TestTokenExtrasDropTypedFields(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, secret := range []string{"at-0123456789", "rt-0123456789"} {
+			for what, secret := range map[string]string{"the access token": "at-0123456789", "the refresh token": "rt-0123456789"} {
 				if n := bytes.Count(b, []byte(secret)); n != 1 {
-					t.Errorf("%s sealed %d times", secret, n)
+					t.Errorf("%s sealed %d times", what, n)
 				}
 			}
 			got, err := decodeToken(b)
