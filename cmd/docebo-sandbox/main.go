@@ -5,6 +5,12 @@
 //	               [--client-secret-file FILE] [--auto-approve] [--token-ttl 1h]
 //	               [--rate-limit N] [--rotate-refresh] [--seed-user ada]
 //	               [--jwt-public-key FILE] [--redirect-uri URI] [--latency D]
+//	               [--jwt-audience HOST] [--forbid-learner-courses]
+//	               [--no-exchange-token]
+//
+// POST /manage/v1/user/exchange_token, which the sandbox serves unless
+// --no-exchange-token, is a latchkey invention that no Docebo documentation
+// describes (see docs/docebo.md).
 //
 // The client secret comes from --client-secret-file or the environment
 // variable DOCEBO_SANDBOX_CLIENT_SECRET, else the public demo default. The
@@ -48,6 +54,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seedUser := fs.String("seed-user", "", "username the consent page signs in as (default: the first seeded user, ada)")
 	latency := fs.Duration("latency", 0, "delay added to every request")
 	requirePKCE := fs.Bool("require-pkce", false, "refuse code exchanges without a code_verifier when a challenge was sent")
+	audience := fs.String("jwt-audience", "", "the \"aud\" JWT-bearer assertions must carry (default: the request's host)")
+	forbidLearner := fs.Bool("forbid-learner-courses", false, "answer 403 to a learner's GET /learn/v1/courses (the catalog still answers)")
+	noExchange := fs.Bool("no-exchange-token", false, "answer 404 on POST /manage/v1/user/exchange_token, an endpoint latchkey invented and no Docebo documentation describes")
 	var keyFiles, redirects sandboxcmd.MultiFlag
 	fs.Var(&keyFiles, "jwt-public-key", "PEM public key file for the JWT-bearer grant (repeatable)")
 	fs.Var(&redirects, "redirect-uri", "registered redirect URI (repeatable; default: any loopback http URI)")
@@ -80,6 +89,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		RateLimit:      *rateLimit,
 		Latency:        *latency,
 		Logger:         log,
+
+		Audience:                *audience,
+		ForbidLearnerCourseList: *forbidLearner,
+		DisableExchangeToken:    *noExchange,
 	}
 	for _, f := range keyFiles {
 		b, err := os.ReadFile(f)
@@ -107,6 +120,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout, base)
 	log.Info("docebo sandbox ready", "url", base, "client_id", *clientID, "client_secret", secretSource,
 		"users_password", sandbox.DefaultPassword, "auto_approve", *autoApprove, "rotate_refresh", *rotate)
+	if !*noExchange {
+		log.Warn("serving POST /manage/v1/user/exchange_token: a latchkey invention that no Docebo documentation describes (--no-exchange-token turns it off)")
+	}
 
 	return sandboxcmd.Serve(ctx, ln, srv)
 }

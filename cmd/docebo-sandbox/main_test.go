@@ -30,7 +30,8 @@ func TestRunServesAndStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--client-id", "cid", "--client-secret-file", secretFile,
-			"--auto-approve", "--rotate-refresh", "--seed-user", "grace", "--token-ttl", "2m"}, pw, &logs)
+			"--auto-approve", "--rotate-refresh", "--seed-user", "grace", "--token-ttl", "2m",
+			"--forbid-learner-courses", "--no-exchange-token", "--jwt-audience", "acme.docebosaas.com"}, pw, &logs)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -53,6 +54,26 @@ func TestRunServesAndStops(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || tok["expires_in"].(float64) != 120 {
 		t.Fatalf("token: %d %v", resp.StatusCode, tok["expires_in"])
+	}
+	// --forbid-learner-courses and --no-exchange-token.
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodGet, "/learn/v1/courses?search_text=go", 403},
+		{http.MethodGet, "/learn/v1/catalog?my_catalogs=1&show_item_list=1&search_text=go", 200},
+		{http.MethodPost, "/manage/v1/user/exchange_token", 404},
+	} {
+		req, _ := http.NewRequest(c.method, base+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != c.want {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, r.StatusCode, c.want)
+		}
 	}
 	cancel()
 	select {

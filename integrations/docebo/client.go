@@ -121,7 +121,7 @@ func bodyReader(b []byte) io.Reader {
 }
 
 // retryWait is how long to wait before retry number attempt+1: Retry-After
-// when the server sent one (seconds or an HTTP date; UNSURE whether Docebo
+// when the server sent one (seconds or an HTTP date; unconfirmed whether Docebo
 // sends it at all), else 500ms·2^attempt.
 func (d *Docebo) retryWait(header string, attempt int) time.Duration {
 	if w, ok := parseRetryAfter(header, d.now()); ok {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -17,7 +18,7 @@ import (
 // Name is the registry name of the integration.
 const Name = "docebo"
 
-// Scope is the only OAuth2 scope Docebo knows (API-FACTS §1, confirmed).
+// Scope is the only OAuth2 scope Docebo knows (confirmed; docs/docebo.md).
 const Scope = "api"
 
 // Paths on the platform host.
@@ -27,13 +28,27 @@ const (
 	SessionPath     = "/manage/v1/user/session"
 	EnrollmentsPath = "/learn/v1/enrollments"
 	CoursesPath     = "/learn/v1/courses"
-	// DefaultExchangeTokenPath mints a 30-second single-use exchange token for
-	// /learn/signin;type=token_exchange. UNSURE: seed 001 describes the
-	// exchange token but no endpoint that mints it is documented; this path
-	// is the sandbox's choice and can be changed with the
+	CatalogPath     = "/learn/v1/catalog"
+	// DefaultExchangeTokenPath is where the experimental "token_exchange"
+	// sign-in asks for a 30-second single-use exchange token. No public
+	// source documents such an endpoint (Docebo mints exchange tokens itself
+	// inside an identity provider's sign-in): this path is latchkey's guess,
+	// which its sandbox serves, and can be changed with the
 	// "exchange_token_path" setting.
 	DefaultExchangeTokenPath = "/manage/v1/user/exchange_token"
 )
+
+// Learner-UI paths of courses and learning plans (confirmed by many public
+// links; docs/docebo.md).
+const (
+	courseUIPath       = "/learn/course/"
+	learningPlanUIPath = "/learn/learning-plans/"
+)
+
+// LearningPlanPrefix starts the normalised id of a learning plan ("lp-12"):
+// Docebo numbers courses and learning plans separately, so course 12 keeps
+// the id "12" and learning plan 12 is "lp-12". SignInURL takes either.
+const LearningPlanPrefix = "lp-"
 
 // Settings keys (see the package doc).
 const (
@@ -41,6 +56,7 @@ const (
 	SettingExchangeTokenPath = "exchange_token_path"
 	SettingPageSize          = "page_size"
 	SettingGrants            = "grants"
+	SettingJWTAudience       = "jwt_audience"
 )
 
 // Sign-in link forms (values of the "signin" setting).
@@ -81,6 +97,12 @@ type Docebo struct {
 	signIn       string
 	exchangePath string
 	pageSize     int
+	jwtAudience  string
+
+	// coursesForbiddenUntil: after a 403 from /learn/v1/courses, Search goes
+	// straight to the catalog until then.
+	mu                    sync.Mutex
+	coursesForbiddenUntil time.Time
 
 	hc           *http.Client
 	maxRetryWait time.Duration
@@ -103,7 +125,8 @@ func Factory(cfg integrations.Config) (integrations.Integration, error) {
 	return New(cfg, Options{})
 }
 
-// AllGrants are the grants of seed 002, in the order the daemon offers them.
+// allGrants are the grants an API and SSO app can enable (Docebo's
+// authentication help page), in the order the daemon offers them.
 var allGrants = []integrations.Grant{
 	integrations.GrantAuthorizationCode,
 	integrations.GrantPassword,
@@ -159,6 +182,12 @@ func New(cfg integrations.Config, opts Options) (*Docebo, error) {
 			return nil, fmt.Errorf("docebo: setting %q must be an absolute path on the platform, not %q", SettingExchangeTokenPath, v)
 		}
 		d.exchangePath = v
+	}
+	if v := strings.TrimSpace(s[SettingJWTAudience]); v != "" {
+		if strings.Contains(v, "://") || strings.ContainsAny(v, "/?#@ ") {
+			return nil, fmt.Errorf("docebo: setting %q must be a host name without scheme or path (for example acme.docebosaas.com), not %q", SettingJWTAudience, v)
+		}
+		d.jwtAudience = v
 	}
 	if v := strings.TrimSpace(s[SettingPageSize]); v != "" {
 		n, err := strconv.Atoi(v)

@@ -401,6 +401,50 @@ func TestJWTBearerGrant(t *testing.T) {
 	}
 }
 
+// TestJWTAudienceSetting: a platform on a custom domain may expect its
+// docebosaas.com host as "aud"; the jwt_audience setting says which.
+func TestJWTAudienceSetting(t *testing.T) {
+	sb, base := startSandbox(t, sandbox.Options{Audience: "acme.docebosaas.com"})
+	priv, pubPEM, err := docebo.GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddJWTKeyPEM(pubPEM); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// By default the aud is the configured host, which this platform refuses.
+	plain := newDocebo(t, base, nil, docebo.Options{})
+	if _, err := plain.JWTBearerGrant(ctx, priv, "ada"); !errors.Is(err, integrations.ErrReconnectNeeded) || !strings.Contains(err.Error(), "audience") {
+		t.Fatalf("default aud: %v", err)
+	}
+	d := newDocebo(t, base, map[string]string{docebo.SettingJWTAudience: "acme.docebosaas.com"}, docebo.Options{})
+	if d.Audience() != "acme.docebosaas.com" {
+		t.Fatalf("Audience() = %q", d.Audience())
+	}
+	a, err := d.Assertion(priv, "ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(a, claims, func(*jwt.Token) (any, error) { return &priv.PublicKey, nil }, jwt.WithValidMethods([]string{"RS256"})); err != nil || claims["aud"] != "acme.docebosaas.com" {
+		t.Fatalf("assertion aud %v: %v", claims["aud"], err)
+	}
+	tok, err := d.JWTBearerGrant(ctx, priv, "ada")
+	if err != nil {
+		t.Fatalf("with jwt_audience: %v", err)
+	}
+	if acct, err := d.Account(ctx, &memTokens{d: d, tok: tok}); err != nil || acct.Username != "ada" {
+		t.Fatalf("account: %+v %v", acct, err)
+	}
+	for _, bad := range []string{"https://acme.docebosaas.com", "acme.docebosaas.com/x", "a b"} {
+		_, err := docebo.New(integrations.Config{BaseURL: base, ClientID: "c", Settings: map[string]string{docebo.SettingJWTAudience: bad}}, docebo.Options{})
+		if err == nil || !strings.Contains(err.Error(), "jwt_audience") {
+			t.Errorf("jwt_audience %q: %v", bad, err)
+		}
+	}
+}
+
 func TestTokenBodiesMultipartAndJSON(t *testing.T) {
 	_, base := startSandbox(t, sandbox.Options{})
 	// Multipart, as the vendor's curl -F sample.
@@ -528,7 +572,11 @@ func TestEnrollmentsAcrossPages(t *testing.T) {
 		if c.Integration != "docebo" || c.ID == "" || c.Title == "" || c.Thumbnail == "" {
 			t.Fatalf("incomplete course %+v", c)
 		}
-		if !strings.HasPrefix(c.URL, base+"/learn/course/"+c.ID) && !strings.HasPrefix(c.URL, base+"/learn/courses/"+c.ID+"/") {
+		if lp, ok := strings.CutPrefix(c.ID, "lp-"); ok {
+			if c.Type != "learning_plan" || !strings.HasPrefix(c.URL, base+"/learn/learning-plans/"+lp+"/") {
+				t.Fatalf("learning plan %+v", c)
+			}
+		} else if !strings.HasPrefix(c.URL, base+"/learn/course/"+c.ID) && !strings.HasPrefix(c.URL, base+"/learn/courses/"+c.ID+"/") {
 			t.Fatalf("course URL %q", c.URL)
 		}
 		switch c.Status {
@@ -644,6 +692,166 @@ func TestSearchRanking(t *testing.T) {
 	}
 }
 
+// TestLearningPlansShareIDsWithCourses: Docebo numbers courses and
+// learning plans separately, so ada's course 1001 and learning plan 1001 are
+// two enrollments; both are listed, the plan as "lp-1001" linking to the
+// learning-plan page, and a sign-in link to it lands there.
+func TestLearningPlansShareIDsWithCourses(t *testing.T) {
+	sb, base := startSandbox(t, sandbox.Options{})
+	d := newDocebo(t, base, nil, docebo.Options{})
+	ctx := context.Background()
+	tok, err := d.PasswordGrant(ctx, "ada", sandbox.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt := &memTokens{d: d, tok: tok}
+	courses, err := d.Courses(ctx, mt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]integrations.Course{}
+	for _, c := range courses {
+		if _, dup := byID[c.ID]; dup {
+			t.Fatalf("id %q twice", c.ID)
+		}
+		byID[c.ID] = c
+	}
+	if len(courses) != 30 {
+		t.Fatalf("got %d enrollments, want 30 (course 1001 and learning plan 1001 are two)", len(courses))
+	}
+	if c := byID["1001"]; c.Title != "Go Fundamentals" || c.URL != base+"/learn/course/1001/go-fundamentals" {
+		t.Fatalf("course 1001: %+v", c)
+	}
+	lp := byID["lp-1001"]
+	if lp.Title != "Go Developer Path" || lp.Type != "learning_plan" || lp.URL != base+"/learn/learning-plans/1001/go-developer-path" {
+		t.Fatalf("learning plan 1001: %+v", lp)
+	}
+	// The plan's own url, when the platform sends one, is kept.
+	if lp2 := byID["lp-1002"]; lp2.Title != "Security Champion Path" || lp2.URL != base+"/learn/learning-plans/1002/security-champion-path" {
+		t.Fatalf("learning plan 1002: %+v", lp2)
+	}
+	if d.CourseURL("lp-1001", "") != base+"/learn/learning-plans/1001" || d.CourseURL("1001", "") != base+"/learn/course/1001" {
+		t.Fatalf("CourseURL: %s %s", d.CourseURL("lp-1001", ""), d.CourseURL("1001", ""))
+	}
+
+	// Signed-in links: the plan's id opens the plan, the course's the course.
+	priv, pubPEM, err := docebo.GenerateKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddJWTKeyPEM(pubPEM); err != nil {
+		t.Fatal(err)
+	}
+	src := jwtSignIn{mt, func(ctx context.Context) (*oauth2.Token, error) { return d.JWTBearerGrant(ctx, priv, "ada") }}
+	for id, want := range map[string][2]string{
+		"lp-1001": {"/learn/learning-plans/1001;type=oauth2_response;", "Learning plan 1001"},
+		"1001":    {"/learn/course/1001;type=oauth2_response;", "Course 1001"},
+	} {
+		link, err := d.SignInURL(ctx, src, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(link, base+want[0]) {
+			t.Fatalf("%s: link %q", id, strings.SplitN(link, "access_token=", 2)[0])
+		}
+		if st, body, _ := get(t, http.DefaultClient, link); st != 200 || !strings.Contains(body, want[1]) {
+			t.Fatalf("%s: %d %s", id, st, body)
+		}
+	}
+	if _, err := d.SignInURL(ctx, src, "lp-"); err == nil {
+		t.Fatal(`target "lp-" accepted`)
+	}
+}
+
+// TestSearchFallsBackToCatalog: a learner's token may get 403 on
+// /learn/v1/courses; search then uses the learner's own catalogs, with
+// learning plans, and only what the user may open.
+func TestSearchFallsBackToCatalog(t *testing.T) {
+	clk := newClock()
+	sb, base := startSandbox(t, sandbox.Options{ForbidLearnerCourseList: true, Now: clk.Now})
+	d := newDocebo(t, base, nil, docebo.Options{Now: clk.Now})
+	ctx := context.Background()
+	search := func(user, q string) map[string]integrations.SearchResult {
+		t.Helper()
+		tok, err := d.PasswordGrant(ctx, user, sandbox.DefaultPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := d.Search(ctx, &memTokens{d: d, tok: tok}, q, 50)
+		if err != nil {
+			t.Fatalf("search as %s: %v", user, err)
+		}
+		byTitle := map[string]integrations.SearchResult{}
+		for i, r := range res {
+			if r.Integration != "docebo" || r.Score <= 0 || r.Score > 1 || (i > 0 && res[i-1].Score < r.Score) {
+				t.Fatalf("bad or unsorted result %+v", r)
+			}
+			if !strings.Contains(strings.ToLower(r.Title+" "+r.Snippet), strings.ToLower(q)) {
+				t.Fatalf("result %q does not match %q", r.Title, q)
+			}
+			byTitle[r.Title] = r
+		}
+		return byTitle
+	}
+	before := sb.APICalls()
+	got := search("ada", "go")
+	if r := got["Go Fundamentals"]; r.ID != "1001" || r.Kind != "course" || r.URL != base+"/learn/course/1001" {
+		t.Fatalf("Go Fundamentals: %+v in %v", r, got)
+	}
+	if r := got["Go Developer Path"]; r.ID != "lp-1001" || r.Kind != "course" || r.URL != base+"/learn/learning-plans/1001" {
+		t.Fatalf("Go Developer Path: %+v", r)
+	}
+	if _, ok := got["Going Global: Cross-Cultural Communication"]; ok {
+		t.Fatal("a course of a catalog not assigned to ada was found")
+	}
+	if _, ok := got["Go Internals (draft)"]; ok {
+		t.Fatal("an unpublished course was found")
+	}
+	if n := sb.APICalls() - before; n != 2 {
+		t.Fatalf("first search: %d API calls, want 2 (the 403, then the catalog)", n)
+	}
+	// The 403 is remembered: the next search asks the catalog alone.
+	before = sb.APICalls()
+	if got := search("grace", "go"); got["Going Global: Cross-Cultural Communication"].ID != "1048" {
+		t.Fatalf("grace's Managers catalog not searched: %v", got)
+	}
+	if n := sb.APICalls() - before; n != 1 {
+		t.Fatalf("second search: %d API calls, want 1", n)
+	}
+	// Once the platform lets learners list courses again, it is used again.
+	sb.SetForbidLearnerCourseList(false)
+	clk.Advance(11 * time.Minute)
+	if got := search("ada", "go"); got["Go Fundamentals"].URL != base+"/learn/course/1001/go-fundamentals" {
+		t.Fatalf("course list not used again: %v", got["Go Fundamentals"])
+	}
+}
+
+// TestSearchSkipsUnpublished: an admin's course list holds unpublished
+// courses; search does not offer them.
+func TestSearchSkipsUnpublished(t *testing.T) {
+	_, base := startSandbox(t, sandbox.Options{})
+	d := newDocebo(t, base, nil, docebo.Options{})
+	ctx := context.Background()
+	tok, err := d.PasswordGrant(ctx, "admin", sandbox.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Search(ctx, &memTokens{d: d, tok: tok}, "Go", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range res {
+		if r.ID == "1051" {
+			t.Fatalf("unpublished course offered: %+v", r)
+		}
+		found = found || r.Title == "Go Fundamentals"
+	}
+	if !found {
+		t.Fatalf("Go Fundamentals not found in %v", res)
+	}
+}
+
 // ---- sign-in links ----
 
 // jwtSignIn mints sign-in tokens with the JWT-bearer grant, leaving the
@@ -687,6 +895,30 @@ func TestSignInTokenExchange(t *testing.T) {
 	clk.Advance(31 * time.Second)
 	if st, body, _ := get(t, http.DefaultClient, link2); st != http.StatusUnauthorized || !strings.Contains(body, "expired") {
 		t.Fatalf("expired exchange token: %d %s", st, body)
+	}
+}
+
+// TestSignInTokenExchangeNotOffered: the exchange-token endpoint is
+// latchkey's guess; a platform without it answers 404, and the error says
+// what to set instead.
+func TestSignInTokenExchangeNotOffered(t *testing.T) {
+	_, base := startSandbox(t, sandbox.Options{DisableExchangeToken: true})
+	d := newDocebo(t, base, map[string]string{docebo.SettingSignIn: docebo.SignInTokenExchange}, docebo.Options{})
+	ctx := context.Background()
+	tok, err := d.PasswordGrant(ctx, "ada", sandbox.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := d.SignInURL(ctx, &memTokens{d: d, tok: tok}, "1002")
+	if err == nil {
+		t.Fatalf("link %q from a platform without the endpoint", link)
+	}
+	var pe *integrations.ProviderError
+	msg := err.Error()
+	if !errors.Is(err, docebo.ErrExchangeUnsupported) || !errors.As(err, &pe) || pe.Status != 404 ||
+		!strings.Contains(msg, "does not offer exchange tokens") || !strings.Contains(msg, "set signin = oauth2_response") ||
+		strings.Contains(msg, "\n") || strings.Contains(msg, tok.AccessToken) {
+		t.Fatalf("error: %v", err)
 	}
 }
 

@@ -23,11 +23,11 @@ const (
 	secretRun = 32
 )
 
-// parseError reads a Docebo error body defensively (API-FACTS §2: the error
-// envelope is UNSURE): the OAuth shape error/error_description, "message" as a
-// string or an array, "name", an "errors" array, one level of "data", and
-// otherwise a bounded snippet of the body. The message never carries a
-// token-like string.
+// parseError reads a Docebo error body defensively (the error envelope is
+// unconfirmed; docs/docebo.md): the OAuth shape error/error_description,
+// "message" as a string or an array, "name", an "errors" array, one level of
+// "data", and otherwise a bounded snippet of the body. The message never
+// carries a token-like string.
 func parseError(status int, body []byte) *integrations.ProviderError {
 	pe := &integrations.ProviderError{Status: status}
 	var obj map[string]any
@@ -46,7 +46,7 @@ func parseError(status int, body []byte) *integrations.ProviderError {
 }
 
 // legacyError: some legacy endpoints answer 2xx with {"success": false,
-// "error"/"message": …} (API-FACTS §2). Anything else is not an error.
+// "error"/"message": …} (a public PHP client notes it). Anything else is not an error.
 func legacyError(status int, body []byte) *integrations.ProviderError {
 	var probe struct {
 		Success *bool `json:"success"`

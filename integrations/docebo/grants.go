@@ -22,8 +22,8 @@ import (
 )
 
 // AssertionLifetime is the validity of a JWT-bearer assertion this package
-// signs. CDHA uses two days; the maximum Docebo accepts is UNSURE, and an
-// assertion is used at once, so it is kept short.
+// signs. A public client uses two days; the maximum Docebo accepts is
+// unconfirmed, and an assertion is used at once, so it is kept short.
 const AssertionLifetime = 5 * time.Minute
 
 // KeyBits is the RSA modulus size GenerateKeyPair uses.
@@ -70,9 +70,9 @@ func (d *Docebo) RefreshGrant(ctx context.Context, refreshToken string) (*oauth2
 }
 
 // JWTBearerGrant signs an RS256 assertion for username with key (iss = the
-// client id, sub = username, aud = the platform host without scheme, iat and
-// exp in seconds) and exchanges it at the token endpoint. client_id and
-// client_secret are posted too (UNSURE whether Docebo needs them; harmless).
+// client id, sub = username, aud = Audience, iat and exp in seconds) and
+// exchanges it at the token endpoint. client_id and client_secret are posted
+// too (unconfirmed whether Docebo needs them; harmless).
 func (d *Docebo) JWTBearerGrant(ctx context.Context, key *rsa.PrivateKey, username string) (*oauth2.Token, error) {
 	if key == nil {
 		return nil, errors.New("docebo: JWT bearer grant needs a private key (latchkey keys generate docebo)")
@@ -107,10 +107,17 @@ func (d *Docebo) Assertion(key *rsa.PrivateKey, username string) (string, error)
 	return s, nil
 }
 
-// Audience is the "aud" of JWT-bearer assertions: the platform host without
+// Audience is the "aud" of JWT-bearer assertions: the "jwt_audience"
+// setting when set (a platform on a custom domain may expect its
+// <name>.docebosaas.com host), else the configured platform host without
 // scheme (with the port when the base URL has one, as a loopback sandbox
 // does).
-func (d *Docebo) Audience() string { return d.base.Host }
+func (d *Docebo) Audience() string {
+	if d.jwtAudience != "" {
+		return d.jwtAudience
+	}
+	return d.base.Host
+}
 
 // GenerateKeyPair makes an RSA key pair for the JWT-bearer grant and returns
 // the private key and the public key as PEM ("-----BEGIN PUBLIC KEY-----",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"math"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/latchkey/latchkey/integrations"
@@ -71,7 +73,7 @@ func (pg *page[T]) more(p int) bool {
 }
 
 type enrollment struct {
-	ID                   flexString `json:"id"` // course or learning-plan id (not id_course)
+	ID                   flexString `json:"id"` // course or learning-plan id, per type (not id_course)
 	IDCourse             flexString `json:"id_course"`
 	Name                 string     `json:"name"`
 	Type                 string     `json:"type"`
@@ -87,6 +89,8 @@ type enrollment struct {
 // Courses implements integrations.Courses: the connected user's enrollments
 // from GET /learn/v1/enrollments?id_user[]=<id>, every page until
 // has_more_data is false (bounded by total_page_count when present).
+// Enrollments are told apart by type and id: course 12 and learning plan 12
+// are two items, "12" and "lp-12".
 func (d *Docebo) Courses(ctx context.Context, tokens integrations.Tokens) ([]integrations.Course, error) {
 	acct, err := d.Account(ctx, tokens)
 	if err != nil {
@@ -94,10 +98,10 @@ func (d *Docebo) Courses(ctx context.Context, tokens integrations.Tokens) ([]int
 	}
 	var out []integrations.Course
 	seen := map[string]bool{}
-	// Pages are 1-based (2017 spec, every sync client). UNSURE: one source
-	// calls them 0-based; duplicates across pages are dropped so a server
-	// that reads page=1 as the second page only costs the first page, and an
-	// empty page always ends the loop.
+	// Pages are 1-based (2017 spec, every sync client). Unconfirmed: one
+	// source calls them 0-based; duplicates across pages are dropped so a
+	// server that reads page=1 as the second page only costs the first page,
+	// and an empty page always ends the loop.
 	for p := 1; p <= maxPages; p++ {
 		q := url.Values{
 			"id_user[]": {acct.ID},
@@ -127,21 +131,25 @@ func (d *Docebo) Courses(ctx context.Context, tokens integrations.Tokens) ([]int
 }
 
 func (d *Docebo) course(e enrollment) integrations.Course {
-	id := string(e.ID)
-	if id == "" {
-		id = string(e.IDCourse)
+	raw := strings.TrimSpace(string(e.ID))
+	if raw == "" {
+		raw = strings.TrimSpace(string(e.IDCourse))
+	}
+	id := ""
+	if raw != "" {
+		id = itemID(isLearningPlan(e.Type), raw)
 	}
 	status := NormalizeStatus(string(e.Status))
 	c := integrations.Course{
 		Integration: Name,
 		ID:          id,
 		Title:       strings.TrimSpace(e.Name),
-		URL:         d.courseURL(e.URL, id, e.SlugName),
+		URL:         d.itemURL(e.URL, id, e.SlugName),
 		Type:        e.Type,
 		Status:      status,
 		Thumbnail:   d.absURL(firstNonEmpty(e.ImageURL, e.Thumbnail)),
 	}
-	// completion_percentage ?? completion (UNSURE, may be absent); else
+	// completion_percentage ?? completion (unconfirmed, may be absent); else
 	// derived from the status when the status says it.
 	switch {
 	case e.CompletionPercentage.OK:
@@ -154,9 +162,40 @@ func (d *Docebo) course(e enrollment) integrations.Course {
 		c.Progress = clampPercent(100)
 	}
 	if c.Title == "" {
-		c.Title = "Course " + id
+		c.Title = "Course " + raw
+		if isLearningPlan(e.Type) {
+			c.Title = "Learning plan " + raw
+		}
 	}
 	return c
+}
+
+// isLearningPlan reports whether a Docebo item type names a learning plan
+// ("learning_plan" in enrollments; the catalog's exact word is unconfirmed,
+// so close spellings count too).
+func isLearningPlan(typ string) bool {
+	switch strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(strings.TrimSpace(typ))) {
+	case "learningplan", "plan", "lp", "learningpath":
+		return true
+	}
+	return false
+}
+
+// itemID is the normalised id of a Docebo item: the course id as it is, a
+// learning plan's with LearningPlanPrefix.
+func itemID(plan bool, id string) string {
+	if plan {
+		return LearningPlanPrefix + id
+	}
+	return id
+}
+
+// splitItemID reverses itemID.
+func splitItemID(id string) (plan bool, raw string) {
+	if rest, ok := strings.CutPrefix(id, LearningPlanPrefix); ok {
+		return true, rest
+	}
+	return false, id
 }
 
 func clampPercent(f float64) *float64 {
@@ -169,7 +208,7 @@ func clampPercent(f float64) *float64 {
 
 // NormalizeStatus maps Docebo's enrollment status words to latchkey's
 // not_started | in_progress | completed; other words (suspended, overbooking,
-// …) pass through lower-cased. UNSURE which set /learn/v1/enrollments
+// …) pass through lower-cased. Unconfirmed which set /learn/v1/enrollments
 // returns: the admin service says enrolled|waiting|in_progress|completed,
 // legacy pages say subscribed, and older APIs use numbers (-2 waiting,
 // -1 to-confirm, 0 subscribed, 1 in progress, 2 completed, 3 suspended).
@@ -188,17 +227,29 @@ func NormalizeStatus(s string) string {
 	return s
 }
 
-// courseURL prefers the item's own url (absolute or relative to the
-// platform; http(s) only), else /learn/course/<id>/<slug>.
-func (d *Docebo) courseURL(itemURL, id, slug string) string {
-	if u := d.absURL(itemURL); u != "" {
+// itemURL prefers the item's own url (absolute or relative to the
+// platform; http(s) only), else the learner-UI page of the normalised id:
+// /learn/course/<id>/<slug> for a course, /learn/learning-plans/<id>/<slug>
+// for a learning plan ("lp-<id>").
+func (d *Docebo) itemURL(ownURL, id, slug string) string {
+	if u := d.absURL(ownURL); u != "" {
 		return u
 	}
-	p := "/learn/course/" + url.PathEscape(id)
+	return d.url(uiPath(id, slug))
+}
+
+// uiPath is the learner-UI path of a normalised item id, with its slug when
+// known.
+func uiPath(id, slug string) string {
+	plan, raw := splitItemID(id)
+	p := courseUIPath + url.PathEscape(raw)
+	if plan {
+		p = learningPlanUIPath + url.PathEscape(raw)
+	}
 	if slug = strings.TrimSpace(slug); slug != "" {
 		p += "/" + url.PathEscape(slug)
 	}
-	return d.url(p)
+	return p
 }
 
 // absURL resolves raw against the base URL, keeping only http(s) results.
@@ -218,8 +269,9 @@ func (d *Docebo) absURL(raw string) string {
 	return u.String()
 }
 
-// CourseURL is the learner-UI link of a course id (with its slug when known).
-func (d *Docebo) CourseURL(id, slug string) string { return d.courseURL("", id, slug) }
+// CourseURL is the learner-UI link of a normalised item id (a course id, or
+// "lp-<id>" for a learning plan), with its slug when known.
+func (d *Docebo) CourseURL(id, slug string) string { return d.itemURL("", id, slug) }
 
 type courseItem struct {
 	IDCourse    flexString `json:"id_course"`
@@ -230,12 +282,46 @@ type courseItem struct {
 	SlugName    string     `json:"slug_name"`
 	Description string     `json:"description"`
 	URL         string     `json:"url"`
+	// IsPublished / Published: skipped when present and false (the field's
+	// name is unconfirmed; absent means published).
+	IsPublished *flexBool `json:"is_published"`
+	Published   *flexBool `json:"published"`
 }
 
+// catalog is one catalog of GET /learn/v1/catalog?show_item_list=1.
+type catalog struct {
+	SubItems []catalogItem `json:"sub_items"`
+}
+
+type catalogItem struct {
+	ItemID          flexString `json:"item_id"`
+	ItemType        string     `json:"item_type"`
+	ItemName        string     `json:"item_name"`
+	ItemCode        string     `json:"item_code"`
+	ItemDescription string     `json:"item_description"`
+	// AccessStatus: 1 enabled, 2 disabled, 3 expired, null for learning
+	// plans (2017 spec).
+	AccessStatus flexString `json:"access_status"`
+}
+
+// coursesForbiddenFor is how long Search skips /learn/v1/courses after it
+// answered 403, going straight to the catalog.
+const coursesForbiddenFor = 10 * time.Minute
+
+// maxCatalogPages bounds catalog paging in a search.
+const maxCatalogPages = 5
+
 // Search implements integrations.Searcher with
-// GET /learn/v1/courses?search_text=…. Results are ranked by a score in 0..1
-// derived from how well the title (and the description) match the query, so
-// they merge with other integrations' results.
+// GET /learn/v1/courses?search_text=…. When that answers 403 (a learner's
+// token may not list courses; what it gets there is not public), Search uses
+// the learner's own catalogs instead, GET /learn/v1/catalog?my_catalogs=1
+// &show_item_list=1&search_text=…, keeping only the items that match the
+// query (checked here too, in case the platform ignores search_text) and
+// that the user may open (not disabled or expired), courses and learning
+// plans alike. Unpublished courses are skipped in either case. Results are
+// ranked by a score in 0..1 derived from how well the title (and the
+// description) match the query, so they merge with other integrations'
+// results.
 func (d *Docebo) Search(ctx context.Context, tokens integrations.Tokens, query string, limit int) ([]integrations.SearchResult, error) {
 	query = strings.TrimSpace(query)
 	if query == "" {
@@ -244,7 +330,37 @@ func (d *Docebo) Search(ctx context.Context, tokens integrations.Tokens, query s
 	if limit <= 0 {
 		limit = 20
 	}
-	size := min(limit, 200)
+	var out []integrations.SearchResult
+	var err error
+	if d.coursesForbidden() {
+		out, err = d.searchCatalog(ctx, tokens, query)
+	} else {
+		out, err = d.searchCourses(ctx, tokens, query, min(limit, 200))
+		var pe *integrations.ProviderError
+		if errors.As(err, &pe) && pe.Status == http.StatusForbidden {
+			d.mu.Lock()
+			d.coursesForbiddenUntil = d.now().Add(coursesForbiddenFor)
+			d.mu.Unlock()
+			out, err = d.searchCatalog(ctx, tokens, query)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (d *Docebo) coursesForbidden() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.now().Before(d.coursesForbiddenUntil)
+}
+
+func (d *Docebo) searchCourses(ctx context.Context, tokens integrations.Tokens, query string, size int) ([]integrations.SearchResult, error) {
 	q := url.Values{
 		"search_text": {query},
 		"page":        {"1"},
@@ -258,7 +374,7 @@ func (d *Docebo) Search(ctx context.Context, tokens integrations.Tokens, query s
 	out := make([]integrations.SearchResult, 0, len(pg.Items))
 	for _, it := range pg.Items {
 		id := firstNonEmpty(string(it.IDCourse), string(it.ID))
-		if id == "" {
+		if id == "" || it.IsPublished != nil && !bool(*it.IsPublished) || it.Published != nil && !bool(*it.Published) {
 			continue
 		}
 		desc := plainText(it.Description)
@@ -267,16 +383,81 @@ func (d *Docebo) Search(ctx context.Context, tokens integrations.Tokens, query s
 			Kind:        "course",
 			ID:          id,
 			Title:       strings.TrimSpace(it.Name),
-			URL:         d.courseURL(it.URL, id, it.SlugName),
+			URL:         d.itemURL(it.URL, id, it.SlugName),
 			Snippet:     truncate(desc, 200),
 			Score:       Score(terms, query, it.Name, desc),
 		})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
-	if len(out) > limit {
-		out = out[:limit]
+	return out, nil
+}
+
+// searchCatalog searches the catalogs assigned to the user. The catalog
+// items carry no slug, so links are /learn/course/<id> and
+// /learn/learning-plans/<id>.
+func (d *Docebo) searchCatalog(ctx context.Context, tokens integrations.Tokens, query string) ([]integrations.SearchResult, error) {
+	terms := words(query)
+	seen := map[string]bool{}
+	out := []integrations.SearchResult{}
+	for p := 1; p <= maxCatalogPages; p++ {
+		q := url.Values{
+			"search_text":    {query},
+			"show_item_list": {"1"},
+			"my_catalogs":    {"1"},
+			"page":           {strconv.Itoa(p)},
+			"page_size":      {"100"},
+		}
+		var pg page[catalog]
+		if err := d.call(ctx, tokens, apiCall{method: http.MethodGet, path: CatalogPath, query: q}, &pg); err != nil {
+			return nil, err
+		}
+		for _, cat := range pg.Items {
+			for _, it := range cat.SubItems {
+				raw := strings.TrimSpace(string(it.ItemID))
+				switch strings.TrimSpace(string(it.AccessStatus)) {
+				case "2", "3": // disabled, expired
+					continue
+				}
+				plan := isLearningPlan(it.ItemType)
+				id := itemID(plan, raw)
+				desc := plainText(it.ItemDescription)
+				if raw == "" || seen[id] || !mentions(terms, it.ItemName, it.ItemCode, desc) {
+					continue
+				}
+				seen[id] = true
+				// Kind stays "course" for a learning plan too: the menu
+				// opens "course" results through the signed-in link, and
+				// the id ("lp-…") tells the two apart.
+				out = append(out, integrations.SearchResult{
+					Integration: Name,
+					Kind:        "course",
+					ID:          id,
+					Title:       strings.TrimSpace(it.ItemName),
+					URL:         d.itemURL("", id, ""),
+					Snippet:     truncate(desc, 200),
+					Score:       Score(terms, query, it.ItemName, desc),
+				})
+			}
+		}
+		if !pg.more(p) {
+			break
+		}
 	}
 	return out, nil
+}
+
+// mentions reports whether any query word occurs in one of the texts, case
+// insensitively, as a substring (the way the platform's own search_text
+// matches).
+func mentions(terms []string, texts ...string) bool {
+	for _, t := range texts {
+		lt := strings.ToLower(t)
+		for _, w := range terms {
+			if strings.Contains(lt, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Score rates how well a course matches a query, in 0..1: 1 for the exact

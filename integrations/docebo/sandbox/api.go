@@ -52,7 +52,7 @@ func (s *Server) api(h apiHandler) http.HandlerFunc {
 	}
 }
 
-// unauthorized: Docebo's error envelope is UNSURE (API-FACTS §2); the
+// unauthorized: Docebo's error envelope is unconfirmed (docs/docebo.md); the
 // sandbox answers in the Yii2 REST shape Docebo's PHP stack suggests, plus
 // the OAuth error members, so clients must read either.
 func unauthorized(w http.ResponseWriter, msg string) {
@@ -90,7 +90,7 @@ func baseURL(r *http.Request) string {
 func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request, c caller) {
 	if c.user == nil {
 		// Client-credentials tokens carry no user; the newer APIs require
-		// one (seed 002's warning).
+		// one (Docebo's authentication help page warns of it).
 		writeJSON(w, http.StatusForbidden, yiiError(http.StatusForbidden, "This API requires a user access token"))
 		return
 	}
@@ -102,7 +102,7 @@ func (s *Server) sessionInfo(w http.ResponseWriter, r *http.Request, c caller) {
 	})
 }
 
-// paging reads page (1-based; page 0 is read as 1, UNSURE whether Docebo
+// paging reads page (1-based; page 0 is read as 1, unconfirmed whether Docebo
 // accepts it) and page_size (clamped to MaxPageSize).
 func (s *Server) paging(r *http.Request, defSize int) (page, size int) {
 	q := r.URL.Query()
@@ -192,23 +192,32 @@ func (s *Server) listEnrollments(w http.ResponseWriter, r *http.Request, c calle
 		if len(ids) > 0 && !ids[e.UserID] || !statusMatches(statuses, e.Status) {
 			continue
 		}
-		co := s.st.courseByID[e.CourseID]
+		co, path := s.st.courseByID[e.CourseID], "/learn/courses/"
+		if e.PlanID != 0 {
+			co, path = s.st.planByID[e.PlanID], "/learn/learning-plans/"
+		}
 		if co == nil {
 			continue
 		}
 		it := map[string]any{
 			"id": co.ID, "user_id": e.UserID, "name": co.Name, "code": co.Code, "type": co.Type,
 			"status": e.Status, "description": co.Description,
-			"image_url": base + "/sandbox/thumbnails/" + strconv.Itoa(co.ID) + ".svg",
-			"slug_name": co.Slug, "lang_code": co.Language, "duration": co.Duration,
-			"level": "learner", "can_enter": e.Status != "waiting" && e.Status != "suspended",
-			"is_new": false, "enroll_begin_date": nil, "enroll_end_date": nil,
+			"image_url": base + thumbnailPath(co),
+			"slug_name": co.Slug, "duration": co.Duration,
+			"can_enter": e.Status != "waiting" && e.Status != "suspended",
+			"is_new":    false, "enroll_begin_date": nil, "enroll_end_date": nil,
+		}
+		if e.PlanID != 0 {
+			it["courses_count"] = len(co.CourseIDs)
+		} else {
+			it["lang_code"] = co.Language
+			it["level"] = "learner"
 		}
 		if e.Completion >= 0 {
 			it["completion_percentage"] = e.Completion
 		}
 		if e.WithURL {
-			it["url"] = base + "/learn/courses/" + strconv.Itoa(co.ID) + "/" + co.Slug
+			it["url"] = base + path + strconv.Itoa(co.ID) + "/" + co.Slug
 		}
 		if e.Status == "completed" {
 			it["course_complete_date"] = "2025-06-30 12:00:00"
@@ -223,7 +232,7 @@ func (s *Server) courseItem(base string, co *Course) map[string]any {
 	return map[string]any{
 		"id_course": co.ID, "name": co.Name, "course_type": co.Type, "code": co.Code,
 		"uidCourse": "UID" + strconv.Itoa(co.ID), "slug_name": co.Slug,
-		"img_url":     base + "/sandbox/thumbnails/" + strconv.Itoa(co.ID) + ".svg",
+		"img_url":     base + thumbnailPath(co),
 		"description": co.Description, "language": co.Language, "duration": co.Duration,
 		"date_last_updated": "2025-05-01 09:00:00", "is_new": co.ID%9 == 0, "price": "0",
 	}
@@ -231,17 +240,28 @@ func (s *Server) courseItem(base string, co *Course) map[string]any {
 
 // listCourses: search_text matches the name, code or description, case
 // insensitively, as a substring (so "go" also finds "Google"); sort_by is
-// honoured only with a valid sort_by_direction, as the 2017 spec says.
+// honoured only with a valid sort_by_direction, as the 2017 spec says. An
+// admin (or the app's own token) sees every course, unpublished ones with
+// "is_published": false; a learner sees the published ones, or gets 403
+// with ForbidLearnerCourseList.
 func (s *Server) listCourses(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	needle := strings.ToLower(strings.TrimSpace(q.Get("search_text")))
 	page, size := s.paging(r, 20)
 	base := baseURL(r)
+	admin := c.admin()
 	s.mu.Lock()
+	if !admin && s.o.ForbidLearnerCourseList {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusForbidden, yiiError(http.StatusForbidden, "You are not allowed to perform this action."))
+		return
+	}
 	var found []*Course
 	for _, co := range s.st.courses {
-		if needle == "" || strings.Contains(strings.ToLower(co.Name), needle) ||
-			strings.Contains(strings.ToLower(co.Code), needle) || strings.Contains(strings.ToLower(co.Description), needle) {
+		if co.Unpublished && !admin {
+			continue
+		}
+		if needle == "" || matches(co, needle) {
 			found = append(found, co)
 		}
 	}
@@ -256,9 +276,113 @@ func (s *Server) listCourses(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	items := make([]map[string]any, 0, len(found))
 	for _, co := range found {
-		items = append(items, s.courseItem(base, co))
+		it := s.courseItem(base, co)
+		if co.Unpublished {
+			it["is_published"] = false
+		}
+		items = append(items, it)
 	}
 	envelope(w, listPage(r, items, page, size))
+}
+
+func matches(co *Course, needle string) bool {
+	return strings.Contains(strings.ToLower(co.Name), needle) ||
+		strings.Contains(strings.ToLower(co.Code), needle) || strings.Contains(strings.ToLower(co.Description), needle)
+}
+
+// listCatalogs: GET /learn/v1/catalog, the learner's catalog. my_catalogs=1
+// lists the catalogs assigned to the caller, else those the caller can
+// administrate (every catalog for an admin, none for a learner), as the 2017
+// spec describes my_catalogs. show_item_list=1 adds each catalog's
+// sub_items (published courses and learning plans), filtered by
+// search_text on the item name (the spec's "search text in the course/plan
+// name") and by type[]; items_per_catalog caps them. Catalogs left without
+// items by search_text are dropped. Paging is over catalogs.
+func (s *Server) listCatalogs(w http.ResponseWriter, r *http.Request, c caller) {
+	q := r.URL.Query()
+	needle := strings.ToLower(strings.TrimSpace(q.Get("search_text")))
+	types := map[string]bool{}
+	for _, t := range append(q["type[]"], q["type"]...) {
+		types[t] = true
+	}
+	perCatalog, _ := strconv.Atoi(q.Get("items_per_catalog"))
+	withItems := q.Get("show_item_list") == "1"
+	mine := q.Get("my_catalogs") == "1"
+	page, size := s.paging(r, 200)
+	base := baseURL(r)
+	var out []map[string]any
+	s.mu.Lock()
+	for _, cat := range s.st.catalogs {
+		assigned := cat.Everyone
+		for _, id := range cat.UserIDs {
+			assigned = assigned || c.user != nil && c.user.ID == id
+		}
+		if mine && (c.user == nil || !assigned) || !mine && !c.admin() {
+			continue
+		}
+		var subs []map[string]any
+		add := func(co *Course) {
+			if co == nil || co.Unpublished || needle != "" && !strings.Contains(strings.ToLower(co.Name), needle) {
+				return
+			}
+			if len(types) > 0 && !types[co.Type] {
+				return
+			}
+			if perCatalog > 0 && len(subs) >= perCatalog {
+				return
+			}
+			subs = append(subs, catalogItem(base, co))
+		}
+		for _, id := range cat.CourseIDs {
+			add(s.st.courseByID[id])
+		}
+		for _, id := range cat.PlanIDs {
+			add(s.st.planByID[id])
+		}
+		if needle != "" && len(subs) == 0 {
+			continue
+		}
+		it := map[string]any{
+			"catalogue_id": cat.ID, "catalogue_name": cat.Name, "catalogue_description": cat.Description,
+			"number_items": len(cat.CourseIDs) + len(cat.PlanIDs),
+		}
+		if withItems {
+			if subs == nil {
+				subs = []map[string]any{}
+			}
+			it["sub_items"] = subs
+		}
+		out = append(out, it)
+	}
+	s.mu.Unlock()
+	envelope(w, listPage(r, out, page, size))
+}
+
+// catalogItem is one sub_items entry of the catalog. item_type is "course"
+// or "learning_plan": the spec says only "Course or Learning plan", so the
+// exact words are unconfirmed.
+func catalogItem(base string, co *Course) map[string]any {
+	it := map[string]any{
+		"item_id": co.ID, "item_type": "course", "item_name": co.Name, "item_code": co.Code,
+		"item_description": co.Description, "item_thumbnail": base + thumbnailPath(co),
+		"item_can_enroll": 2, "item_visibility": 1, "item_policy": 1, "is_new": 0,
+		"price_status": 1, "access_status": 1, "is_opened": 1, "item_language": co.Language,
+		"number_of_courses": nil,
+	}
+	if co.Type == "learning_plan" {
+		it["item_type"] = "learning_plan"
+		it["number_of_courses"] = len(co.CourseIDs)
+		it["price_status"], it["access_status"], it["is_opened"], it["item_language"] = nil, nil, nil, nil
+	}
+	return it
+}
+
+// thumbnailPath is the sandbox's generated thumbnail of a course or plan.
+func thumbnailPath(co *Course) string {
+	if co.Type == "learning_plan" {
+		return "/sandbox/thumbnails/lp-" + strconv.Itoa(co.ID) + ".svg"
+	}
+	return "/sandbox/thumbnails/" + strconv.Itoa(co.ID) + ".svg"
 }
 
 func (s *Server) getCourse(w http.ResponseWriter, r *http.Request, c caller) {
@@ -281,7 +405,7 @@ func (s *Server) getCourse(w http.ResponseWriter, r *http.Request, c caller) {
 	base := baseURL(r)
 	envelope(w, map[string]any{
 		"id": co.ID, "name": co.Name, "type": co.Type, "code": co.Code, "slug_name": co.Slug,
-		"thumbnail": base + "/sandbox/thumbnails/" + strconv.Itoa(co.ID) + ".svg",
+		"thumbnail": base + thumbnailPath(co),
 		"status":    status, "description": co.Description, "lang_code": co.Language,
 		"can_self_unenroll": false,
 	})
@@ -295,11 +419,23 @@ type exchangeToken struct {
 }
 
 // mintExchangeToken: POST /manage/v1/user/exchange_token → a 30-second,
-// single-use exchange token for /learn/signin;type=token_exchange. UNSURE:
-// seed 001 describes the token, not how a client obtains one; this endpoint
-// is the sandbox's invention. An optional JSON body {"redirect_path": "/learn/…"}
-// names where the sign-in lands.
+// single-use exchange token for /learn/signin;type=token_exchange.
+//
+// THIS ENDPOINT IS A LATCHKEY INVENTION. Docebo documents the exchange token
+// only as something it mints itself inside an identity provider's sign-in;
+// no public source shows an API that hands one to a client. It exists here
+// so the experimental "signin = token_exchange" setting can be exercised;
+// DisableExchangeToken makes it answer 404, as a real platform would. An
+// optional JSON body {"redirect_path": "/learn/…"} names where the sign-in
+// lands.
 func (s *Server) mintExchangeToken(w http.ResponseWriter, r *http.Request, c caller) {
+	s.mu.Lock()
+	off := s.o.DisableExchangeToken
+	s.mu.Unlock()
+	if off {
+		writeJSON(w, http.StatusNotFound, yiiError(http.StatusNotFound, "Page not found."))
+		return
+	}
 	if c.user == nil {
 		writeJSON(w, http.StatusForbidden, yiiError(http.StatusForbidden, "This API requires a user access token"))
 		return

@@ -16,26 +16,48 @@ type User struct {
 	Level     string // user | admin | super_admin
 }
 
-// Course is a catalog course (or learning plan).
+// Course is a course, or a learning plan (Type "learning_plan"). Courses and
+// learning plans are numbered separately, as on a real platform: course 1001
+// and learning plan 1001 are two different things.
 type Course struct {
 	ID          int
 	Code        string
 	Name        string
-	Type        string // elearning | classroom | webinar | learning_plan
+	Type        string // elearning | classroom | webinar; learning_plan for a plan
 	Slug        string
 	Description string // HTML, as Docebo stores it
 	Language    string
 	Duration    int // seconds
+	// Unpublished: an admin sees it in /learn/v1/courses (with
+	// "is_published": false), a learner nowhere.
+	Unpublished bool
+	// CourseIDs are a learning plan's courses.
+	CourseIDs []int
 }
 
-// Enrollment is a user's enrollment in a course. Status uses the words the
+// Catalog is a catalog of courses and learning plans, and who it is
+// assigned to (/learn/v1/catalog?my_catalogs=1 lists a user's catalogs).
+type Catalog struct {
+	ID          int
+	Name        string
+	Description string
+	CourseIDs   []int
+	PlanIDs     []int
+	// Everyone assigns the catalog to every user; else only to UserIDs.
+	Everyone bool
+	UserIDs  []int
+}
+
+// Enrollment is a user's enrollment in a course, or in learning plan PlanID
+// when that is non-zero (CourseID is then ignored). Status uses the words the
 // platform may answer with: subscribed, enrolled, waiting, in_progress,
-// completed, suspended (UNSURE which set /learn/v1/enrollments uses; the
+// completed, suspended (unconfirmed which set /learn/v1/enrollments uses; the
 // seed mixes them so clients must map all of them). Completion < 0 means the
-// item carries no completion_percentage (UNSURE whether it ever does).
+// item carries no completion_percentage (unconfirmed whether it ever does).
 type Enrollment struct {
 	UserID     int
 	CourseID   int
+	PlanID     int
 	Status     string
 	Completion int
 	// WithURL makes the item carry its own "url" field.
@@ -110,16 +132,15 @@ var seedTitles = []string{
 	"Algorithms and Data Structures",
 }
 
-// SeedCourses are about fifty courses, ids 1001…, several with "Go" in the
-// title and a few that only contain the letters (Google, Algorithms, Going)
-// so ranking has something to do.
+// SeedCourses are fifty published courses, ids 1001…1050, several with "Go"
+// in the title and a few that only contain the letters (Google, Algorithms,
+// Going) so ranking has something to do, and one unpublished draft, 1051
+// "Go Internals (draft)", that only an admin's course list shows.
 func SeedCourses() []Course {
-	out := make([]Course, 0, len(seedTitles))
+	out := make([]Course, 0, len(seedTitles)+1)
 	for i, t := range seedTitles {
 		typ := "elearning"
 		switch {
-		case i%11 == 10:
-			typ = "learning_plan"
 		case i%7 == 6:
 			typ = "webinar"
 		case i%5 == 4:
@@ -136,7 +157,48 @@ func SeedCourses() []Course {
 			Duration:    1800 + 600*(i%6),
 		})
 	}
+	out = append(out, Course{
+		ID: 1051, Code: "C-051", Name: "Go Internals (draft)", Type: "elearning", Slug: "go-internals-draft",
+		Description: "<p>Go Internals. Not published yet.</p>", Language: "en", Duration: 3600, Unpublished: true,
+	})
 	return out
+}
+
+// SeedLearningPlans are two learning plans whose ids, 1001 and 1002, are
+// also the ids of two courses (Go Fundamentals, Concurrency in Go): ada is
+// enrolled in both plans and both courses.
+func SeedLearningPlans() []Course {
+	return []Course{
+		{ID: 1001, Code: "LP-001", Name: "Go Developer Path", Type: "learning_plan", Slug: "go-developer-path",
+			Description: "<p>Go Developer Path. A learning plan of five Go courses.</p>", Duration: 14400,
+			CourseIDs: []int{1001, 1002, 1003, 1004, 1005}},
+		{ID: 1002, Code: "LP-002", Name: "Security Champion Path", Type: "learning_plan", Slug: "security-champion-path",
+			Description: "<p>Security Champion Path. A learning plan on secure work.</p>", Duration: 10800,
+			CourseIDs: []int{1007, 1008, 1009, 1038, 1039}},
+	}
+}
+
+// SeedCatalogs: "All employees", assigned to everyone, holds both learning
+// plans and every published course but four; "Managers", assigned to grace
+// and admin only, holds those four (among them "Going Global: Cross-Cultural
+// Communication", which a search for "go" finds). The unpublished course is
+// in no catalog.
+func SeedCatalogs() []Catalog {
+	managers := []int{1010, 1046, 1047, 1048}
+	skip := map[int]bool{}
+	for _, id := range managers {
+		skip[id] = true
+	}
+	var all []int
+	for i := range seedTitles {
+		if id := 1001 + i; !skip[id] {
+			all = append(all, id)
+		}
+	}
+	return []Catalog{
+		{ID: 1, Name: "All employees", Description: "Everything open to every employee.", CourseIDs: all, PlanIDs: []int{1001, 1002}, Everyone: true},
+		{ID: 2, Name: "Managers", Description: "Courses for people managers.", CourseIDs: managers, UserIDs: []int{12302, 12300}},
+	}
 }
 
 var typeLabel = map[string]string{
@@ -149,7 +211,9 @@ var typeLabel = map[string]string{
 var seedStatuses = []string{"subscribed", "in_progress", "completed", "enrolled", "waiting", "in_progress", "completed", "suspended"}
 
 // SeedEnrollments: ada has 30 enrollments in every status (three pages at
-// page_size 10), grace 12, alan 5, katherine none, admin 2.
+// page_size 10), two of them the learning plans 1001 and 1002 that share
+// their ids with two of her courses; grace 12, alan 5, katherine none,
+// admin 2.
 func SeedEnrollments() []Enrollment {
 	var out []Enrollment
 	add := func(user int, idx []int) {
@@ -164,7 +228,12 @@ func SeedEnrollments() []Enrollment {
 					comp = 100
 				}
 			}
-			out = append(out, Enrollment{UserID: user, CourseID: 1001 + i, Status: st, Completion: comp, WithURL: n%3 == 2})
+			e := Enrollment{UserID: user, CourseID: 1001 + i, Status: st, Completion: comp, WithURL: n%3 == 2}
+			if user == 12301 && (n == 10 || n == 21) {
+				e.CourseID, e.PlanID = 0, 1001+n/11 // learning plans 1001 and 1002
+				e.WithURL = n == 21
+			}
+			out = append(out, e)
 		}
 	}
 	add(12301, seq(0, 30))

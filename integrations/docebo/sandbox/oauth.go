@@ -70,7 +70,7 @@ func newToken() string {
 }
 
 // oauthError is an RFC 6749 error answer. The exact texts Docebo uses are
-// unknown (API-FACTS §1, UNSURE); the shape is bshaffer's.
+// unconfirmed (docs/docebo.md); the shape is bshaffer's.
 func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
@@ -245,7 +245,7 @@ func containsWord(list, w string) bool {
 
 // readParams reads the token request body: form-urlencoded, multipart (the
 // vendor's curl -F sample) or JSON (some clients post the jwt-bearer grant
-// as JSON; API-FACTS §1, likely).
+// as JSON; likely).
 func readParams(r *http.Request) (url.Values, error) {
 	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -301,7 +301,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	clientOK := s.checkClient(id, secret)
 	if grant == grantJWT {
-		// UNSURE whether Docebo needs client credentials with an assertion:
+		// Unconfirmed whether Docebo needs client credentials with an assertion:
 		// the working clients send none; when some are sent they must be right.
 		if (id != "" || secret != "") && !clientOK {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", "The client credentials are invalid")
@@ -450,7 +450,7 @@ func (s *Server) grantJWT(w http.ResponseWriter, r *http.Request, p url.Values) 
 		oauthError(w, http.StatusBadRequest, "invalid_grant", err.Error())
 		return
 	}
-	// UNSURE whether Docebo issues a refresh token here; it does not.
+	// Unconfirmed whether Docebo issues a refresh token here; this does not.
 	s.writeToken(w, u, grantJWT, false, "")
 }
 

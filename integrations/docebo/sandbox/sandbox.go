@@ -34,12 +34,24 @@ type Options struct {
 	ClientSecret string
 	// RedirectURIs registered on the app. Empty: any http URI on a loopback
 	// host (RFC 8252 apps pick their port) is accepted. Docebo requires the
-	// registered one (API-FACTS §1, likely).
+	// registered one (likely; see docs/docebo.md).
 	RedirectURIs []string
-	// Users, Courses, Enrollments: the platform's data (default: Seed*).
-	Users       []User
-	Courses     []Course
-	Enrollments []Enrollment
+	// Users, Courses, LearningPlans, Catalogs, Enrollments: the platform's
+	// data (default: Seed*).
+	Users         []User
+	Courses       []Course
+	LearningPlans []Course
+	Catalogs      []Catalog
+	Enrollments   []Enrollment
+	// ForbidLearnerCourseList answers 403 to a learner's GET
+	// /learn/v1/courses (with or without search_text), as a platform may:
+	// what a learner's token gets there is not public. Admins and the app's
+	// own token still get the list; /learn/v1/catalog always answers.
+	ForbidLearnerCourseList bool
+	// DisableExchangeToken answers 404 on POST /manage/v1/user/exchange_token,
+	// as every real platform may: that endpoint is this sandbox's invention,
+	// documented nowhere by Docebo (see the package doc).
+	DisableExchangeToken bool
 	// SeedUser is the username the consent page and auto-approve sign in as
 	// (default: the first user).
 	SeedUser string
@@ -47,12 +59,13 @@ type Options struct {
 	AutoApprove bool
 	// RequirePKCE refuses a code exchange without a code_verifier when the
 	// authorize request carried a challenge. Off by default: there is no
-	// evidence Docebo validates PKCE (API-FACTS §1, UNSURE); a verifier that
-	// is sent is always checked.
+	// evidence Docebo validates PKCE (unconfirmed); a verifier that is sent
+	// is always checked.
 	RequirePKCE bool
 	// Lifetimes: access token (default 3600s, as every sample), refresh
-	// token (default 14 days; UNSURE), authorization code (default 60s;
-	// UNSURE), exchange token (default 30s, seed 001).
+	// token (default 14 days; unconfirmed), authorization code (default 60s;
+	// unconfirmed), exchange token (default 30s, Docebo's OpenID Connect
+	// help page).
 	AccessTokenTTL   time.Duration
 	RefreshTokenTTL  time.Duration
 	CodeTTL          time.Duration
@@ -61,12 +74,13 @@ type Options struct {
 	// reuse of a rotated one as theft: invalid_grant, and the whole token
 	// family is revoked. Without it the refresh answer carries no
 	// refresh_token and the old one stays valid (bshaffer's default, which
-	// Docebo appears to run; UNSURE).
+	// Docebo appears to run; unconfirmed).
 	RotateRefresh bool
 	// JWTPublicKeys verify JWT-bearer assertions (RS256).
 	JWTPublicKeys []*rsa.PublicKey
-	// Audience expected in assertions; default: the request's Host, with or
-	// without its port.
+	// Audience expected in assertions' "aud"; default: the request's Host,
+	// with or without its port. Set it to a platform's docebosaas.com host to
+	// play a custom-domain platform that expects that one.
 	Audience string
 	// RateLimit allows that many API and token requests per RateWindow
 	// (default one minute) per client IP; beyond it: 429 with Retry-After.
@@ -77,7 +91,7 @@ type Options struct {
 	RetryAfter time.Duration
 	// Latency delays every request.
 	Latency time.Duration
-	// MaxPageSize clamps page_size (default 200; the real maximum is UNSURE).
+	// MaxPageSize clamps page_size (default 200; the real maximum is unconfirmed).
 	MaxPageSize int
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -101,6 +115,9 @@ type state struct {
 	usersByID   map[int]*User
 	courses     []*Course
 	courseByID  map[int]*Course
+	plans       []*Course
+	planByID    map[int]*Course
+	catalogs    []Catalog
 	enrollments []Enrollment
 
 	codes     map[string]*authCode
@@ -135,6 +152,12 @@ func New(o Options) *Server {
 	}
 	if o.Courses == nil {
 		o.Courses = SeedCourses()
+	}
+	if o.LearningPlans == nil {
+		o.LearningPlans = SeedLearningPlans()
+	}
+	if o.Catalogs == nil {
+		o.Catalogs = SeedCatalogs()
 	}
 	if o.Enrollments == nil {
 		o.Enrollments = SeedEnrollments()
@@ -175,6 +198,7 @@ func New(o Options) *Server {
 		users:      map[string]*User{},
 		usersByID:  map[int]*User{},
 		courseByID: map[int]*Course{},
+		planByID:   map[int]*Course{},
 		codes:      map[string]*authCode{},
 		consents:   map[string]*consent{},
 		access:     map[string]*accessToken{},
@@ -195,6 +219,13 @@ func New(o Options) *Server {
 		s.st.courses = append(s.st.courses, &c)
 		s.st.courseByID[c.ID] = &c
 	}
+	for i := range o.LearningPlans {
+		lp := o.LearningPlans[i]
+		lp.Type = "learning_plan"
+		s.st.plans = append(s.st.plans, &lp)
+		s.st.planByID[lp.ID] = &lp
+	}
+	s.st.catalogs = append([]Catalog(nil), o.Catalogs...)
 	s.st.enrollments = append([]Enrollment(nil), o.Enrollments...)
 
 	m := http.NewServeMux()
@@ -206,6 +237,7 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /learn/v1/enrollments", s.api(s.listEnrollments))
 	m.HandleFunc("GET /learn/v1/courses", s.api(s.listCourses))
 	m.HandleFunc("GET /learn/v1/courses/{id}", s.api(s.getCourse))
+	m.HandleFunc("GET /learn/v1/catalog", s.api(s.listCatalogs))
 	m.HandleFunc("GET /sandbox/thumbnails/{file}", s.thumbnail)
 	m.HandleFunc("GET /learn/", s.learnerUI)
 	m.HandleFunc("GET /learn", s.learnerUI)
@@ -307,6 +339,29 @@ func (s *Server) SetRateLimit(n int, window time.Duration) {
 		s.o.RateWindow = window
 	}
 	s.st.rateStart = time.Time{}
+}
+
+// SetForbidLearnerCourseList switches Options.ForbidLearnerCourseList.
+func (s *Server) SetForbidLearnerCourseList(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.ForbidLearnerCourseList = on
+}
+
+// SetExchangeTokenEndpoint switches the invented exchange-token endpoint on
+// (the default) or off (404, Options.DisableExchangeToken).
+func (s *Server) SetExchangeTokenEndpoint(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.DisableExchangeToken = !on
+}
+
+// SetAudience sets the "aud" JWT-bearer assertions must carry (empty: the
+// request's host, Options.Audience).
+func (s *Server) SetAudience(aud string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.Audience = aud
 }
 
 // SetAutoApprove switches the consent page off or on.

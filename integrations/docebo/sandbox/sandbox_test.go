@@ -203,7 +203,7 @@ func TestAPIAuthAndEnrollmentFilters(t *testing.T) {
 	if len(all) != 5 || d["has_more_data"] != true || d["total_page_count"].(float64) != 3 || d["total_count"].(float64) != 12 {
 		t.Fatalf("paging: %v", d)
 	}
-	// page=0 reads as the first page (UNSURE on the real platform).
+	// page=0 reads as the first page (unconfirmed on the real platform).
 	p0, _ := list("id_user[]=12302&page=0&page_size=5")
 	p1, _ := list("id_user[]=12302&page=1&page_size=5")
 	if p0[0].(map[string]any)["id"] != p1[0].(map[string]any)["id"] {
@@ -307,7 +307,7 @@ func TestPublicKeyPEM(t *testing.T) {
 	if _, err := sandbox.ParsePublicKeyPEM([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")); err == nil {
 		t.Fatal("certificate accepted as a public key")
 	}
-	// Docebo's documented sample key (seed 002) parses.
+	// The sample key of Docebo's authentication help page parses.
 	sample := "-----BEGIN PUBLIC KEY-----\nMIGeMA0GCSqGSIb3DQEBAQUAA4GMADCBiAKBgGOrtjv/oPcaWIQL7h3DwvGbWFhH\nfAIP02pPPw1Cp8h0SUkmGAWUGKCNH2WuIeNxPlRZKmW86aivknrRtEN3QW6eEsFZ\nZSIKVmUPekKrSpvYmYwkTCnwCb4gpDu1ZPEde8VXhQjLRl7ielUktzzbXW7v1HmI\nfDASHvMvIl4kwGA/AgMBAAE=\n-----END PUBLIC KEY-----\n"
 	if _, err := sandbox.ParsePublicKeyPEM([]byte(sample)); err != nil {
 		t.Fatalf("sample key: %v", err)
@@ -317,6 +317,25 @@ func TestPublicKeyPEM(t *testing.T) {
 func TestSeedData(t *testing.T) {
 	if n := len(sandbox.SeedCourses()); n < 45 || n > 55 {
 		t.Fatalf("%d seeded courses", n)
+	}
+	// A learning plan shares its id with a course, and ada is enrolled in both.
+	plans := map[int]bool{}
+	for _, lp := range sandbox.SeedLearningPlans() {
+		plans[lp.ID] = true
+	}
+	inCourse, inPlan := map[int]bool{}, map[int]bool{}
+	for _, e := range sandbox.SeedEnrollments() {
+		if e.UserID != 12301 {
+			continue
+		}
+		if e.PlanID != 0 {
+			inPlan[e.PlanID] = true
+		} else {
+			inCourse[e.CourseID] = true
+		}
+	}
+	if !plans[1001] || !inPlan[1001] || !inCourse[1001] {
+		t.Fatalf("no shared id: plans %v, ada's plans %v", plans, inPlan)
 	}
 	statuses := map[string]bool{}
 	for _, e := range sandbox.SeedEnrollments() {
@@ -328,5 +347,114 @@ func TestSeedData(t *testing.T) {
 		if !statuses[s] {
 			t.Errorf("ada has no %q enrollment", s)
 		}
+	}
+}
+
+// TestLearningPlanEnrollmentsAndPages: enrollment items of learning plans
+// carry their own id and type; their learner page is
+// /learn/learning-plans/<id>.
+func TestLearningPlanEnrollmentsAndPages(t *testing.T) {
+	_, base := start(t, sandbox.Options{})
+	tok := password(t, base, "ada")
+	r := apiGet(t, base+"/learn/v1/enrollments?id_user[]=12301&page_size=200", tok)
+	kinds := map[string]bool{}
+	for _, it := range r.JSON["data"].(map[string]any)["items"].([]any) {
+		m := it.(map[string]any)
+		if m["id"].(float64) == 1001 {
+			kinds[m["type"].(string)+" "+m["name"].(string)] = true
+		}
+	}
+	if !kinds["learning_plan Go Developer Path"] || !kinds["elearning Go Fundamentals"] || len(kinds) != 2 {
+		t.Fatalf("enrollments with id 1001: %v", kinds)
+	}
+	link := base + "/learn/learning-plans/1001;type=oauth2_response;access_token=" + tok + ";expires_in=3600;token_type=Bearer;scope=api"
+	if r := apiGet(t, link, ""); r.Status != 200 || !strings.Contains(r.Body, "Go Developer Path") || !strings.Contains(r.Body, "Learning plan 1001") {
+		t.Fatalf("learning plan page: %d %s", r.Status, r.Body)
+	}
+	if r := apiGet(t, base+"/sandbox/thumbnails/lp-1001.svg", ""); r.Status != 200 || !strings.Contains(r.Body, "Go Developer Path") {
+		t.Fatalf("plan thumbnail: %d", r.Status)
+	}
+}
+
+// TestCatalogAndLearnerCourseList: the learner's catalogs (my_catalogs=1)
+// hold what the user is assigned, with sub_items filtered by search_text;
+// ForbidLearnerCourseList makes /learn/v1/courses answer 403 to learners
+// only; unpublished courses are in an admin's course list alone.
+func TestCatalogAndLearnerCourseList(t *testing.T) {
+	s, base := start(t, sandbox.Options{})
+	ada, grace, admin := password(t, base, "ada"), password(t, base, "grace"), password(t, base, "admin")
+	items := func(tok, q string) map[string]bool {
+		t.Helper()
+		r := apiGet(t, base+"/learn/v1/catalog?show_item_list=1&my_catalogs=1&search_text="+url.QueryEscape(q), tok)
+		if r.Status != 200 {
+			t.Fatalf("catalog: %d %s", r.Status, r.Body)
+		}
+		out := map[string]bool{}
+		for _, c := range r.JSON["data"].(map[string]any)["items"].([]any) {
+			for _, it := range c.(map[string]any)["sub_items"].([]any) {
+				m := it.(map[string]any)
+				out[m["item_type"].(string)+":"+m["item_name"].(string)] = true
+			}
+		}
+		return out
+	}
+	got := items(ada, "go")
+	if !got["course:Go Fundamentals"] || !got["learning_plan:Go Developer Path"] || got["course:Going Global: Cross-Cultural Communication"] || got["course:Go Internals (draft)"] {
+		t.Fatalf("ada's catalog for go: %v", got)
+	}
+	for k := range got {
+		if !strings.Contains(strings.ToLower(k), "go") {
+			t.Fatalf("search_text let %q through", k)
+		}
+	}
+	if !items(grace, "go")["course:Going Global: Cross-Cultural Communication"] {
+		t.Fatal("grace's Managers catalog missing")
+	}
+	// Without my_catalogs=1 a learner administrates no catalog.
+	if r := apiGet(t, base+"/learn/v1/catalog?show_item_list=1", ada); len(r.JSON["data"].(map[string]any)["items"].([]any)) != 0 {
+		t.Fatalf("learner's administrated catalogs: %s", r.Body)
+	}
+	names := func(tok string) (int, map[string]bool) {
+		r := apiGet(t, base+"/learn/v1/courses?search_text=go&page_size=200", tok)
+		out := map[string]bool{}
+		if r.Status == 200 {
+			for _, it := range r.JSON["data"].(map[string]any)["items"].([]any) {
+				out[it.(map[string]any)["name"].(string)] = true
+			}
+		}
+		return r.Status, out
+	}
+	if st, n := names(ada); st != 200 || n["Go Internals (draft)"] || !n["Go Fundamentals"] {
+		t.Fatalf("learner course list: %d %v", st, n)
+	}
+	if st, n := names(admin); st != 200 || !n["Go Internals (draft)"] {
+		t.Fatalf("admin course list: %d %v", st, n)
+	}
+	s.SetForbidLearnerCourseList(true)
+	if st, _ := names(ada); st != 403 {
+		t.Fatalf("forbidden learner course list: %d", st)
+	}
+	if st, _ := names(admin); st != 200 {
+		t.Fatalf("admin course list while learners are forbidden: %d", st)
+	}
+}
+
+// TestExchangeTokenEndpointOff: the invented endpoint can be turned off; it
+// then answers 404 as a real platform would.
+func TestExchangeTokenEndpointOff(t *testing.T) {
+	s, base := start(t, sandbox.Options{})
+	tok := password(t, base, "ada")
+	mint := func() reply {
+		req, _ := http.NewRequest(http.MethodPost, base+"/manage/v1/user/exchange_token", strings.NewReader(`{"redirect_path":"/learn/mycourses"}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		return do(t, req)
+	}
+	if r := mint(); r.Status != 200 {
+		t.Fatalf("on: %d", r.Status)
+	}
+	s.SetExchangeTokenEndpoint(false)
+	if r := mint(); r.Status != 404 {
+		t.Fatalf("off: %d %s", r.Status, r.Body)
 	}
 }

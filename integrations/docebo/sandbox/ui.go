@@ -159,22 +159,33 @@ func (s *Server) sessionUser(r *http.Request) *User {
 	return sess.user
 }
 
-// pageFor builds the learner page of path for u: a course, "My courses", or
-// a generic page.
+// pageFor builds the learner page of path for u: a course
+// (/learn/course/<id>… or /learn/courses/<id>…), a learning plan
+// (/learn/learning-plans/<id>…), "My courses", or a generic page.
 func (s *Server) pageFor(r *http.Request, path string, u *User) pageData {
 	d := pageData{User: u, Title: "Docebo sandbox"}
 	seg := strings.Split(strings.Trim(path, "/"), "/")
-	if len(seg) >= 3 && seg[0] == "learn" && (seg[1] == "course" || seg[1] == "courses") {
+	if len(seg) >= 3 && seg[0] == "learn" && (seg[1] == "course" || seg[1] == "courses" || seg[1] == "learning-plans") {
 		id, _ := strconv.Atoi(seg[2])
+		plan := seg[1] == "learning-plans"
 		s.mu.Lock()
 		co := s.st.courseByID[id]
-		s.mu.Unlock()
-		if co == nil {
-			d.Title = "Course not found"
-			return d
+		if plan {
+			co = s.st.planByID[id]
 		}
-		d.Title = co.Name
-		d.Text = fmt.Sprintf("Course %d (%s).", co.ID, co.Type)
+		s.mu.Unlock()
+		switch {
+		case co == nil && plan:
+			d.Title = "Learning plan not found"
+		case co == nil:
+			d.Title = "Course not found"
+		case plan:
+			d.Title = co.Name
+			d.Text = fmt.Sprintf("Learning plan %d (%d courses).", co.ID, len(co.CourseIDs))
+		default:
+			d.Title = co.Name
+			d.Text = fmt.Sprintf("Course %d (%s).", co.ID, co.Type)
+		}
 		return d
 	}
 	if path == "/learn/mycourses" || path == "/learn/home" || path == "/learn" || path == "/learn/signin" {
@@ -184,7 +195,12 @@ func (s *Server) pageFor(r *http.Request, path string, u *User) pageData {
 			if e.UserID != u.ID {
 				continue
 			}
-			if co := s.st.courseByID[e.CourseID]; co != nil {
+			if e.PlanID != 0 {
+				if lp := s.st.planByID[e.PlanID]; lp != nil {
+					d.Items = append(d.Items, pageItem{Name: lp.Name, Status: e.Status,
+						Href: "/learn/learning-plans/" + strconv.Itoa(lp.ID) + "/" + lp.Slug})
+				}
+			} else if co := s.st.courseByID[e.CourseID]; co != nil {
 				d.Items = append(d.Items, pageItem{Name: co.Name, Status: e.Status,
 					Href: "/learn/course/" + strconv.Itoa(co.ID) + "/" + co.Slug})
 			}
@@ -194,18 +210,26 @@ func (s *Server) pageFor(r *http.Request, path string, u *User) pageData {
 	return d
 }
 
-// thumbnail serves a small generated SVG per course.
+// thumbnail serves a small generated SVG per course (<id>.svg) or learning
+// plan (lp-<id>.svg).
 func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
 	idText, ok := strings.CutSuffix(r.PathValue("file"), ".svg")
+	idText, plan := strings.CutPrefix(idText, "lp-")
 	id, err := strconv.Atoi(idText)
 	s.mu.Lock()
 	co := s.st.courseByID[id]
+	if plan {
+		co = s.st.planByID[id]
+	}
 	s.mu.Unlock()
 	if !ok || err != nil || co == nil {
 		http.NotFound(w, r)
 		return
 	}
 	hue := (co.ID * 47) % 360
+	if plan {
+		hue = (hue + 180) % 360
+	}
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -217,5 +241,6 @@ func (s *Server) thumbnail(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	page(w, http.StatusOK, "Docebo sandbox",
-		"A stand-in for a Docebo platform: /oauth2/authorize, /oauth2/token, /manage/v1/user/session, /learn/v1/enrollments, /learn/v1/courses.", "")
+		"A stand-in for a Docebo platform: /oauth2/authorize, /oauth2/token, /manage/v1/user/session, /learn/v1/enrollments, /learn/v1/courses, /learn/v1/catalog. "+
+			"POST /manage/v1/user/exchange_token is a latchkey invention that no Docebo documentation describes.", "")
 }
