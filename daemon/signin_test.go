@@ -141,7 +141,7 @@ func TestSignedInLinkOAuth2Response(t *testing.T) {
 	// Without a JWT-bearer key there is no way to mint a separate token:
 	// the error says what to do.
 	_, err := h.openURL("1001")
-	if err == nil || !strings.Contains(err.Error(), "signin=token_exchange") || !strings.Contains(err.Error(), "keys generate docebo") {
+	if err == nil || !strings.Contains(err.Error(), "keys generate docebo") || !strings.Contains(err.Error(), "signin=token_exchange` is an experimental alternative") {
 		t.Fatalf("without a key: %v", err)
 	}
 
@@ -187,5 +187,60 @@ func TestSignedInLinkOAuth2Response(t *testing.T) {
 		if _, err := h.openURL(bad); err == nil {
 			t.Errorf("target %q accepted", bad)
 		}
+	}
+}
+
+// TestSignedInLinkLearningPlan: ada's course 1001 and learning plan 1001 are
+// both in /v1/courses, and the plan's id ("lp-1001") opens the
+// learning-plan page signed in, not course 1001.
+func TestSignedInLinkLearningPlan(t *testing.T) {
+	h := newHarness(t, sandbox.Options{})
+	h.connect()
+	var courses struct {
+		Items []struct{ ID, Title, URL, Type string }
+	}
+	if code := h.api("GET", "/v1/courses", &courses); code != 200 {
+		t.Fatalf("courses: %d", code)
+	}
+	found := map[string]string{}
+	for _, c := range courses.Items {
+		found[c.ID] = c.Title + " " + c.URL
+	}
+	if found["1001"] != "Go Fundamentals "+h.sbURL+"/learn/course/1001/go-fundamentals" ||
+		found["lp-1001"] != "Go Developer Path "+h.sbURL+"/learn/learning-plans/1001/go-developer-path" {
+		t.Fatalf("course 1001 %q, learning plan 1001 %q", found["1001"], found["lp-1001"])
+	}
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.d.StoreSigningKey(context.Background(), "docebo", key); err != nil {
+		t.Fatal(err)
+	}
+	h.sb.AddJWTKey(&key.PublicKey)
+	link, err := h.openURL("lp-1001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, h.sbURL+"/learn/learning-plans/1001;type=oauth2_response;access_token=") {
+		t.Fatalf("link form %q", strings.SplitN(link, "access_token=", 2)[0])
+	}
+	if code, page := visit(t, link); code != 200 || !strings.Contains(page, "Learning plan 1001") || !strings.Contains(page, "Go Developer Path") {
+		t.Fatalf("following the link: %d", code)
+	}
+}
+
+// TestSignedInLinkTokenExchangeNotOffered: on a platform without the
+// (undocumented) exchange-token endpoint, `latchkey open` says in one line
+// what to set instead.
+func TestSignedInLinkTokenExchangeNotOffered(t *testing.T) {
+	h := newHarness(t, sandbox.Options{DisableExchangeToken: true})
+	h.connect()
+	h.setDoceboSetting("signin", "token_exchange")
+	_, err := h.openURL("1001")
+	if err == nil || !strings.Contains(err.Error(), "does not offer exchange tokens") ||
+		!strings.Contains(err.Error(), "set signin = oauth2_response") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("open on a platform without exchange tokens: %v", err)
 	}
 }

@@ -224,7 +224,7 @@ func (t *tokenManager) SignInToken(ctx context.Context) (*oauth2.Token, error) {
 	if !ok {
 		return nil, t.d.notConfigured(t.name)
 	}
-	hint := fmt.Sprintf("set `latchkey configure %s --set signin=token_exchange`, or generate a JWT-bearer key (latchkey keys generate %s) and upload its public key", t.name, t.name)
+	hint := fmt.Sprintf("generate a JWT-bearer key (latchkey keys generate %s) and upload its public key (`latchkey configure %s --set signin=token_exchange` is an experimental alternative that a platform may not offer)", t.name, t.name)
 	if _, ok := in.(jwtBearerGranter); !ok {
 		return nil, fmt.Errorf("%s cannot mint a short-lived sign-in token", t.name)
 	}
