@@ -272,6 +272,47 @@ func cliFixedPoints(t *testing.T, systemKeychain bool) {
 	}
 }
 
+// TestCLIJWTAudience: `latchkey configure docebo --jwt-audience HOST` makes
+// the JWT-bearer grant work against a platform that expects that "aud"
+// (a custom domain whose assertions must name its docebosaas.com host).
+func TestCLIJWTAudience(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Audience: "acme.docebosaas.com"})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	u := newUser(t, false)
+	u.startDaemon(freeAddr(t))
+	if _, errOut, code := u.run(sandbox.DefaultClientSecret+"\n", "configure", "docebo", "--url", srv.URL, "--client-id", sandbox.DefaultClientID); code != 0 {
+		t.Fatalf("configure: %d %s", code, errOut)
+	}
+	pub, errOut, code := u.run("", "keys", "generate", "docebo")
+	if code != 0 {
+		t.Fatalf("keys generate: %d %s", code, errOut)
+	}
+	if err := sb.AddJWTKeyPEM([]byte(pub)); err != nil {
+		t.Fatal(err)
+	}
+	// The default aud (the --url host) is refused by this platform…
+	if _, errOut, code := u.run("", "connect", "docebo", "--grant", "jwt-bearer", "--username", "ada"); code == 0 || !strings.Contains(errOut, "audience") {
+		t.Fatalf("connect with the default aud: %d %q", code, errOut)
+	}
+	// …a malformed audience is refused with one line naming the setting…
+	if _, errOut, code := u.run("", "configure", "docebo", "--jwt-audience", "https://acme.docebosaas.com", "--secret", "none"); code == 0 ||
+		!strings.Contains(errOut, "jwt_audience") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("configure --jwt-audience URL: %d %q", code, errOut)
+	}
+	// …and the configured one is accepted.
+	if _, errOut, code := u.run("", "configure", "docebo", "--jwt-audience", "acme.docebosaas.com", "--secret", "none"); code != 0 {
+		t.Fatalf("configure --jwt-audience: %d %s", code, errOut)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(u.dir, "config", "latchkey", "config.toml"))
+	if !strings.Contains(string(cfg), `jwt_audience = "acme.docebosaas.com"`) {
+		t.Fatalf("config file: %s", cfg)
+	}
+	if _, errOut, code := u.run("", "connect", "docebo", "--grant", "jwt-bearer", "--username", "ada"); code != 0 {
+		t.Fatalf("connect with --jwt-audience: %d %s", code, errOut)
+	}
+}
+
 func TestCLIInstallUninstall(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the systemd user unit is Linux's")

@@ -37,6 +37,7 @@ localhost), which may be http:// for sandboxes.
 
 Examples:
   printf '%s' "$SECRET" | latchkey configure docebo --url https://acme.docebosaas.com --client-id latchkey
+  latchkey configure docebo --url https://learn.acme.com --jwt-audience acme.docebosaas.com --secret none
   latchkey configure document360 --region eu --project PROJECT --version VERSION_ID`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,7 +56,7 @@ Examples:
 			settings := map[string]string{}
 			for k, v := range named {
 				if cmd.Flags().Changed(k) {
-					settings[k] = *v
+					settings[settingKey(k)] = *v
 				}
 			}
 			for _, kv := range sets {
@@ -165,7 +166,8 @@ Examples:
 		{"version", "document360: project version (workspace) id"},
 		{"lang", "document360: language code (default en)"},
 		{"username", "the user name for the JWT-bearer grant"},
-		{"signin", "docebo: signed-in links form: oauth2_response (default) or token_exchange"},
+		{"signin", "docebo: signed-in links form: oauth2_response (default) or token_exchange (experimental: an endpoint no Docebo documentation describes)"},
+		{"jwt-audience", "docebo: the \"aud\" of JWT-bearer assertions (default: the --url host; e.g. acme.docebosaas.com for a platform on a custom domain)"},
 	} {
 		named[s.name] = f.String(s.name, "", s.help)
 	}
@@ -174,6 +176,10 @@ Examples:
 	f.BoolVar(&env.jsonOut, "json", false, "print the result as JSON")
 	return cmd
 }
+
+// settingKey is the settings key a named flag writes: the flag name, with
+// dashes as underscores (--jwt-audience sets jwt_audience).
+func settingKey(flag string) string { return strings.ReplaceAll(flag, "-", "_") }
 
 // configureIdentity writes the [identity] section and keeps the client
 // secret (from stdin or a prompt; empty = a public client) in the keychain.
