@@ -55,7 +55,8 @@ d360_sandbox() {
 	DOCUMENT360_SANDBOX_CLIENT_SECRET=$D360_WIDGET_SECRET exec "$ROOT/bin/document360-sandbox" \
 		--listen "$D360_ADDR" --api-token-file "$D360_TOKEN_FILE" --widget-id latchkey-demo-widget
 }
-# signin=token_exchange: course links from the menu carry a 30-second single-use token.
+# signin=token_exchange (experimental): course links from the menu carry a 30-second single-use
+# token minted at an endpoint only the sandbox serves (no Docebo documentation describes it).
 configure_docebo() {
 	printf '%s' "$DOCEBO_SECRET" | "$LK" configure docebo --url "http://$DOCEBO_ADDR" --client-id "$CLIENT_ID" \
 		--signin token_exchange
