@@ -170,7 +170,7 @@ func newOpenCmd(env *cliEnv) *cobra.Command {
 	var printURL bool
 	cmd := &cobra.Command{
 		Use:   "open NAME COURSE_ID",
-		Short: "Open a course in the integration's web app, already signed in (a fresh short-lived credential, never the vault's token)",
+		Short: "Open a course (a Docebo learning plan: lp-<id>) in the integration's web app, already signed in (a fresh short-lived credential, never the vault's token)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out struct {
