@@ -116,7 +116,7 @@ func TestDaemonTrayAndHotkey(t *testing.T) {
 	testenv.Xdotool(t, "key", "ctrl+shift+e")
 	lines := waitLines(t, opened, 2)
 	for _, l := range lines {
-		if !strings.Contains(l, "/menu?code=") {
+		if !strings.Contains(l, "/menu#code=") {
 			t.Fatalf("opened %q, want the menu with a one-time code", l)
 		}
 	}

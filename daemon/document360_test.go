@@ -2,16 +2,18 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
@@ -131,16 +133,29 @@ func TestWidgetTokenNeedsMenuSession(t *testing.T) {
 	if code := h.api("POST", "/v1/integrations/document360/widget-token", nil); code < 400 {
 		t.Fatalf("widget token with a JWT: %d", code)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	r, err := c.Get(h.d.inj.NewMenuCode())
+	// The menu page's way: the code from the URL's fragment, exchanged for a
+	// session that goes in a header.
+	menuURL, _ := url.Parse(h.d.inj.NewMenuCode())
+	req, _ := http.NewRequest("POST", base+injector.MenuSessionPath,
+		strings.NewReader(`{"code":"`+strings.TrimPrefix(menuURL.Fragment, "code=")+`"}`))
+	req.Header.Set("Origin", base)
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
 	if err != nil || r.StatusCode != 200 {
 		t.Fatalf("menu code exchange: %v %v", r, err)
 	}
+	var sess struct {
+		Session string `json:"session"`
+	}
+	err = json.NewDecoder(r.Body).Decode(&sess)
 	r.Body.Close()
-	req, _ := http.NewRequest("POST", base+"/v1/integrations/document360/widget-token", nil)
+	if err != nil || sess.Session == "" {
+		t.Fatalf("menu code exchange: no session (%v)", err)
+	}
+	req, _ = http.NewRequest("POST", base+"/v1/integrations/document360/widget-token", nil)
 	req.Header.Set("Origin", base)
-	r, err = c.Do(req)
+	req.Header.Set(injector.MenuSessionHeader, sess.Session)
+	r, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func setSecurityHeaders(h http.Header, csp []string) {
 // caller is who is making a request.
 type caller struct {
 	auth.Claims
-	menu    bool // authenticated by the menu session cookie
+	menu    bool // authenticated by a menu session (MenuSessionHeader)
 	control bool // the unix control socket
 }
 
@@ -135,6 +135,15 @@ func (s *Server) serveTCP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if isMenuPath(path) {
+		if path == MenuSessionPath {
+			if r.Method != http.MethodPost {
+				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "a menu session is opened with POST")
+				return
+			}
+			h["Content-Security-Policy"] = hvAPICSP
+			s.serveMenuSession(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "the menu is read with GET")
 			return
@@ -219,8 +228,10 @@ func bearerValue(v string) (string, bool) {
 }
 
 // authenticate finds the caller: a bearer JWT, the control socket, or (when
-// allowMenu) the menu session cookie, for which a state-changing request
-// must carry the listener's own Origin.
+// allowMenu) a menu session secret in MenuSessionHeader, for which a
+// state-changing request must also carry the listener's own Origin. No
+// cookie authenticates anything: a browser sends cookies to every port of
+// the host, so any program listening on another loopback port would get them.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, allowMenu, allowBearer bool) (*caller, bool) {
 	if isControl(r) {
 		return controlCaller, true

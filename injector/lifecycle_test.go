@@ -97,8 +97,8 @@ func TestOpen(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, `"url":"https://lms.example/learn/course/42;`) {
 		t.Fatalf("open json: %d %s", resp.StatusCode, body)
 	}
-	ck := e.menuCookie()
-	if resp, _ := e.do("GET", "/v1/open/lms/42", "", map[string]string{"Cookie": ck}, nil); resp.StatusCode != http.StatusFound {
+	sess := e.openMenu().session
+	if resp, _ := e.do("GET", "/v1/open/lms/42", "", map[string]string{MenuSessionHeader: sess}, nil); resp.StatusCode != http.StatusFound {
 		t.Fatalf("open from the menu: %d", resp.StatusCode)
 	}
 	if resp, _ := e.do("GET", "/v1/open/lms/42", e.mint("docebo"), nil, nil); resp.StatusCode != 403 {

@@ -4,18 +4,36 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
 
-// MenuCookie is the name of the menu session cookie.
-const MenuCookie = "latchkey_menu"
+// MenuSessionHeader is the request header that carries a menu session: the
+// menu page keeps the secret in its tab's sessionStorage (readable by its
+// own origin only) and sends it on every API call. Cookies authenticate
+// nothing: a browser sends them to every port of the host.
+const MenuSessionHeader = "X-Latchkey-Session"
+
+// MenuSessionPath is where the menu page exchanges its one-time code
+// (POST {"code": …}) for a session secret.
+const MenuSessionPath = "/menu/session"
+
+// legacyMenuCookie is the cookie earlier versions kept the session in; the
+// menu page clears it where a browser still sends it.
+const legacyMenuCookie = "latchkey_menu"
+
+type menuSession struct {
+	expires time.Time // absolute end (Config.MenuSessionTTL after the exchange)
+	idle    time.Time // end unless used again before (Config.MenuSessionIdle)
+}
 
 type menuState struct {
 	mu       sync.Mutex
-	codes    map[[32]byte]time.Time // sha256(code) → expiry
-	sessions map[[32]byte]time.Time // sha256(session) → expiry
+	codes    map[[32]byte]time.Time    // sha256(code) → expiry
+	sessions map[[32]byte]*menuSession // sha256(session) → lifetime
 }
 
 func randomToken() string {
@@ -30,8 +48,10 @@ func randomToken() string {
 // timing says nothing usable about the secret.
 func digest(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
-// NewMenuCode returns the menu URL with a fresh one-time code: GET on it, once
-// and within Config.MenuCodeTTL, sets the menu session cookie.
+// NewMenuCode returns the menu URL with a fresh one-time code in its
+// fragment (#code=…), which a browser never sends to a server: the menu page
+// reads it, removes it from the address bar and exchanges it, once and
+// within Config.MenuCodeTTL, for a session (POST MenuSessionPath).
 func (s *Server) NewMenuCode() (menuURL string) {
 	code := randomToken()
 	now := s.now()
@@ -43,7 +63,7 @@ func (s *Server) NewMenuCode() (menuURL string) {
 	}
 	s.menu.codes[digest(code)] = now.Add(s.cfg.MenuCodeTTL)
 	s.menu.mu.Unlock()
-	return "http://" + s.listenerHost() + "/menu?code=" + code
+	return "http://" + s.listenerHost() + "/menu#code=" + code
 }
 
 // redeemCode consumes code; it is true once, and only before expiry.
@@ -63,61 +83,91 @@ func (s *Server) newSession() string {
 	sess := randomToken()
 	now := s.now()
 	s.menu.mu.Lock()
-	for k, exp := range s.menu.sessions {
-		if !now.Before(exp) {
+	for k, ms := range s.menu.sessions {
+		if !now.Before(ms.expires) || !now.Before(ms.idle) {
 			delete(s.menu.sessions, k)
 		}
 	}
-	s.menu.sessions[digest(sess)] = now.Add(s.cfg.MenuSessionTTL)
+	s.menu.sessions[digest(sess)] = &menuSession{
+		expires: now.Add(s.cfg.MenuSessionTTL),
+		idle:    now.Add(min(s.cfg.MenuSessionIdle, s.cfg.MenuSessionTTL)),
+	}
 	s.menu.mu.Unlock()
 	return sess
 }
 
+// menuSessionValid is whether r carries a live menu session in
+// MenuSessionHeader; a valid use pushes its idle end back.
 func (s *Server) menuSessionValid(r *http.Request) bool {
-	ck, err := r.Cookie(MenuCookie)
-	if err != nil || ck.Value == "" {
+	v := r.Header.Values(MenuSessionHeader)
+	if len(v) != 1 || v[0] == "" {
 		return false
 	}
-	d := digest(ck.Value)
+	d := digest(v[0])
+	now := s.now()
 	s.menu.mu.Lock()
 	defer s.menu.mu.Unlock()
-	exp, ok := s.menu.sessions[d]
-	if ok && !s.now().Before(exp) {
+	ms, ok := s.menu.sessions[d]
+	if !ok {
+		return false
+	}
+	if !now.Before(ms.expires) || !now.Before(ms.idle) {
 		delete(s.menu.sessions, d)
 		return false
 	}
-	return ok
+	ms.idle = now.Add(s.cfg.MenuSessionIdle)
+	if ms.idle.After(ms.expires) {
+		ms.idle = ms.expires
+	}
+	return true
 }
 
-// serveMenu serves /menu: a ?code= is exchanged for the session cookie and
-// redirected away; otherwise the session is required.
-func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/menu" && r.URL.Query().Has("code") {
-		if !s.redeemCode(r.URL.Query().Get("code")) {
-			writePage(w, http.StatusUnauthorized, "Menu link expired",
-				"This menu link has expired or was already used. Open the menu again (Ctrl+Shift+E or the tray).")
-			return
-		}
-		http.SetCookie(w, &http.Cookie{
-			Name:     MenuCookie,
-			Value:    s.newSession(),
-			Path:     "/",
-			HttpOnly: true,
-			SameSite: http.SameSiteStrictMode,
-			MaxAge:   int(s.cfg.MenuSessionTTL / time.Second),
-		})
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, "/menu", http.StatusSeeOther)
+// serveMenuSession exchanges a one-time code for a menu session:
+// POST MenuSessionPath with {"code": …} from the menu's own origin answers
+// {"session": …, "expires_in": seconds}.
+func (s *Server) serveMenuSession(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != "http://"+r.Host {
+		writeError(w, http.StatusForbidden, "forbidden_origin", "the menu session is opened by the menu page only")
 		return
 	}
-	if !s.menuSessionValid(r) {
-		writePage(w, http.StatusUnauthorized, "Menu session expired",
-			"Open the menu with Ctrl+Shift+E (Cmd+Shift+E on macOS) or from the tray.")
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "send the code as application/json")
+		return
+	}
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", "the body must be {\"code\": …}")
+		return
+	}
+	if !s.redeemCode(req.Code) {
+		writeError(w, http.StatusUnauthorized, "code_expired",
+			"this menu link has expired or was already used; open the menu again (Ctrl+Shift+E or the tray)")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"session":    s.newSession(),
+		"expires_in": int(min(s.cfg.MenuSessionIdle, s.cfg.MenuSessionTTL) / time.Second),
+	})
+}
+
+// serveMenu serves the menu page and its assets (GET), which hold nothing
+// secret and so need no session: the page authenticates its API calls
+// itself. A ?code= in the query (never a URL this daemon makes) is refused
+// unredeemed.
+func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("code") {
+		writePage(w, http.StatusBadRequest, "Menu link not valid",
+			"Menu links carry their code after a #, never in the query. Open the menu again (Ctrl+Shift+E or the tray).")
 		return
 	}
 	if s.cfg.Menu == nil {
 		writePage(w, http.StatusNotFound, "No menu", "This build has no menu UI.")
 		return
+	}
+	if _, err := r.Cookie(legacyMenuCookie); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: legacyMenuCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	}
 	s.cfg.Menu.ServeHTTP(w, r)
 }

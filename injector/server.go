@@ -42,8 +42,9 @@ type Config struct {
 	// the listener's own that may call the API with a bearer token; CORS is
 	// answered for them only.
 	AllowedOrigins []string
-	// Menu is the menu UI, served at /menu and /menu/… (path unchanged)
-	// behind the menu session. Optional.
+	// Menu is the menu UI, served at /menu and /menu/… (path unchanged);
+	// its assets are public, the API calls it makes need a menu session.
+	// Optional.
 	Menu http.Handler
 	// Logger; default slog.Default(). Nothing logged contains a token, a
 	// code or a query string.
@@ -52,8 +53,10 @@ type Config struct {
 	ClientTokenTTL time.Duration
 	// MenuCodeTTL is how long a one-time menu code is valid; default 30s.
 	MenuCodeTTL time.Duration
-	// MenuSessionTTL is how long a menu session cookie is valid; default 12h.
+	// MenuSessionTTL is how long a menu session is valid at most; default 8h.
 	MenuSessionTTL time.Duration
+	// MenuSessionIdle ends a menu session not used for that long; default 1h.
+	MenuSessionIdle time.Duration
 	// Now is the clock (menu codes and sessions); default time.Now.
 	Now func() time.Time
 }
@@ -132,7 +135,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.MenuCodeTTL = 30 * time.Second
 	}
 	if cfg.MenuSessionTTL <= 0 {
-		cfg.MenuSessionTTL = 12 * time.Hour
+		cfg.MenuSessionTTL = 8 * time.Hour
+	}
+	if cfg.MenuSessionIdle <= 0 {
+		cfg.MenuSessionIdle = time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -158,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 		s.allowed[o] = true
 	}
 	s.menu.codes = make(map[[32]byte]time.Time)
-	s.menu.sessions = make(map[[32]byte]time.Time)
+	s.menu.sessions = make(map[[32]byte]*menuSession)
 	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "0" {
 		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.AllowNonLoopback {
 			return nil, fmt.Errorf("injector: %s is not a loopback address (set AllowNonLoopback to listen on it)", cfg.Listen)

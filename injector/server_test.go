@@ -322,16 +322,16 @@ func TestRoutes(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Fatalf("widget token with a JWT: %d", resp.StatusCode)
 	}
-	ck := e.menuCookie()
-	resp, body = e.do("POST", "/v1/integrations/document360/widget-token", "", map[string]string{"Cookie": ck, "Origin": "http://" + e.addr}, nil)
+	sess := e.openMenu().session
+	resp, body = e.do("POST", "/v1/integrations/document360/widget-token", "", map[string]string{MenuSessionHeader: sess, "Origin": "http://" + e.addr}, nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, `"accessToken":"widget-for-alice"`) {
 		t.Fatalf("widget token %d %s", resp.StatusCode, body)
 	}
-	resp, _ = e.do("POST", "/v1/integrations/document360/widget-token", "", map[string]string{"Cookie": ck}, nil)
+	resp, _ = e.do("POST", "/v1/integrations/document360/widget-token", "", map[string]string{MenuSessionHeader: sess}, nil)
 	if resp.StatusCode != 403 {
 		t.Fatalf("menu POST without Origin: %d", resp.StatusCode)
 	}
-	resp, _ = e.do("POST", "/v1/integrations/docebo/widget-token", "", map[string]string{"Cookie": ck, "Origin": "http://" + e.addr}, nil)
+	resp, _ = e.do("POST", "/v1/integrations/docebo/widget-token", "", map[string]string{MenuSessionHeader: sess, "Origin": "http://" + e.addr}, nil)
 	if resp.StatusCode != 404 {
 		t.Fatalf("widget token of an integration without widgets: %d", resp.StatusCode)
 	}
@@ -416,99 +416,144 @@ func TestClientCredentials(t *testing.T) {
 	}
 }
 
-func (e *env) menuCookie() string {
-	e.t.Helper()
-	u := e.srv.NewMenuCode()
-	pu, _ := url.Parse(u)
-	resp, _ := e.do("GET", pu.RequestURI(), "", nil, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/menu" {
-		e.t.Fatalf("code exchange: %d", resp.StatusCode)
-	}
-	for _, c := range resp.Cookies() {
-		if c.Name == MenuCookie {
-			return c.Name + "=" + c.Value
-		}
-	}
-	e.t.Fatal("no session cookie")
-	return ""
-}
-
 func TestMenuCode(t *testing.T) {
 	e := newEnv(t)
 	u := e.srv.NewMenuCode()
 	pu, err := url.Parse(u)
-	if err != nil || pu.Host != e.addr || pu.Path != "/menu" {
-		t.Fatalf("menu URL %q", u)
+	if err != nil || pu.Host != e.addr || pu.Path != "/menu" || pu.RawQuery != "" || !strings.HasPrefix(pu.Fragment, "code=") {
+		t.Fatalf("menu URL %q: want the code in the fragment only", u)
 	}
-	e.secrets = append(e.secrets, pu.Query().Get("code"))
-	resp, _ := e.do("GET", pu.RequestURI(), "", nil, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/menu" {
-		t.Fatalf("exchange %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	code := strings.TrimPrefix(pu.Fragment, "code=")
+	e.secrets = append(e.secrets, code)
+	exchange := func(code, origin, ctype string) (*http.Response, string) {
+		t.Helper()
+		return e.do("POST", MenuSessionPath, "", map[string]string{"Origin": origin, "Content-Type": ctype},
+			strings.NewReader(`{"code":"`+code+`"}`))
 	}
-	var ck *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == MenuCookie {
-			ck = c
-		}
+	own := "http://" + e.addr
+	// The page is served without a session: it holds nothing secret.
+	resp, body := e.do("GET", "/menu", "", nil, nil)
+	if resp.StatusCode != 200 || body != "menu page /menu" {
+		t.Fatalf("menu page %d %s", resp.StatusCode, body)
 	}
-	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/" {
-		t.Fatalf("cookie %+v", ck)
+	if resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("the menu sets a cookie: %q", resp.Header.Get("Set-Cookie"))
 	}
-	raw := resp.Header.Get("Set-Cookie")
-	if !strings.Contains(raw, "HttpOnly") || !strings.Contains(raw, "SameSite=Strict") {
-		t.Fatalf("Set-Cookie %q", raw)
+	// A cookie left by an earlier version is cleared.
+	resp, _ = e.do("GET", "/menu", "", map[string]string{"Cookie": "latchkey_menu=old"}, nil)
+	if sc := resp.Header.Get("Set-Cookie"); !strings.HasPrefix(sc, "latchkey_menu=;") || !strings.Contains(sc, "Max-Age=0") {
+		t.Fatalf("legacy cookie not cleared: %q", sc)
 	}
-	cookie := map[string]string{"Cookie": ck.Name + "=" + ck.Value}
-	e.secrets = append(e.secrets, ck.Value)
+	// The exchange: the menu's own Origin and JSON only.
+	if resp, _ := exchange(code, "", "application/json"); resp.StatusCode != 403 {
+		t.Fatalf("exchange without Origin: %d", resp.StatusCode)
+	}
+	if resp, _ := exchange(code, "http://127.0.0.1:1", "application/json"); resp.StatusCode != 403 {
+		t.Fatalf("exchange from a foreign Origin: %d", resp.StatusCode)
+	}
+	if resp, _ := exchange(code, own, "text/plain"); resp.StatusCode != 415 {
+		t.Fatalf("exchange as text/plain: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do("GET", MenuSessionPath, "", nil, nil); resp.StatusCode != 405 {
+		t.Fatalf("GET %s: %d", MenuSessionPath, resp.StatusCode)
+	}
+	resp, body = exchange(code, own, "application/json")
+	var got struct {
+		Session   string `json:"session"`
+		ExpiresIn int    `json:"expires_in"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &got) != nil || got.Session == "" || got.ExpiresIn != 3600 {
+		t.Fatalf("exchange %d %s", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("exchange headers %v", resp.Header)
+	}
+	e.secrets = append(e.secrets, got.Session)
+	sess := map[string]string{MenuSessionHeader: got.Session}
 	// Single use.
-	if resp, _ := e.do("GET", pu.RequestURI(), "", nil, nil); resp.StatusCode != 401 {
-		t.Fatalf("reused code: %d", resp.StatusCode)
+	if resp, body := exchange(code, own, "application/json"); resp.StatusCode != 401 || !strings.Contains(body, "code_expired") {
+		t.Fatalf("reused code: %d %s", resp.StatusCode, body)
 	}
-	// The session reaches the menu and the API.
-	if resp, body := e.do("GET", "/menu", "", cookie, nil); resp.StatusCode != 200 || body != "menu page /menu" {
-		t.Fatalf("menu %d %s", resp.StatusCode, body)
+	// A code in the query is never redeemed.
+	u0 := e.srv.NewMenuCode()
+	c0 := strings.TrimPrefix(u0[strings.Index(u0, "#"):], "#code=")
+	e.secrets = append(e.secrets, c0)
+	if resp, _ := e.do("GET", "/menu?code="+c0, "", nil, nil); resp.StatusCode != 400 {
+		t.Fatalf("code in the query: %d", resp.StatusCode)
 	}
-	if resp, _ := e.do("GET", "/menu/app.js", "", cookie, nil); resp.StatusCode != 200 {
-		t.Fatalf("menu asset %d", resp.StatusCode)
+	if resp, _ := exchange(c0, own, "application/json"); resp.StatusCode != 200 {
+		t.Fatalf("the code shown in a query was spent: %d", resp.StatusCode)
 	}
-	if resp, _ := e.do("GET", "/v1/search?q=go", "", cookie, nil); resp.StatusCode != 200 {
+	// The session reaches the API.
+	if resp, _ := e.do("GET", "/v1/search?q=go", "", sess, nil); resp.StatusCode != 200 {
 		t.Fatalf("search with session %d", resp.StatusCode)
 	}
+	// A cookie carrying it does not.
+	if resp, _ := e.do("GET", "/v1/search?q=go", "", map[string]string{"Cookie": "latchkey_menu=" + got.Session}, nil); resp.StatusCode != 401 {
+		t.Fatalf("search with the session as a cookie %d", resp.StatusCode)
+	}
 	// But not the proxy: only bearer tokens reach tokens.
-	if resp, _ := e.do("GET", "/v1/proxy/docebo/api/x", "", cookie, nil); resp.StatusCode != 401 {
+	if resp, _ := e.do("GET", "/v1/proxy/docebo/api/x", "", sess, nil); resp.StatusCode != 401 {
 		t.Fatalf("proxy with session %d", resp.StatusCode)
 	}
-	// State-changing menu requests need our Origin.
-	if resp, _ := e.do("DELETE", "/v1/integrations/docebo", "", cookie, nil); resp.StatusCode != 403 {
+	// State-changing menu requests need our Origin too.
+	if resp, _ := e.do("DELETE", "/v1/integrations/docebo", "", sess, nil); resp.StatusCode != 403 {
 		t.Fatalf("menu DELETE without Origin: %d", resp.StatusCode)
 	}
-	if resp, _ := e.do("DELETE", "/v1/integrations/docebo", "", map[string]string{"Cookie": cookie["Cookie"], "Origin": "http://" + e.addr}, nil); resp.StatusCode != 200 {
+	if resp, _ := e.do("DELETE", "/v1/integrations/docebo", "", map[string]string{MenuSessionHeader: got.Session, "Origin": own}, nil); resp.StatusCode != 200 {
 		t.Fatalf("menu DELETE with Origin: %d", resp.StatusCode)
-	}
-	// No session: the menu says how to open it.
-	if resp, body := e.do("GET", "/menu", "", nil, nil); resp.StatusCode != 401 || !strings.Contains(body, "Ctrl&#43;Shift&#43;E") {
-		t.Fatalf("menu without session %d %s", resp.StatusCode, body)
 	}
 	// Expiry of the code (injectable clock).
 	u2 := e.srv.NewMenuCode()
-	p2, _ := url.Parse(u2)
-	e.secrets = append(e.secrets, p2.Query().Get("code"))
+	c2 := strings.TrimPrefix(u2[strings.Index(u2, "#"):], "#code=")
+	e.secrets = append(e.secrets, c2)
 	e.clk.Add(31 * time.Second)
-	if resp, _ := e.do("GET", p2.RequestURI(), "", nil, nil); resp.StatusCode != 401 {
+	if resp, _ := exchange(c2, own, "application/json"); resp.StatusCode != 401 {
 		t.Fatalf("expired code: %d", resp.StatusCode)
 	}
 	// A code within its 30 s works.
 	u3 := e.srv.NewMenuCode()
-	p3, _ := url.Parse(u3)
-	e.secrets = append(e.secrets, p3.Query().Get("code"))
+	c3 := strings.TrimPrefix(u3[strings.Index(u3, "#"):], "#code=")
+	e.secrets = append(e.secrets, c3)
 	e.clk.Add(29 * time.Second)
-	if resp, _ := e.do("GET", p3.RequestURI(), "", nil, nil); resp.StatusCode != http.StatusSeeOther {
+	if resp, _ := exchange(c3, own, "application/json"); resp.StatusCode != 200 {
 		t.Fatalf("fresh code: %d", resp.StatusCode)
 	}
-	// Session expiry.
-	e.clk.Add(13 * time.Hour)
-	if resp, _ := e.do("GET", "/v1/status", "", cookie, nil); resp.StatusCode != 401 {
-		t.Fatalf("expired session: %d", resp.StatusCode)
+	// Idle expiry: used within the hour, the session lives on; unused for an
+	// hour, it ends.
+	for range 3 {
+		e.clk.Add(50 * time.Minute)
+		if resp, _ := e.do("GET", "/v1/status", "", sess, nil); resp.StatusCode != 200 {
+			t.Fatalf("session used every 50 min: %d", resp.StatusCode)
+		}
+	}
+	e.clk.Add(61 * time.Minute)
+	if resp, _ := e.do("GET", "/v1/status", "", sess, nil); resp.StatusCode != 401 {
+		t.Fatalf("idle session: %d", resp.StatusCode)
+	}
+}
+
+func TestMenuSessionLifetime(t *testing.T) {
+	e := newEnv(t)
+	b := e.openMenu()
+	// However busy, a session ends 8 h after it was opened.
+	for range 9 {
+		e.clk.Add(50 * time.Minute)
+		if resp, _ := b.do("GET", "/v1/status"); resp.StatusCode != 200 {
+			t.Fatalf("session in use: %d", resp.StatusCode)
+		}
+	}
+	e.clk.Add(31 * time.Minute) // 8 h 1 min
+	if resp, _ := b.do("GET", "/v1/status"); resp.StatusCode != 401 {
+		t.Fatalf("session past 8 h: %d", resp.StatusCode)
+	}
+	// Each tab's session is its own: another one keeps working.
+	b2 := e.openMenu()
+	if b2.session == b.session {
+		t.Fatal("two menu openings share a session")
+	}
+	if resp, _ := b2.do("GET", "/v1/status"); resp.StatusCode != 200 {
+		t.Fatalf("second session: %d", resp.StatusCode)
 	}
 }
 

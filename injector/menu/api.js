@@ -1,5 +1,7 @@
-// The same-origin JSON API of the daemon. Every call rides on the HttpOnly
-// session cookie; the page never holds a token of its own.
+// The same-origin JSON API of the daemon. The menu session is a secret this
+// tab holds in sessionStorage (readable by this origin only, so not by a
+// program on another loopback port) and sends in the X-Latchkey-Session
+// header; no cookie is used. The page never holds an integration token.
 
 /** An API error: the daemon's {"error":{"code","message"}} or a transport failure. */
 export class APIError extends Error {
@@ -8,10 +10,76 @@ export class APIError extends Error {
     this.status = status;
     this.code = code || '';
   }
-  /** True when the menu session is gone (expired cookie, daemon restarted). */
+  /** True when the menu session is gone (expired, never opened, daemon restarted). */
   get sessionLost() {
     return this.status === 401 || this.code === 'session_expired';
   }
+}
+
+const SESSION_KEY = 'latchkey.menu.session';
+const SESSION_HEADER = 'X-Latchkey-Session';
+
+function sessionSecret() {
+  try {
+    return window.sessionStorage.getItem(SESSION_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+function forgetSession() {
+  try {
+    window.sessionStorage.removeItem(SESSION_KEY);
+  } catch {
+    // Storage disabled: nothing was kept.
+  }
+}
+
+async function errorOf(res) {
+  let body = null;
+  if ((res.headers.get('Content-Type') || '').includes('json')) {
+    try {
+      body = await res.json();
+    } catch {
+      body = null;
+    }
+  }
+  const e = (body && body.error) || {};
+  return new APIError(res.status, e.code, e.message);
+}
+
+/**
+ * startSession opens the menu session of this tab. A one-time code in the
+ * URL fragment (#code=…, never sent to a server) is taken out of the address
+ * bar and history, then exchanged for a session secret; without one, the
+ * secret this tab already holds is kept (a reload). It throws an APIError
+ * when there is no session to be had.
+ */
+export async function startSession() {
+  const m = /^#code=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  if (!m) {
+    if (sessionSecret()) return;
+    throw new APIError(401, 'session_expired', 'There is no menu session in this tab.');
+  }
+  window.history.replaceState(null, '', window.location.pathname);
+  forgetSession();
+  let res;
+  try {
+    res = await fetch('/menu/session', {
+      method: 'POST',
+      credentials: 'omit',
+      cache: 'no-store',
+      redirect: 'error',
+      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: m[1] }),
+    });
+  } catch {
+    throw new APIError(0, 'unreachable', 'latchkey is not answering. Is the daemon running?');
+  }
+  if (!res.ok) throw await errorOf(res);
+  const body = await res.json();
+  if (!body || typeof body.session !== 'string' || !body.session) throw new APIError(500, 'bad_response', 'latchkey opened no session');
+  window.sessionStorage.setItem(SESSION_KEY, body.session);
 }
 
 const listeners = new Set();
@@ -26,32 +94,30 @@ async function call(method, path, { signal, accept = 'application/json' } = {}) 
   try {
     res = await fetch(path, {
       method,
-      credentials: 'same-origin',
+      credentials: 'omit',
       cache: 'no-store',
       redirect: 'error',
-      headers: { Accept: accept },
+      headers: { Accept: accept, [SESSION_HEADER]: sessionSecret() },
       signal,
     });
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new APIError(0, 'unreachable', 'latchkey is not answering. Is the daemon running?');
   }
-  let body = null;
-  const type = res.headers.get('Content-Type') || '';
-  if (type.includes('json')) {
-    try {
-      body = await res.json();
-    } catch {
-      body = null;
-    }
-  }
   if (!res.ok) {
-    const e = (body && body.error) || {};
-    const err = new APIError(res.status, e.code, e.message);
-    if (err.sessionLost) listeners.forEach((fn) => fn(err));
+    const err = await errorOf(res);
+    if (err.sessionLost) {
+      forgetSession();
+      listeners.forEach((fn) => fn(err));
+    }
     throw err;
   }
-  return body;
+  if (!(res.headers.get('Content-Type') || '').includes('json')) return null;
+  try {
+    return await res.json();
+  } catch {
+    return null;
+  }
 }
 
 const seg = encodeURIComponent;
@@ -66,9 +132,26 @@ export const api = {
   widgetToken: (name) => call('POST', `/v1/integrations/${seg(name)}/widget-token`),
 };
 
-/** openURL is the signed-in link of a course: the daemon redirects to the course with a fresh short-lived token. */
-export function openURL(integration, id) {
-  return `/v1/open/${seg(integration)}/${seg(id)}`;
+/**
+ * openSignedIn opens a course in a new tab through its signed-in link: the
+ * daemon answers the course URL with a fresh short-lived token. Call it from
+ * the user's click or key press (the tab is opened at once, popup blockers),
+ * it is pointed at the course once the daemon answers.
+ */
+export async function openSignedIn(integration, id) {
+  const win = window.open('about:blank', '_blank');
+  try {
+    const res = await call('GET', `/v1/open/${seg(integration)}/${seg(id)}`);
+    const url = safeURL(res && res.url);
+    if (!url) throw new APIError(500, 'bad_response', 'latchkey returned no course link');
+    if (win) {
+      win.opener = null;
+      win.location.href = url;
+    }
+  } catch (err) {
+    if (win) win.close();
+    throw err;
+  }
 }
 
 /** safeURL returns u when it is an absolute http(s) URL, else '' (no javascript: or data: links from providers). */

@@ -1,15 +1,30 @@
 // The latchkey menu: search, My Courses and the integrations page.
-import { onSessionLost } from './api.js';
+import { onSessionLost, startSession } from './api.js';
 import { setupSearch } from './search.js';
 import { loadCourses } from './courses.js';
 import { Integrations, KnowledgeBase } from './integrations.js';
 
 const $ = (id) => document.getElementById(id);
 
-function main() {
+const REOPEN = 'Open the menu again with Ctrl+Shift+E (Cmd+Shift+E on macOS) or from the tray.';
+
+async function main() {
   const banner = $('banner');
+  try {
+    await startSession();
+  } catch (err) {
+    // No session in this tab: say why and how to get one; show nothing else.
+    banner.textContent = err.code === 'code_expired'
+      ? `This menu link has expired or was already used. ${REOPEN}`
+      : `There is no menu session in this tab. ${REOPEN}`;
+    if (err.status === 0) banner.textContent = err.message;
+    banner.hidden = false;
+    $('main').hidden = true;
+    document.body.dataset.session = 'none';
+    return;
+  }
   onSessionLost(() => {
-    banner.textContent = 'This menu session has ended. Open the menu again with Ctrl+Shift+E (Cmd+Shift+E on macOS).';
+    banner.textContent = `This menu session has ended. ${REOPEN}`;
     banner.hidden = false;
   });
 

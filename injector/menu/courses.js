@@ -1,6 +1,8 @@
 // The "My Courses" home widget: one card per enrollment, opened through the
-// daemon's signed-in link.
-import { api, openURL, safeURL, displayName } from './api.js';
+// daemon's signed-in link. Thumbnails are not shown: the menu loads images
+// from its own origin only, and a provider's thumbnail URL may point anywhere
+// (another loopback port included); the card shows the title's initials.
+import { api, openSignedIn, safeURL, displayName } from './api.js';
 
 const statusWords = {
   not_started: 'Not started',
@@ -23,28 +25,38 @@ function initials(title) {
     .join('');
 }
 
-function card(tpl, c) {
+/**
+ * signedInLink makes link open integration's course id through the signed-in
+ * link on a plain click or Enter; href stays the course's own page (a
+ * middle click or "copy link" gets that, without a token). onError is told
+ * when the daemon gives no link.
+ */
+export function signedInLink(link, integration, id, onError) {
+  link.dataset.open = `${integration}/${id}`;
+  link.addEventListener('click', (ev) => {
+    if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    openSignedIn(integration, id).catch((err) => onError(err));
+  });
+}
+
+function card(tpl, c, status) {
   const li = tpl.content.firstElementChild.cloneNode(true);
   li.dataset.integration = c.integration || '';
   li.dataset.id = c.id || '';
   const link = li.querySelector('.card-link');
-  link.href = c.integration && c.id ? openURL(c.integration, c.id) : safeURL(c.url);
+  const href = safeURL(c.url);
+  if (href) link.href = href;
+  if (c.integration && c.id) {
+    if (!href) link.href = '#';
+    signedInLink(link, c.integration, c.id, (err) => {
+      status.textContent = `Could not open ${c.title || 'the course'}: ${err.message}`;
+    });
+  }
   li.querySelector('.title').textContent = c.title || c.id || '(untitled)';
   li.querySelector('.type').textContent = c.type || '';
   li.querySelector('.status').textContent = statusLabel(c.status);
   li.querySelector('.initials').textContent = initials(c.title);
-
-  const thumb = safeURL(c.thumbnail);
-  if (thumb) {
-    const img = document.createElement('img');
-    img.alt = '';
-    img.loading = 'lazy';
-    img.decoding = 'async';
-    img.referrerPolicy = 'no-referrer';
-    img.addEventListener('error', () => img.remove());
-    img.src = thumb;
-    li.querySelector('.thumb').append(img);
-  }
 
   const bar = li.querySelector('.progress');
   const p = Number(c.progress);
@@ -65,7 +77,7 @@ export async function loadCourses({ list, status, tpl }) {
     const data = (await api.courses()) || {};
     const items = Array.isArray(data.items) ? data.items : [];
     const errors = Array.isArray(data.errors) ? data.errors : [];
-    list.replaceChildren(...items.map((c) => card(tpl, c)));
+    list.replaceChildren(...items.map((c) => card(tpl, c, status)));
     const problems = errors
       .map((e) => `${displayName(e.integration)}: ${e.message || e.code || 'unavailable'}`)
       .join('; ');

@@ -22,12 +22,13 @@ var FS embed.FS
 // Prefix is the URL path under which the menu is served.
 const Prefix = "/menu"
 
-// ContentSecurityPolicy is the policy the menu works under: its own scripts
-// and styles only (nothing inline), API calls to its own origin, course
-// thumbnails from https or a loopback sandbox. [Handler] sets it unless the
-// response already carries one.
+// ContentSecurityPolicy is the policy the menu works under: its own scripts,
+// styles and images only (nothing inline, no other host or port: a request
+// to another loopback port would reach whatever listens there), API calls
+// to its own origin. [Handler] sets it unless the response already carries
+// one.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' https: http://127.0.0.1:* http://localhost:*; connect-src 'self'; " +
+	"img-src 'self' data:; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 type asset struct {
@@ -43,8 +44,8 @@ type handler struct {
 // Handler serves the menu: the page at /menu, /menu/ and /menu/index.html,
 // and the assets at /menu/NAME. It accepts the request path with or without
 // the /menu prefix (so it works behind http.StripPrefix too). Only GET and
-// HEAD are allowed. It does no authentication: mount it behind the session
-// check.
+// HEAD are allowed. It does no authentication: the assets hold nothing
+// secret, and the page opens its own session (see the package doc).
 func Handler() http.Handler {
 	h := &handler{assets: make(map[string]asset)}
 	err := fs.WalkDir(FS, ".", func(name string, d fs.DirEntry, err error) error {

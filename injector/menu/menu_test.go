@@ -203,8 +203,11 @@ func TestStrictCSPCompatible(t *testing.T) {
 		if strings.Contains(src, "eval(") || strings.Contains(src, "new Function") {
 			t.Errorf("%s evaluates strings (CSP 'unsafe-eval')", name)
 		}
-		if regexp.MustCompile(`(?i)localStorage|sessionStorage|document\.cookie`).MatchString(src) {
-			t.Errorf("%s touches storage or cookies; the session is an HttpOnly cookie only", name)
+		if regexp.MustCompile(`(?i)localStorage|document\.cookie|indexedDB`).MatchString(src) {
+			t.Errorf("%s touches cookies or lasting storage; the session lives in the tab's sessionStorage only", name)
+		}
+		if name != "api.js" && strings.Contains(src, "sessionStorage") {
+			t.Errorf("%s touches sessionStorage; only api.js holds the session", name)
 		}
 		for _, m := range importRe.FindAllStringSubmatch(src, -1) {
 			if !strings.HasPrefix(m[1], "./") {
@@ -244,16 +247,45 @@ func TestStrictCSPCompatible(t *testing.T) {
 	}
 }
 
-func TestAPIUsesSessionCookieOnly(t *testing.T) {
+// TestAPIUsesSessionHeaderOnly: the page sends its session in the header,
+// never cookies (a browser sends those to every port of the host), and
+// holds no token of its own.
+func TestAPIUsesSessionHeaderOnly(t *testing.T) {
 	b, err := FS.ReadFile("api.js")
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := string(b)
-	if !strings.Contains(src, "credentials: 'same-origin'") {
-		t.Error("fetch does not use credentials: 'same-origin'")
+	if n := strings.Count(src, "fetch("); n != 2 || strings.Count(src, "credentials: 'omit'") != n {
+		t.Errorf("every fetch (%d) must use credentials: 'omit'", n)
+	}
+	if !strings.Contains(src, "'X-Latchkey-Session'") || !strings.Contains(src, "window.sessionStorage") {
+		t.Error("the session is not kept in sessionStorage and sent in X-Latchkey-Session")
 	}
 	if strings.Contains(src, "Authorization") {
 		t.Error("the page sends an Authorization header: it must hold no token")
+	}
+	if !strings.Contains(src, "history.replaceState") {
+		t.Error("the one-time code is not taken out of the address bar")
+	}
+}
+
+// TestCSPImagesFromOwnOriginOnly: an image URL from a provider cannot make
+// the browser call another host or loopback port.
+func TestCSPImagesFromOwnOriginOnly(t *testing.T) {
+	for _, d := range strings.Split(ContentSecurityPolicy, ";") {
+		f := strings.Fields(d)
+		if len(f) > 0 && f[0] == "img-src" && strings.Join(f[1:], " ") != "'self' data:" {
+			t.Errorf("CSP %q, want img-src 'self' data:", d)
+		}
+	}
+	if strings.Contains(ContentSecurityPolicy, "127.0.0.1") || strings.Contains(ContentSecurityPolicy, "localhost") || strings.Contains(ContentSecurityPolicy, "https:") {
+		t.Errorf("CSP %q names other origins", ContentSecurityPolicy)
+	}
+	for _, name := range []string{"courses.js", "search.js"} {
+		b, _ := FS.ReadFile(name)
+		if strings.Contains(string(b), ".thumbnail") {
+			t.Errorf("%s loads provider thumbnails", name)
+		}
 	}
 }

@@ -1,14 +1,14 @@
 // Enterprise search as you type: debounced, grouped by integration, a
 // combobox + listbox with arrow-key navigation; Enter opens the active result.
-import { api, openURL, safeURL, displayName } from './api.js';
+import { api, openSignedIn, safeURL, displayName } from './api.js';
+import { signedInLink } from './courses.js';
 
 const DEBOUNCE_MS = 200;
 const LIMIT = 20;
 
-/** resultHref is where a result leads: courses through the signed-in link, the rest to their own URL. */
-export function resultHref(r) {
-  if (r.kind === 'course' && r.integration && r.id) return openURL(r.integration, r.id);
-  return safeURL(r.url);
+/** signedIn is whether result r opens through the daemon's signed-in link (courses). */
+function signedIn(r) {
+  return r.kind === 'course' && !!r.integration && !!r.id;
 }
 
 export function setupSearch({ input, form, list, status }) {
@@ -70,7 +70,7 @@ export function setupSearch({ input, form, list, status }) {
       group.setAttribute('aria-labelledby', label.id);
       group.append(label);
       for (const r of items) {
-        const href = resultHref(r);
+        const href = safeURL(r.url) || (signedIn(r) ? '#' : '');
         const opt = document.createElement('a');
         opt.id = `opt-${n++}`;
         opt.className = 'option';
@@ -82,6 +82,11 @@ export function setupSearch({ input, form, list, status }) {
           opt.href = href;
           opt.target = '_blank';
           opt.rel = 'noopener noreferrer';
+          if (signedIn(r)) {
+            signedInLink(opt, r.integration, r.id, (err) => {
+              status.textContent = `Could not open ${r.title || 'the course'}: ${err.message}`;
+            });
+          }
         } else {
           opt.setAttribute('aria-disabled', 'true');
         }
@@ -139,6 +144,14 @@ export function setupSearch({ input, form, list, status }) {
   const openActive = () => {
     const el = options[active >= 0 ? active : 0];
     if (!el || !el.href) return;
+    const open = el.dataset.open;
+    if (open) {
+      const i = open.indexOf('/');
+      openSignedIn(open.slice(0, i), open.slice(i + 1)).catch((err) => {
+        status.textContent = `Could not open the course: ${err.message}`;
+      });
+      return;
+    }
     window.open(el.href, '_blank', 'noopener,noreferrer');
   };
 
