@@ -19,10 +19,11 @@ import (
 )
 
 // fakeStack is a stand-in for the daemon's local API with canned data, the
-// same routes and session rules (one-time code → HttpOnly SameSite=Strict
-// cookie, Origin checked on POST/DELETE), plus a stand-in provider for the
-// consent page and the signed-in course pages. It proves the UI against the
-// API contract; TestMenuRealStack proves it against the real daemon.
+// same routes and session rules (one-time code in the URL fragment,
+// exchanged by POST /menu/session for a secret sent in X-Latchkey-Session;
+// no cookie; Origin checked on POST/DELETE), plus a stand-in provider for
+// the consent page and the signed-in course pages. It proves the UI against
+// the API contract; TestMenuRealStack proves it against the real daemon.
 type fakeStack struct {
 	api      *httptest.Server
 	provider *httptest.Server
@@ -34,6 +35,8 @@ type fakeStack struct {
 	consentWant string // state of the connect flow in progress
 	widgetCalls int
 	opened      []string // course ids opened through /v1/open
+	thumbs      int      // thumbnail requests the provider saw
+	cookies     []string // Cookie headers any server here saw
 }
 
 type fakeCourse struct {
@@ -74,7 +77,7 @@ func (f *fakeStack) mint(ttl time.Duration) string {
 	f.mu.Lock()
 	f.codes[code] = time.Now().Add(ttl)
 	f.mu.Unlock()
-	return f.api.URL + "/menu?code=" + code
+	return f.api.URL + "/menu#code=" + code
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -91,13 +94,14 @@ func (f *fakeStack) routes() http.Handler {
 	mux := http.NewServeMux()
 	ui := menu.Handler()
 	mux.HandleFunc("GET /menu", func(w http.ResponseWriter, r *http.Request) {
-		if code := r.URL.Query().Get("code"); code != "" {
-			f.exchange(w, r, code)
+		if r.URL.Query().Has("code") {
+			apiError(w, http.StatusBadRequest, "bad_request", "the code goes in the fragment")
 			return
 		}
-		f.session(ui).ServeHTTP(w, r)
+		ui.ServeHTTP(w, r)
 	})
-	mux.Handle("GET /menu/", f.session(ui))
+	mux.Handle("GET /menu/", ui)
+	mux.HandleFunc("POST /menu/session", f.exchange)
 	mux.Handle("GET /v1/status", f.session(http.HandlerFunc(f.status)))
 	mux.Handle("GET /v1/courses", f.session(http.HandlerFunc(f.courses)))
 	mux.Handle("GET /v1/search", f.session(http.HandlerFunc(f.search)))
@@ -107,16 +111,36 @@ func (f *fakeStack) routes() http.Handler {
 	mux.Handle("POST /v1/integrations/{name}/widget-token", f.session(http.HandlerFunc(f.widgetToken)))
 	mux.HandleFunc("GET /docebo/connected", f.connected_)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.sawCookies(r)
 		w.Header().Set("Content-Security-Policy", menu.ContentSecurityPolicy)
 		w.Header().Set("X-Frame-Options", "DENY")
 		mux.ServeHTTP(w, r)
 	})
 }
 
-func (f *fakeStack) exchange(w http.ResponseWriter, r *http.Request, code string) {
+func (f *fakeStack) sawCookies(r *http.Request) {
+	if c := r.Header.Get("Cookie"); c != "" {
+		f.mu.Lock()
+		f.cookies = append(f.cookies, c)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeStack) exchange(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Origin") != f.api.URL {
+		apiError(w, http.StatusForbidden, "forbidden_origin", "foreign or missing Origin")
+		return
+	}
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		apiError(w, http.StatusBadRequest, "bad_request", "bad body")
+		return
+	}
 	f.mu.Lock()
-	exp, ok := f.codes[code]
-	delete(f.codes, code)
+	exp, ok := f.codes[req.Code]
+	delete(f.codes, req.Code)
 	var sid string
 	if ok && time.Now().Before(exp) {
 		sid = randHex()
@@ -124,23 +148,20 @@ func (f *fakeStack) exchange(w http.ResponseWriter, r *http.Request, code string
 	}
 	f.mu.Unlock()
 	if sid == "" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprintln(w, "This menu link has expired or was already used. Press Ctrl+Shift+E to open the menu again.")
+		apiError(w, http.StatusUnauthorized, "code_expired", "this menu link has expired or was already used")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: "latchkey_menu", Value: sid, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/menu", http.StatusSeeOther)
+	writeJSON(w, http.StatusOK, map[string]any{"session": sid, "expires_in": 3600})
 }
 
 func (f *fakeStack) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie("latchkey_menu")
+		sid := r.Header.Get("X-Latchkey-Session")
 		f.mu.Lock()
-		ok := err == nil && f.sessions[c.Value]
+		ok := sid != "" && f.sessions[sid]
 		f.mu.Unlock()
 		if !ok {
-			apiError(w, http.StatusUnauthorized, "unauthenticated", "no menu session")
+			apiError(w, http.StatusUnauthorized, "session_expired", "no menu session")
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get("Origin") != f.api.URL {
@@ -230,7 +251,12 @@ func (f *fakeStack) open(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.opened = append(f.opened, id)
 	f.mu.Unlock()
-	http.Redirect(w, r, f.provider.URL+"/learn/course/"+url.PathEscape(id)+";type=oauth2_response;access_token="+randHex(), http.StatusFound)
+	u := f.provider.URL + "/learn/course/" + url.PathEscape(id) + ";type=oauth2_response;access_token=" + randHex()
+	if strings.Contains(r.Header.Get("Accept"), "application/json") {
+		writeJSON(w, http.StatusOK, map[string]string{"url": u})
+		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
 }
 
 func (f *fakeStack) connect(w http.ResponseWriter, r *http.Request) {
@@ -285,12 +311,16 @@ var consentPage = template.Must(template.New("consent").Parse(`<!doctype html><t
 <input type="hidden" name="state" value="{{.State}}"><button type="submit">Approve</button></form>`))
 
 func (f *fakeStack) serveProvider(w http.ResponseWriter, r *http.Request) {
+	f.sawCookies(r)
 	switch {
 	case r.URL.Path == "/oauth2/authorize":
 		q := r.URL.Query()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		consentPage.Execute(w, map[string]string{"Redirect": q.Get("redirect_uri"), "Code": randHex(), "State": q.Get("state")})
 	case strings.HasPrefix(r.URL.Path, "/thumb/"):
+		f.mu.Lock()
+		f.thumbs++
+		f.mu.Unlock()
 		w.Header().Set("Content-Type", "image/svg+xml")
 		fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 9"><rect width="16" height="9" fill="#3a7"/><circle cx="8" cy="4.5" r="3" fill="#fff"/></svg>`)
 	case strings.HasPrefix(r.URL.Path, "/learn/"), strings.HasPrefix(r.URL.Path, "/docs/"):
@@ -319,8 +349,8 @@ func TestMenuCanned(t *testing.T) {
 	}
 	res := runSpec(t, sc)
 
-	if res.ReusedStatus != http.StatusForbidden || res.ExpiredStatus != http.StatusForbidden {
-		t.Errorf("refusals: reused %d, expired %d; want 403 both", res.ReusedStatus, res.ExpiredStatus)
+	if res.ReusedStatus != http.StatusUnauthorized || res.ExpiredStatus != http.StatusUnauthorized {
+		t.Errorf("refusals: reused %d, expired %d; want 401 both", res.ReusedStatus, res.ExpiredStatus)
 	}
 	// Grouped by integration, in rank order: docebo's group first.
 	if g := res.Search.Groups; len(g) != 2 || g[0].Label != "Docebo" || g[1].Label != "Document360" {
@@ -331,9 +361,18 @@ func TestMenuCanned(t *testing.T) {
 	if !f.connected {
 		t.Error("the fake stack ends disconnected: Connect did not complete")
 	}
-	// Enter on the second result opened it through the signed-in link.
-	if len(f.opened) != 1 || f.opened[0] != "102" {
-		t.Errorf("courses opened through /v1/open = %q, want [102]", f.opened)
+	// A click on the first card, then Enter on the second search result,
+	// opened them through the signed-in link.
+	if strings.Join(f.opened, ",") != "101,102" {
+		t.Errorf("courses opened through /v1/open = %q, want [101 102]", f.opened)
+	}
+	// The provider's thumbnail URLs were never fetched, and no server here
+	// (the API, the provider on another loopback port) ever got a cookie.
+	if f.thumbs != 0 {
+		t.Errorf("the menu fetched %d provider thumbnails", f.thumbs)
+	}
+	if len(f.cookies) != 0 {
+		t.Errorf("the browser sent cookies: %q", f.cookies)
 	}
 	if f.widgetCalls == 0 {
 		t.Error("the Knowledge base panel never fetched a widget token")

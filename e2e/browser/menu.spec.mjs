@@ -3,11 +3,11 @@
 // starts the stack and passes the scenario as JSON in LK_SCENARIO:
 //
 //   {
-//     "menuURL":    "http://127.0.0.1:P/menu?code=…",   fresh one-time code, or
+//     "menuURL":    "http://127.0.0.1:P/menu#code=…",   fresh one-time code, or
 //     "menuCmd":    ["latchkey", "menu", "--print-url"], run (with "menuEnv":
 //                   ["K=V", …]) just before the menu is opened, so that a short
 //                   code lifetime is not spent on the browser's start-up
-//     "expiredURL": "http://127.0.0.1:P/menu?code=…",   a code past its expiry
+//     "expiredURL": "http://127.0.0.1:P/menu#code=…",   a code past its expiry
 //     "shots":      "/dir",                              screenshots go here
 //     "integration": "docebo",
 //     "query": "go",
@@ -62,11 +62,16 @@ async function shot(page, name) {
   result.shots.push(file);
 }
 
+// sessionHeader is the header the menu page sends its session in.
+const sessionHeader = 'X-Latchkey-Session';
+
+// apiStatus calls /v1/status from the page, with the session the page holds.
 async function apiStatus(page) {
-  return page.evaluate(async () => {
-    const r = await fetch('/v1/status', { credentials: 'same-origin' });
+  return page.evaluate(async (h) => {
+    const secret = sessionStorage.getItem(sessionStorage.key(0) || '') || '';
+    const r = await fetch('/v1/status', { credentials: 'omit', headers: { [h]: secret } });
     return { status: r.status, body: await r.json() };
-  });
+  }, sessionHeader);
 }
 
 async function stateOf(page, name) {
@@ -76,18 +81,41 @@ async function stateOf(page, name) {
   return it ? it.state : 'absent';
 }
 
+// checkRefused loads url (a menu URL whose code is spent or expired) in a
+// fresh document and returns the status the page's code exchange got.
 async function checkRefused(page, url, label) {
-  const res = await page.goto(url);
-  expect(res.status() >= 400 && res.status() < 500, `${label} one-time code: HTTP ${res.status()}, want a 4xx refusal`);
+  await page.goto('about:blank');
+  const [exchange] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === '/menu/session'),
+    page.goto(url),
+  ]);
+  const status = exchange.status();
+  expect(status >= 400 && status < 500, `${label} one-time code: the exchange answered ${status}, want a 4xx refusal`);
+  await page.locator('body[data-session="none"]').waitFor();
   const ready = await page.locator('body[data-ready="true"]').count();
   expect(ready === 0, `${label} one-time code: the menu loaded`);
-  const cookies = await page.context().cookies();
-  expect(cookies.length === 0, `${label} one-time code: a cookie was set (${cookies.map((c) => c.name).join(',')})`);
+  const banner = (await page.locator('#banner').textContent()) || '';
+  expect(/expired or was already used/i.test(banner) && /open the menu again/i.test(banner), `${label} one-time code: banner ${JSON.stringify(banner)}`);
+  expect(!(await page.locator('#main').isVisible()), `${label} one-time code: the menu's content is shown`);
+  const kept = await page.evaluate(() => sessionStorage.length);
+  expect(kept === 0, `${label} one-time code: the tab holds a session`);
   // Without a session the API is closed too.
-  // (From outside the page: the refusal page's own CSP may forbid fetch.)
   const api = (await page.context().request.get(new URL('/v1/status', url).href)).status();
   expect(api === 401 || api === 403, `${label}: /v1/status without a session answered ${api}, want 401/403`);
-  return res.status();
+  return status;
+}
+
+// signedInPopup waits for the new tab a signed-in link opens (about:blank
+// first, pointed at the course once the daemon answers) and checks where it
+// landed.
+async function signedInPopup(popupPromise, what, menuOrigin) {
+  const popup = await popupPromise;
+  await popup.waitForURL((u) => u.href !== 'about:blank', { waitUntil: 'domcontentloaded' });
+  const opened = popup.url();
+  expect(!/\/v1\/open\//.test(opened), `${what} opened ${opened}: not the signed-in link`);
+  expect(/^https?:/.test(opened) && new URL(opened).origin !== menuOrigin, `${what} opened ${opened}`);
+  await popup.close();
+  return opened;
 }
 
 // approve follows a consent window until it lands back on the daemon's
@@ -190,18 +218,29 @@ async function run() {
 
     step('open the menu through a one-time code');
     const menuURL = freshMenuURL();
+    // Every Set-Cookie the menu's origin answers (none expected), checked at the end:
+    // the browser holds other cookies of 127.0.0.1 (a sandbox's), sent to every port.
+    const menuOrigin = new URL(menuURL).origin;
+    const menuSetCookies = [];
+    const pending = [];
+    ctx.on('response', (r) => {
+      if (new URL(r.url()).origin !== menuOrigin) return;
+      pending.push(r.allHeaders().then((h) => {
+        if (h['set-cookie']) menuSetCookies.push(`${r.url()}: ${h['set-cookie']}`);
+      }, () => {}));
+    });
     const res = await page.goto(menuURL);
     expect(res.ok(), `menu URL answered ${res.status()}`);
     const landed = new URL(page.url());
     expect(landed.pathname === '/menu' || landed.pathname === '/menu/', `landed on ${landed.pathname}, want /menu`);
-    expect(!landed.search.includes('code='), 'the one-time code is still in the address bar');
     await page.locator('body[data-ready="true"]').waitFor();
+    const address = new URL(page.url());
+    expect(!address.search.includes('code=') && !address.hash.includes('code='), `the one-time code is still in the address bar (${address.pathname}${address.search}${address.hash})`);
     const cookies = await ctx.cookies();
-    expect(cookies.length >= 1, 'no session cookie');
-    for (const c of cookies) {
-      expect(c.httpOnly, `cookie ${c.name} is not HttpOnly`);
-      expect(c.sameSite === 'Strict', `cookie ${c.name} is SameSite=${c.sameSite}, want Strict`);
-    }
+    expect(cookies.length === 0, `the menu set cookies (${cookies.map((c) => c.name).join(',')}): a browser sends them to every loopback port`);
+    const held = await page.evaluate(() => ({ n: sessionStorage.length, local: localStorage.length }));
+    expect(held.n === 1 && held.local === 0, `the tab holds ${held.n} sessionStorage and ${held.local} localStorage items, want the session alone`);
+
     const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
     expect(focused === 'q', `focus is on ${focused}, want the search box`);
 
@@ -213,8 +252,10 @@ async function run() {
       expect((await card.count()) === 1, `no card for course ${want.id}`);
       const title = (await card.locator('.title').textContent()).trim();
       expect(title === want.title, `course ${want.id}: title ${JSON.stringify(title)}, want ${JSON.stringify(want.title)}`);
-      const href = await card.locator('a').getAttribute('href');
-      expect(href === `/v1/open/${I}/${encodeURIComponent(want.id)}`, `course ${want.id}: link ${href}`);
+      const open = await card.locator('a').getAttribute('data-open');
+      expect(open === `${I}/${want.id}`, `course ${want.id}: opens ${open}, want the signed-in link of ${I}/${want.id}`);
+      const thumbs = await card.locator('img').count();
+      expect(thumbs === 0, `course ${want.id}: a provider thumbnail is loaded`);
       const bar = card.locator('[role="progressbar"]');
       if (want.progress === undefined || want.progress === null) {
         expect((await bar.count()) === 0, `course ${want.id}: a progress bar without progress`);
@@ -229,6 +270,17 @@ async function run() {
     }
     expect((await cards.count()) === sc.courses.length, 'unexpected extra course cards');
     await shot(page, '01-home');
+
+    step('a click on a course opens its signed-in link');
+    const cardPopup = signedInPopup(ctx.waitForEvent('page'), 'a click on the first course', address.origin);
+    await page.locator('#courses > li').first().locator('a').click();
+    result.popups.push({ card: await cardPopup });
+
+    step('the session survives a reload of the tab');
+    await page.reload();
+    await page.locator('body[data-ready="true"]').waitFor();
+    await page.waitForFunction((n) => document.querySelectorAll('#courses > li').length === n, sc.courses.length);
+    expect((await page.locator('#banner').isHidden()), 'a reload lost the session');
 
     step(`search "${sc.query}" shows the courses`);
     await page.locator('#q').click();
@@ -261,14 +313,9 @@ async function run() {
     expect(activeID === (await target.getAttribute('id')), `active option ${activeID}, want option ${want}`);
     expect((await target.getAttribute('aria-selected')) === 'true', 'active option not aria-selected');
     const href = await target.getAttribute('href');
-    const [popup] = await Promise.all([ctx.waitForEvent('page'), page.keyboard.press('Enter')]);
-    watch(popup);
-    await popup.waitForLoadState('domcontentloaded');
-    const opened = popup.url();
-    result.popups.push({ href, opened });
-    expect(!/\/v1\/open\//.test(opened), `Enter opened ${opened}: the signed-in link did not redirect`);
-    expect(/^https?:/.test(opened), `Enter opened ${opened}`);
-    await popup.close();
+    const popup = signedInPopup(ctx.waitForEvent('page'), 'Enter', address.origin);
+    await page.keyboard.press('Enter');
+    result.popups.push({ href, opened: await popup });
     const mouseOpen = await page.locator('#results [role="option"]').first().getAttribute('target');
     expect(mouseOpen === '_blank', 'results do not open in a new tab');
 
@@ -333,7 +380,7 @@ async function run() {
     await page.emulateMedia({ colorScheme: 'light' });
 
     step('a lost session says so');
-    await ctx.clearCookies();
+    await page.evaluate(() => sessionStorage.clear());
     await page.locator('#q').fill('');
     await page.locator('#q').type('x');
     await page.locator('#banner').waitFor({ state: 'visible' });
@@ -347,6 +394,8 @@ async function run() {
     step('an expired one-time code is refused');
     result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');
 
+    await Promise.all(pending);
+    expect(menuSetCookies.length === 0, `the menu set cookies:\n  ${menuSetCookies.join('\n  ')}`);
     expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
   } catch (err) {
     if (page) await shot(page, 'failure').catch(() => {});
