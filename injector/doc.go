@@ -3,9 +3,12 @@
 // control socket.
 //
 // Every TCP route but /healthz, /.well-known/jwks.json, the OAuth loopback
-// redirect /{integration}/connected and the /oauth2/token endpoint needs a
-// caller: a bearer JWT checked by an auth.Verifier, or (for the menu UI) a
-// session cookie obtained by exchanging a one-time code from NewMenuCode.
+// redirect /{integration}/connected, the /oauth2/token endpoint and the menu's
+// static assets needs a caller: a bearer JWT checked by an auth.Verifier, or
+// (for the menu UI) a session secret in the X-Latchkey-Session header, which
+// the menu page obtains by POSTing the one-time code of NewMenuCode's URL
+// fragment to /menu/session and keeps in its tab's sessionStorage. No cookie
+// authenticates anything: browsers send cookies to every port of a host.
 //
 // # Proxy
 //
@@ -46,9 +49,12 @@
 // request with an Origin other than the listener's own is refused, unless the
 // origin is in Config.AllowedOrigins, which also opens CORS for it (bearer
 // tokens only, no credentials). Menu-session requests that change state must
-// carry the listener's own Origin. Every response carries X-Frame-Options
-// DENY, nosniff, Referrer-Policy no-referrer and a CSP (default-src 'none'
-// for the API; proxied responses are also sandboxed; /menu sets its own).
+// carry the listener's own Origin. A course thumbnail reaches the menu
+// through /v1/courses/{integration}/{id}/thumbnail, fetched from the
+// integration's own origin only (thumbnail.go), so the menu's CSP names no
+// other origin. Every response carries X-Frame-Options DENY, nosniff,
+// Referrer-Policy no-referrer and a CSP (default-src 'none' for the API;
+// proxied responses are also sandboxed; /menu sets its own).
 //
 // # Hot path
 //

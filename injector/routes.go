@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	})
 	m.HandleFunc("GET /v1/status", s.withCaller(true, true, s.handleStatus))
 	m.HandleFunc("GET /v1/courses", s.withCaller(true, true, s.handleCourses))
+	m.HandleFunc("GET /v1/courses/{integration}/{id}/thumbnail", s.withCaller(true, true, s.handleThumbnail))
 	m.HandleFunc("GET /v1/search", s.withCaller(true, true, s.handleSearch))
 	m.HandleFunc("POST /v1/integrations/{name}/connect", s.withCaller(true, true, s.handleConnect))
 	m.HandleFunc("DELETE /v1/integrations/{name}", s.withCaller(true, true, s.handleDisconnect))

@@ -264,6 +264,7 @@ func (s *Server) handleCourses(w http.ResponseWriter, r *http.Request, c *caller
 				return nil, false, nil
 			}
 			res, err := co.Courses(ctx, ci.Tokens)
+			s.rememberThumbnails(ci, res)
 			return res, true, err
 		})
 	if err != nil {

@@ -86,6 +86,8 @@ type Server struct {
 	revoked   atomic.Pointer[map[string]bool]
 
 	menu menuState
+	// thumbs are the course thumbnail URLs handleThumbnail may fetch.
+	thumbs thumbnailState
 
 	// Audit entries are batched: a request appends under auditMu and wakes
 	// the writer only when the batch was empty, so a busy injector does not

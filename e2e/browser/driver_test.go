@@ -34,6 +34,7 @@ type scenario struct {
 	SearchTitles []string          `json:"searchTitles"`
 	Courses      []course          `json:"courses"`
 	Consent      map[string]string `json:"consent,omitempty"`
+	Thumbnails   bool              `json:"thumbnails,omitempty"`
 }
 
 // specResult is the RESULT line of menu.spec.mjs.
@@ -48,6 +49,7 @@ type specResult struct {
 		} `json:"groups"`
 	} `json:"search"`
 	Popups        []map[string]string `json:"popups"`
+	Thumbnails    int                 `json:"thumbnails"`
 	ReusedStatus  int                 `json:"reusedStatus"`
 	ExpiredStatus int                 `json:"expiredStatus"`
 }

@@ -104,6 +104,7 @@ func (f *fakeStack) routes() http.Handler {
 	mux.HandleFunc("POST /menu/session", f.exchange)
 	mux.Handle("GET /v1/status", f.session(http.HandlerFunc(f.status)))
 	mux.Handle("GET /v1/courses", f.session(http.HandlerFunc(f.courses)))
+	mux.Handle("GET /v1/courses/{integration}/{id}/thumbnail", f.session(http.HandlerFunc(f.thumbnail)))
 	mux.Handle("GET /v1/search", f.session(http.HandlerFunc(f.search)))
 	mux.Handle("GET /v1/open/{integration}/{id}", f.session(http.HandlerFunc(f.open)))
 	mux.Handle("POST /v1/integrations/{name}/connect", f.session(http.HandlerFunc(f.connect)))
@@ -220,6 +221,13 @@ func (f *fakeStack) courses(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, map[string]string{"integration": "docebo", "code": "not_connected", "message": "not connected"})
 	}
 	writeJSON(w, 200, map[string]any{"items": items, "errors": errs})
+}
+
+// thumbnail is the daemon's copy of a course thumbnail (the real one fetches
+// it from the integration's own origin; the stand-in draws one).
+func (f *fakeStack) thumbnail(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "image/svg+xml")
+	fmt.Fprint(w, `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 16 9"><rect width="16" height="9" fill="#3a7"/></svg>`)
 }
 
 func (f *fakeStack) search(w http.ResponseWriter, r *http.Request) {
@@ -346,6 +354,7 @@ func TestMenuCanned(t *testing.T) {
 		Query:        "go",
 		SearchTitles: []string{"Go Fundamentals", "Going Further with Go", "Golang Concurrency Patterns", "Getting started with the Go SDK"},
 		Courses:      want,
+		Thumbnails:   true,
 	}
 	res := runSpec(t, sc)
 
@@ -365,6 +374,9 @@ func TestMenuCanned(t *testing.T) {
 	// opened them through the signed-in link.
 	if strings.Join(f.opened, ",") != "101,102" {
 		t.Errorf("courses opened through /v1/open = %q, want [101 102]", f.opened)
+	}
+	if res.Thumbnails != len(want) {
+		t.Errorf("%d course thumbnails shown, want %d", res.Thumbnails, len(want))
 	}
 	// The provider's thumbnail URLs were never fetched, and no server here
 	// (the API, the provider on another loopback port) ever got a cookie.

@@ -515,7 +515,11 @@ func TestMenuRealStack(t *testing.T) {
 		Query:        "go",
 		SearchTitles: titles,
 		Courses:      want,
+		Thumbnails:   true,
 	})
+	if res.Thumbnails != len(want) {
+		t.Errorf("%d course thumbnails shown, want %d (the sandbox's, through the daemon)", res.Thumbnails, len(want))
+	}
 	if res.ReusedStatus == 0 || res.ExpiredStatus == 0 {
 		t.Errorf("refusals not observed: reused %d, expired %d", res.ReusedStatus, res.ExpiredStatus)
 	}

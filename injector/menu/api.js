@@ -133,6 +133,32 @@ export const api = {
 };
 
 /**
+ * thumbnail returns the thumbnail of a course as a data: URL, or '' when
+ * there is none. The daemon fetches it from the integration's own site; the
+ * page never loads an image from the provider's URL.
+ */
+export async function thumbnail(integration, id) {
+  try {
+    const res = await fetch(`/v1/courses/${seg(integration)}/${seg(id)}/thumbnail`, {
+      credentials: 'omit',
+      redirect: 'error',
+      headers: { Accept: 'image/*', [SESSION_HEADER]: sessionSecret() },
+    });
+    if (!res.ok) return '';
+    const blob = await res.blob();
+    if (!/^image\//.test(blob.type)) return '';
+    return await new Promise((resolve) => {
+      const r = new FileReader();
+      r.addEventListener('load', () => resolve(typeof r.result === 'string' ? r.result : ''));
+      r.addEventListener('error', () => resolve(''));
+      r.readAsDataURL(blob);
+    });
+  } catch {
+    return '';
+  }
+}
+
+/**
  * openSignedIn opens a course in a new tab through its signed-in link: the
  * daemon answers the course URL with a fresh short-lived token. Call it from
  * the user's click or key press (the tab is opened at once, popup blockers),

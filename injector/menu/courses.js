@@ -1,8 +1,9 @@
 // The "My Courses" home widget: one card per enrollment, opened through the
-// daemon's signed-in link. Thumbnails are not shown: the menu loads images
-// from its own origin only, and a provider's thumbnail URL may point anywhere
-// (another loopback port included); the card shows the title's initials.
-import { api, openSignedIn, safeURL, displayName } from './api.js';
+// daemon's signed-in link. A thumbnail comes through the daemon (which
+// fetches it from the integration's own site only), never from the
+// provider's URL: that may point anywhere, another loopback port included.
+// Until it comes, or without one, the card shows the title's initials.
+import { api, openSignedIn, safeURL, displayName, thumbnail } from './api.js';
 
 const statusWords = {
   not_started: 'Not started',
@@ -57,6 +58,16 @@ function card(tpl, c, status) {
   li.querySelector('.type').textContent = c.type || '';
   li.querySelector('.status').textContent = statusLabel(c.status);
   li.querySelector('.initials').textContent = initials(c.title);
+  if (c.thumbnail && c.integration && c.id) {
+    thumbnail(c.integration, c.id).then((src) => {
+      if (!src) return;
+      const img = document.createElement('img');
+      img.alt = '';
+      img.decoding = 'async';
+      img.src = src;
+      li.querySelector('.thumb').append(img);
+    });
+  }
 
   const bar = li.querySelector('.progress');
   const p = Number(c.progress);
