@@ -112,6 +112,7 @@ var menuRoutes = []struct {
 }{
 	{"GET", "/v1/status", 200},
 	{"GET", "/v1/courses", 200},
+	{"GET", "/v1/courses/docebo/c1/thumbnail", 404}, // reached, but c1 has no thumbnail
 	{"GET", "/v1/search?q=go", 200},
 	{"GET", "/v1/open/lms/42", 200}, // Accept: application/json → {"url": the signed-in link}
 	{"POST", "/v1/integrations/document360/widget-token", 200},
