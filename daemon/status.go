@@ -57,6 +57,9 @@ type IntegrationStatus struct {
 	TokenExpiry *time.Time            `json:"token_expiry,omitempty"`
 	Reason      string                `json:"reason,omitempty"`
 	ConfigError string                `json:"config_error,omitempty"`
+	// RateBudget is the provider's request budget, for integrations that
+	// track it (Document360).
+	RateBudget *integrations.RateBudget `json:"rate_budget,omitempty"`
 }
 
 // SyncStatus is the state of pushes to the remote store.
@@ -139,6 +142,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 				is.TokenExpiry = &exp
 			}
 		}
+		is.RateBudget = d.rateBudget(name)
 		st.Integrations = append(st.Integrations, is)
 	}
 	for _, n := range d.registry.Names() {

@@ -141,6 +141,13 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 		case in.TokenExpiry != nil:
 			extra = "token expires " + in.TokenExpiry.Local().Format(time.RFC3339)
 		}
+		if rb := in.RateBudget; rb != nil {
+			budget := fmt.Sprintf("API budget %d left", rb.Remaining)
+			if rb.Limit > 0 {
+				budget = fmt.Sprintf("API budget %d/%d per minute left", rb.Remaining, rb.Limit)
+			}
+			extra = strings.TrimPrefix(extra+", "+budget, ", ")
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, in.State, acct, extra)
 	}
 	tw.Flush()
