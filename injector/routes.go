@@ -23,6 +23,9 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /v1/integrations/{name}/connect", s.withCaller(true, true, s.handleConnect))
 	m.HandleFunc("DELETE /v1/integrations/{name}", s.withCaller(true, true, s.handleDisconnect))
 	m.HandleFunc("POST /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
+	// GET too: Document360's sample widget backend answers its token route
+	// with an HTTP GET. Still a menu session only; the answer is no-store.
+	m.HandleFunc("GET /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
 	m.HandleFunc("GET /v1/open/{integration}/{id}", s.withCaller(true, true, s.handleOpen))
 	m.HandleFunc("GET /{integration}/connected", s.handleConnected)
 	m.HandleFunc("POST /oauth2/token", s.handleToken)
@@ -118,6 +121,10 @@ func (s *Server) handleConnected(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleWidgetToken(w http.ResponseWriter, r *http.Request, c *caller) {
+	if r.Method == http.MethodGet && !sameOriginGET(r) {
+		writeError(w, http.StatusForbidden, "forbidden_origin", "widget tokens are for the menu's own pages")
+		return
+	}
 	name := r.PathValue("name")
 	ci, ok := s.integrationFor(w, c, name)
 	if !ok {
@@ -134,6 +141,19 @@ func (s *Server) handleWidgetToken(w http.ResponseWriter, r *http.Request, c *ca
 		return
 	}
 	writeJSON(w, http.StatusOK, tok)
+}
+
+// sameOriginGET refuses a GET that a browser marks as coming from another
+// site or origin (Sec-Fetch-Site, Origin); a request without these headers
+// (not from a browser, or an older one) passes, as other menu GETs do.
+func sameOriginGET(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	o := r.Header.Get("Origin")
+	return o == "" || o == "http://"+r.Host
 }
 
 // handleOpen answers with a redirect to a signed-in URL, or with
