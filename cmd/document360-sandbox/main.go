@@ -46,6 +46,7 @@ func run(args []string) error {
 	secretFile := fl.String("client-secret-file", "", "file holding the widget client secret")
 	secretFlag := fl.String("client-secret", "", "widget client secret (prefer --client-secret-file or the environment)")
 	widgetID := fl.String("widget-id", "", "widget id the token payload must name (empty: any)")
+	widgetPath := fl.String("widget-token-path", sandbox.DefaultWidgetTokenPath, "path of the widget token endpoint")
 	rateLimit := fl.Int("rate-limit", 100, "API requests per minute per token (0: unlimited)")
 	latency := fl.Duration("latency", 0, "delay every answer by this much")
 	publicURL := fl.String("public-url", "", "KB site base for article URLs (default: this server)")
@@ -55,6 +56,9 @@ func run(args []string) error {
 	}
 	if fl.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	if !strings.HasPrefix(*widgetPath, "/") || strings.ContainsAny(*widgetPath, " {}?#") {
+		return fmt.Errorf("--widget-token-path %q: want an absolute path such as /connect/token", *widgetPath)
 	}
 	if err := sandboxcmd.CheckLoopback(*listen, false); err != nil {
 		return err
@@ -80,7 +84,7 @@ func run(args []string) error {
 	srv := sandbox.New(sandbox.Options{
 		APIToken: token, APIKey: apiKey,
 		ProjectID: *project, VersionID: *version, Lang: *lang,
-		ClientID: *clientID, ClientSecret: clientSecret, WidgetID: *widgetID,
+		ClientID: *clientID, ClientSecret: clientSecret, WidgetID: *widgetID, WidgetTokenPath: *widgetPath,
 		RateLimit: *rateLimit, PublicURL: *publicURL, Logger: logger,
 	})
 	srv.SetLatency(*latency)

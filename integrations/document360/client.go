@@ -29,8 +29,105 @@ const (
 type rateState struct {
 	mu           sync.Mutex
 	blockedUntil time.Time
-	remaining    int // -1 when unknown
-	limit        int
+	known        bool // remaining was reported, at observed
+	remaining    int
+	observed     time.Time
+	limit        int // X-RateLimit-Limit, 0 until the provider sent it
+}
+
+// pacer keeps this process within the per-minute budget: it remembers when
+// the requests of the last minute were sent and makes a request wait for the
+// oldest one to leave the window once limit requests are in it.
+type pacer struct {
+	mu    sync.Mutex
+	limit int         // requests per rateWindow; 0 = no local limit
+	sent  []time.Time // send times within the window, oldest first
+}
+
+// take records a request sent at now and returns 0, or returns how long to
+// wait before one may be sent (recording nothing).
+func (p *pacer) take(now time.Time) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune(now)
+	if p.limit <= 0 {
+		return 0
+	}
+	if len(p.sent) < p.limit {
+		p.sent = append(p.sent, now)
+		return 0
+	}
+	return max1ms(p.sent[0].Add(rateWindow).Sub(now))
+}
+
+// used is the number of requests sent within the window ending at now.
+func (p *pacer) used(now time.Time) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prune(now)
+	return len(p.sent)
+}
+
+func (p *pacer) prune(now time.Time) {
+	i := 0
+	for i < len(p.sent) && !p.sent[i].Add(rateWindow).After(now) {
+		i++
+	}
+	p.sent = p.sent[i:]
+}
+
+func max1ms(d time.Duration) time.Duration { return max(d, time.Millisecond) }
+
+// pace waits until the local budget (rate_limit requests per minute) allows
+// one more request, or returns a *integrations.RateLimitError at once when
+// that wait is longer than the context deadline or the maximum wait. The
+// provider's own window is honoured separately (waitWindow), from its
+// X-RateLimit-* headers.
+func (d *Document360) pace(ctx context.Context) error {
+	for {
+		wait := d.pacer.take(d.now())
+		if wait <= 0 {
+			return nil
+		}
+		if err := d.sleep(ctx, wait, &integrations.RateLimitError{Status: http.StatusTooManyRequests, RetryAfter: wait}); err != nil {
+			return err
+		}
+	}
+}
+
+// RateBudget reports the request budget of the API token: the provider's
+// X-RateLimit-Remaining when it was reported within the last minute, else
+// the configured per-minute limit less the requests sent in the last minute
+// (implements integrations.RateBudgets).
+func (d *Document360) RateBudget() (integrations.RateBudget, bool) {
+	now := d.now()
+	used := d.pacer.used(now)
+	d.rateLimit.mu.Lock()
+	rs := struct {
+		known                  bool
+		remaining, limit       int
+		observed, blockedUntil time.Time
+	}{d.rateLimit.known, d.rateLimit.remaining, d.rateLimit.limit, d.rateLimit.observed, d.rateLimit.blockedUntil}
+	d.rateLimit.mu.Unlock()
+	limit := d.pacer.limit
+	if rs.limit > 0 {
+		limit = rs.limit // what the provider says beats what is configured
+	}
+	b := integrations.RateBudget{Limit: limit, WindowSeconds: int(rateWindow / time.Second), Source: "local"}
+	switch {
+	case rs.known && now.Sub(rs.observed) < rateWindow:
+		obs := rs.observed
+		b.Remaining, b.Source, b.ObservedAt = rs.remaining, "provider", &obs
+	case limit > 0:
+		b.Remaining = max(limit-used, 0)
+	default:
+		return integrations.RateBudget{}, false
+	}
+	if rs.blockedUntil.After(now) {
+		until := rs.blockedUntil
+		b.BlockedUntil = &until
+	}
+	return b, true
 }
 
 // wait blocks until the rate-limit window opens again, or returns a
@@ -75,7 +172,7 @@ func (d *Document360) noteRate(h http.Header) {
 	}
 	d.rateLimit.mu.Lock()
 	defer d.rateLimit.mu.Unlock()
-	d.rateLimit.remaining = rem
+	d.rateLimit.known, d.rateLimit.remaining, d.rateLimit.observed = true, rem, d.now()
 	if l, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Limit"))); err == nil {
 		d.rateLimit.limit = l
 	}
@@ -88,7 +185,7 @@ func (d *Document360) noteRate(h http.Header) {
 }
 
 // resetIn reads X-RateLimit-Reset: seconds until the window resets
-// (API-FACTS), or — defensively — a Unix time when the number is that large.
+// (Document360's rate-limiting page), or — defensively — a Unix time when the number is that large.
 func (d *Document360) resetIn(h http.Header) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("X-RateLimit-Reset"))
 	if v == "" {
@@ -151,6 +248,9 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 	refreshed := false
 	for attempt := 0; ; attempt++ {
 		if err := d.waitWindow(ctx); err != nil {
+			return err
+		}
+		if err := d.pace(ctx); err != nil {
 			return err
 		}
 		status, h, body, err := d.do(ctx, &u, tok)

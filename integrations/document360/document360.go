@@ -23,32 +23,43 @@ const (
 	APIv3 = "v3"
 )
 
-// Token validity bounds of the widget JWT, in minutes (seed 004: "between 5
-// minutes (300 seconds) and 1440 minutes (86 400 seconds)"; values outside
-// are moved to the nearest bound).
+// Token validity bounds of the widget JWT, in minutes: Document360's widget
+// JWT settings accept 5 to 1440 minutes and move values outside to the
+// nearest bound (see docs/document360.md).
 const (
 	MinTokenValidity     = 5
 	MaxTokenValidity     = 1440
 	DefaultTokenValidity = 15 // the seed's example value
 )
 
-// apiHosts are the Document360 API hosts per data centre (API-FACTS
-// "DOCUMENT360", confirmed). The API token is only ever sent to one of these,
-// or to a loopback sandbox given as Config.BaseURL.
+// apiHosts are the Document360 API hosts per data centre (all three are in
+// Document360's public API reference). The API token is only ever sent to one
+// of these, or to a loopback sandbox given as Config.BaseURL.
 var apiHosts = map[string]string{
 	"eu": "https://apihub.document360.io",
 	"us": "https://apihub.us.document360.io",
 	"ca": "https://apihub.ca.document360.io",
 }
 
-// identityHosts are the identity servers per data centre. eu and us are
-// confirmed (API-FACTS); ca is UNSURE — it follows the apihub naming and may
-// need Settings["identity_url"].
+// identityHosts are the identity servers per data centre. The eu and us
+// hosts appear in public sources; the ca host is in none: it is guessed from
+// the apihub naming (apihub.ca → identity.ca), so Canadian projects may need
+// Settings["identity_url"] or widget_token_url.
 var identityHosts = map[string]string{
 	"eu": "https://identity.document360.io",
 	"us": "https://identity.us.document360.io",
-	"ca": "https://identity.ca.document360.io", // UNSURE
+	"ca": "https://identity.ca.document360.io", // unconfirmed guess, see above
 }
+
+// Defaults of the rate budget and the search cache.
+const (
+	// DefaultRateLimit is the v2 budget of the Professional and Business
+	// plans: 60 requests per minute per api_token.
+	DefaultRateLimit      = 60
+	rateWindow            = time.Minute
+	DefaultSearchCacheTTL = 5 * time.Minute
+	searchCacheSize       = 256
+)
 
 // Options are the non-configuration dependencies of a Document360.
 type Options struct {
@@ -73,7 +84,11 @@ type Document360 struct {
 	name      string
 	base      *url.URL
 	identity  *url.URL
-	public    *url.URL // nil: article URLs come from the article lookup
+	public    *url.URL // public_url, if set
+	linkTmpl  string   // article link template ({lang}, {version}, {slug}); "": the article lookup
+	verSlug   string   // version_slug setting, may be empty
+	showPriv  bool     // show_private: private articles are shown
+	widgetURL *url.URL // the widget token endpoint; nil without an identity server
 	api       string
 	project   string
 	version   string // configured version / workspace id, may be empty
@@ -88,11 +103,14 @@ type Document360 struct {
 	hc        *http.Client
 	now       func() time.Time
 	maxWait   time.Duration
-	urlCache  *urlCache
+	urlCache  *ttlCache[string]
+	results   *ttlCache[[]integrations.SearchResult] // nil: not cached
 	rateLimit rateState
+	pacer     pacer
 
 	mu            sync.Mutex
 	discoveredVer string
+	discoveredSlg string // slug of the version, for {version}
 }
 
 var (
@@ -116,14 +134,14 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 		api:      strings.ToLower(s("api")),
 		project:  s("project"),
 		version:  s("version"),
-		lang:     strings.ToLower(s("lang")),
+		lang:     s("lang"), // as configured: region case matters (pt-BR)
 		widgetID: s("widget_id"),
 		secret:   cfg.Secret,
 		log:      opts.Logger,
 		hc:       opts.HTTPClient,
 		now:      opts.Now,
 		maxWait:  opts.MaxRateLimitWait,
-		urlCache: newURLCache(urlCacheSize, urlCacheTTL),
+		urlCache: newTTLCache[string](urlCacheSize, urlCacheTTL),
 		pageSize: 20,
 	}
 	if d.name == "" {
@@ -139,9 +157,10 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 		d.lang = "en"
 	}
 	if !validLang(d.lang) {
-		return nil, fmt.Errorf("document360: lang %q is not a language code (e.g. en, de, pt-br)", d.lang)
+		return nil, fmt.Errorf("document360: lang %q is not a language code (e.g. en, de, pt-BR)", d.lang)
 	}
-	for k, v := range map[string]string{"project": d.project, "version": d.version, "widget_id": d.widgetID} {
+	d.verSlug = s("version_slug")
+	for k, v := range map[string]string{"project": d.project, "version": d.version, "widget_id": d.widgetID, "version_slug": d.verSlug} {
 		if v != "" && !validID(v) {
 			return nil, fmt.Errorf("document360: %s %q: only letters, digits, '-' and '_' are allowed", k, v)
 		}
@@ -188,6 +207,42 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 			return nil, fmt.Errorf("document360: public_url: %w", err)
 		}
 		d.public = u
+		d.linkTmpl = strings.TrimSuffix(u.String(), "/") + "/docs/{slug}"
+	}
+	if v := s("article_url"); v != "" {
+		if err := checkLinkTemplate(v); err != nil {
+			return nil, fmt.Errorf("document360: article_url: %w", err)
+		}
+		d.linkTmpl = v
+	}
+	if v := s("show_private"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("document360: show_private %q: want true or false", v)
+		}
+		d.showPriv = b
+	}
+	d.pacer.limit = DefaultRateLimit
+	if v := s("rate_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100000 {
+			return nil, fmt.Errorf("document360: rate_limit %q: want requests per minute (0 = no local limit)", v)
+		}
+		d.pacer.limit = n
+	}
+	ttl := DefaultSearchCacheTTL
+	if v := s("search_cache_ttl"); v != "" {
+		t, err := time.ParseDuration(v)
+		if v == "0" {
+			t, err = 0, nil
+		}
+		if err != nil || t < 0 || t > 24*time.Hour {
+			return nil, fmt.Errorf("document360: search_cache_ttl %q: want a duration such as 10m (0 = no cache, at most 24h)", v)
+		}
+		ttl = t
+	}
+	if ttl > 0 {
+		d.results = newTTLCache[[]integrations.SearchResult](searchCacheSize, ttl)
 	}
 	if v := s("page_size"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -210,6 +265,18 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 		if g = strings.TrimSpace(g); g != "" {
 			d.groups = append(d.groups, g)
 		}
+	}
+	if v := s("widget_token_url"); v != "" {
+		u, err := integrations.CheckBaseURL(v)
+		if err != nil {
+			return nil, fmt.Errorf("document360: widget_token_url: %w", err)
+		}
+		d.widgetURL = u
+	} else if d.identity != nil {
+		u := *d.identity
+		u.Path = d.identity.Path + TokenPath
+		u.RawPath = ""
+		d.widgetURL = &u
 	}
 	d.validity = DefaultTokenValidity
 	if v := s("token_validity"); v != "" {
@@ -277,14 +344,42 @@ func validID(s string) bool {
 	return true
 }
 
+// validLang accepts language codes such as en, de, pt-BR or zh-Hans: letters
+// and '-', kept in the case configured.
 func validLang(s string) bool {
-	if len(s) < 2 || len(s) > 10 {
+	if len(s) < 2 || len(s) > 10 || s[0] == '-' || s[len(s)-1] == '-' {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r == '-') {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-') {
 			return false
 		}
 	}
 	return true
+}
+
+// Placeholders of the article link template.
+var linkPlaceholders = []string{"{lang}", "{version}", "{slug}"}
+
+// checkLinkTemplate checks an article_url template: an absolute https URL
+// (http only on loopback) whose path holds {slug} and, optionally, {lang}
+// and {version}; no other braces, none in the host, no query.
+func checkLinkTemplate(t string) error {
+	if !strings.Contains(t, "{slug}") {
+		return fmt.Errorf("%q has no {slug}", t)
+	}
+	rest := t
+	for _, p := range linkPlaceholders {
+		rest = strings.ReplaceAll(rest, p, "x")
+	}
+	if strings.ContainsAny(rest, "{}") {
+		return fmt.Errorf("%q: only {lang}, {version} and {slug} may be used", t)
+	}
+	if _, err := integrations.CheckBaseURL(rest); err != nil {
+		return err
+	}
+	if h, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(t, "https://"), "http://"), "/"); strings.Contains(h, "{") {
+		return fmt.Errorf("%q: placeholders belong in the path, not the host", t)
+	}
+	return nil
 }

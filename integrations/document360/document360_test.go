@@ -325,7 +325,7 @@ func TestV3Search(t *testing.T) {
 
 func TestRateLimitedThenSuccess(t *testing.T) {
 	e := newEnv(t, sandbox.Options{})
-	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com"})
+	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com", "search_cache_ttl": "0"})
 	tok := &staticTokens{tok: testToken}
 	e.sb.RateLimitNext(1, time.Second)
 	rs, err := d.Search(ctxT(t, 10*time.Second), tok, "vpn", 5)
@@ -347,7 +347,7 @@ func TestRateLimitedThenSuccess(t *testing.T) {
 
 func TestRemainingZeroWaitsForReset(t *testing.T) {
 	e := newEnv(t, sandbox.Options{RateLimit: 2, RateWindow: time.Second})
-	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com"})
+	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com", "search_cache_ttl": "0"})
 	tok := &staticTokens{tok: testToken}
 	for i := range 2 {
 		if _, err := d.Search(ctxT(t, 10*time.Second), tok, "vpn", 5); err != nil {
@@ -518,7 +518,7 @@ func BenchmarkSearch(b *testing.B) {
 // injector's fan-out does), under -race.
 func TestConcurrentSearches(t *testing.T) {
 	e := newEnv(t, sandbox.Options{RateLimit: 1000})
-	d, _ := e.integration(t, map[string]string{"version": ""})
+	d, _ := e.integration(t, map[string]string{"version": "", "rate_limit": "1000"})
 	tok := &staticTokens{tok: testToken}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -2,11 +2,13 @@ package document360
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,10 +47,16 @@ func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, qu
 		limit = 10
 	}
 	limit = min(limit, maxSearchLimit)
-	var (
-		hits []hit
-		err  error
-	)
+	key, err := d.searchKey(ctx, tokens, query, limit)
+	if err != nil {
+		return nil, fmt.Errorf("document360: search: %w", err)
+	}
+	if d.results != nil {
+		if rs, ok := d.results.get(key, d.now()); ok {
+			return slices.Clone(rs), nil
+		}
+	}
+	var hits []hit
 	if d.api == APIv3 {
 		hits, err = d.searchV3(ctx, tokens, query, limit)
 	} else {
@@ -81,7 +89,54 @@ func (d *Document360) Search(ctx context.Context, tokens integrations.Tokens, qu
 	}
 	// Best first; equal scores keep the provider's order.
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
+	if d.results != nil {
+		d.results.put(key, slices.Clone(out), d.now())
+	}
 	return out, nil
+}
+
+// searchKey is the search cache key: a digest of the current API token (so
+// results seen with one token are never served to a disconnected
+// integration or under another token), the language, the limit and the
+// query with case and spacing folded (Document360's search ignores both).
+func (d *Document360) searchKey(ctx context.Context, tokens integrations.Tokens, query string, limit int) (string, error) {
+	if tokens == nil {
+		return "", integrations.ErrNotConnected
+	}
+	tok, err := integrations.AccessTokenFor(ctx, tokens)
+	if err != nil {
+		return "", err
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return "", integrations.ErrNotConnected
+	}
+	sum := sha256.Sum256([]byte(tok.AccessToken))
+	return string(sum[:16]) + "\x00" + d.lang + "\x00" + strconv.Itoa(limit) + "\x00" +
+		strings.ToLower(strings.Join(strings.Fields(query), " ")), nil
+}
+
+// hitFlags are the visibility flags of a search hit. Document360's v2 hits
+// carry all of them; v3 hits are documented without them (v3 search returns
+// published, visible articles), so there they are read when present.
+type hitFlags struct {
+	IsHidden         bool `json:"is_hidden"`
+	IsDraft          bool `json:"is_draft"`
+	Exclude          bool `json:"exclude"`
+	IsDeleted        bool `json:"is_deleted"`
+	IsCategory       bool `json:"is_category"`
+	IsCategoryHidden bool `json:"is_category_hidden"`
+	IsPrivate        bool `json:"is_private"`
+}
+
+// shown says whether a hit may be shown: not hidden, a draft, excluded from
+// the site's search, deleted, a category or in a hidden category; private
+// ones (readable only by signed-in readers of the site) only with
+// show_private.
+func (d *Document360) shown(f hitFlags) bool {
+	if f.IsHidden || f.IsDraft || f.Exclude || f.IsDeleted || f.IsCategory || f.IsCategoryHidden {
+		return false
+	}
+	return !f.IsPrivate || d.showPriv
 }
 
 // score rates a hit in 0..1 on the same scale as the Docebo integration's
@@ -179,12 +234,11 @@ func (e *v2Envelope[T]) err() error {
 }
 
 type v2Hit struct {
-	ArticleID string                     `json:"article_id"`
-	Title     string                     `json:"title"`
-	Content   string                     `json:"content"`
-	Slug      string                     `json:"slug"`
-	IsHidden  bool                       `json:"is_hidden"`
-	IsDraft   bool                       `json:"is_draft"`
+	ArticleID string `json:"article_id"`
+	Title     string `json:"title"`
+	Content   string `json:"content"`
+	Slug      string `json:"slug"`
+	hitFlags
 	Snippet   map[string]json.RawMessage `json:"_snippet_result"`
 	Highlight map[string]json.RawMessage `json:"_highlight_result"`
 }
@@ -237,7 +291,7 @@ func (d *Document360) searchV2(ctx context.Context, tokens integrations.Tokens, 
 			return nil, err
 		}
 		for _, h := range env.Data.Hits {
-			if h.ArticleID == "" || h.IsDraft || h.IsHidden || seen[h.ArticleID] || len(out) >= limit {
+			if h.ArticleID == "" || !d.shown(h.hitFlags) || seen[h.ArticleID] || len(out) >= limit {
 				continue
 			}
 			seen[h.ArticleID] = true
@@ -265,52 +319,94 @@ func (d *Document360) versionID(ctx context.Context, tokens integrations.Tokens)
 	if d.version != "" {
 		return d.version, nil
 	}
-	d.mu.Lock()
-	v := d.discoveredVer
-	d.mu.Unlock()
-	if v != "" {
-		return v, nil
+	id, _, err := d.discoverVersion(ctx, tokens)
+	return id, err
+}
+
+// versionSlug is the slug of the version for the {version} placeholder of
+// article links: version_slug, else the slug the API gives the version
+// (discovered once).
+func (d *Document360) versionSlug(ctx context.Context, tokens integrations.Tokens) (string, error) {
+	if d.verSlug != "" {
+		return d.verSlug, nil
 	}
-	var chosen string
+	_, slug, err := d.discoverVersion(ctx, tokens)
+	if err != nil {
+		return "", err
+	}
+	if slug == "" {
+		return "", errors.New("the project version has no slug for {version} in article_url; set version_slug")
+	}
+	return slug, nil
+}
+
+// discoverVersion lists the project versions (v2) or workspaces (v3) once
+// and returns the configured one, or else the main / default one, with its
+// slug.
+func (d *Document360) discoverVersion(ctx context.Context, tokens integrations.Tokens) (id, slug string, err error) {
+	d.mu.Lock()
+	id, slug = d.discoveredVer, d.discoveredSlg
+	d.mu.Unlock()
+	if id != "" {
+		return id, slug, nil
+	}
+	type version struct {
+		ID       string `json:"id"`
+		Slug     string `json:"slug"`
+		CodeName string `json:"version_code_name"`
+		Main     bool   `json:"is_main_version"`
+		Default  bool   `json:"is_default"`
+	}
+	var list []version
 	if d.api == APIv3 {
 		var env struct {
-			Data []struct {
-				ID        string `json:"id"`
-				IsDefault bool   `json:"is_default"`
-			} `json:"data"`
+			Data []version `json:"data"`
 		}
 		if err := d.get(ctx, tokens, "/v3/projects/"+url.PathEscape(d.project)+"/workspaces", nil, &env); err != nil {
-			return "", fmt.Errorf("listing workspaces: %w", err)
+			return "", "", fmt.Errorf("listing workspaces: %w", err)
 		}
-		for i, w := range env.Data {
-			if w.IsDefault || i == 0 && chosen == "" {
-				chosen = w.ID
-			}
-		}
+		list = env.Data
 	} else {
-		var env v2Envelope[[]struct {
-			ID            string `json:"id"`
-			IsMainVersion bool   `json:"is_main_version"`
-		}]
+		var env v2Envelope[[]version]
 		if err := d.get(ctx, tokens, "/v2/ProjectVersions", nil, &env); err != nil {
-			return "", fmt.Errorf("listing project versions: %w", err)
+			return "", "", fmt.Errorf("listing project versions: %w", err)
 		}
 		if err := env.err(); err != nil {
-			return "", err
+			return "", "", err
 		}
-		for i, pv := range env.Data {
-			if pv.IsMainVersion || i == 0 && chosen == "" {
-				chosen = pv.ID
+		list = env.Data
+	}
+	var chosen *version
+	for i := range list {
+		v := &list[i]
+		switch {
+		case d.version != "":
+			if v.ID == d.version {
+				chosen = v
 			}
+		case v.Main || v.Default || i == 0 && chosen == nil:
+			chosen = v
 		}
 	}
-	if chosen == "" || !validID(chosen) {
-		return "", errors.New("the project has no usable version; set version")
+	if chosen == nil && d.version != "" {
+		return "", "", fmt.Errorf("version %s is not among the project's versions; check version", d.version)
+	}
+	if chosen == nil || !validID(chosen.ID) {
+		return "", "", errors.New("the project has no usable version; set version")
+	}
+	slug = firstNonEmpty(chosen.Slug, chosen.CodeName)
+	if !validSlug(slug) {
+		slug = ""
 	}
 	d.mu.Lock()
-	d.discoveredVer = chosen
+	d.discoveredVer, d.discoveredSlg = chosen.ID, slug
 	d.mu.Unlock()
-	return chosen, nil
+	return chosen.ID, slug, nil
+}
+
+// validSlug accepts a non-empty path segment that is not "." or "..".
+func validSlug(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/\\?#") && len(s) <= 512
 }
 
 // --- v3 -------------------------------------------------------------------
@@ -338,6 +434,7 @@ func (d *Document360) searchV3(ctx context.Context, tokens integrations.Tokens, 
 				Slug      string                     `json:"slug"`
 				Snippet   map[string]json.RawMessage `json:"_snippet_result"`
 				Highlight map[string]json.RawMessage `json:"_highlight_result"`
+				hitFlags
 			} `json:"data"`
 			Pagination struct {
 				HasMore bool `json:"has_more"`
@@ -347,7 +444,7 @@ func (d *Document360) searchV3(ctx context.Context, tokens integrations.Tokens, 
 			return nil, err
 		}
 		for _, h := range env.Data {
-			if h.ArticleID == "" || seen[h.ArticleID] || len(out) >= limit {
+			if h.ArticleID == "" || !d.shown(h.hitFlags) || seen[h.ArticleID] || len(out) >= limit {
 				continue
 			}
 			seen[h.ArticleID] = true
@@ -368,25 +465,35 @@ func (d *Document360) searchV3(ctx context.Context, tokens integrations.Tokens, 
 
 // --- article URLs ---------------------------------------------------------
 
-// resolveURLs gives every hit its public URL: public_url + "/docs/" + slug
-// when public_url is configured (no API call), else the article's data.url
-// from the article lookup, cached per article id. Hits whose URL cannot be
-// found are dropped (and logged); if that drops every hit, the lookup error
-// is returned.
+// resolveURLs gives every hit its public URL: the article link template
+// (article_url, or public_url + "/docs/{slug}") filled in with the language,
+// version slug and article slug when one is configured (no API call per hit),
+// else the article's data.url from the article lookup, cached per article
+// id. Hits whose URL cannot be found are dropped (and logged); if that drops
+// every hit, the lookup error is returned.
 func (d *Document360) resolveURLs(ctx context.Context, tokens integrations.Tokens, hits []hit) ([]hit, error) {
 	var (
 		mu       sync.Mutex
 		firstErr error
+		link     *strings.Replacer
 	)
+	if d.linkTmpl != "" && len(hits) > 0 {
+		ver := ""
+		if strings.Contains(d.linkTmpl, "{version}") {
+			v, err := d.versionSlug(ctx, tokens)
+			if err != nil {
+				return nil, fmt.Errorf("building article links: %w", err)
+			}
+			ver = v
+		}
+		link = strings.NewReplacer("{lang}", url.PathEscape(d.lang), "{version}", url.PathEscape(ver))
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(urlLookupWorkers)
 	for i := range hits {
 		h := &hits[i]
-		if d.public != nil && h.slug != "" {
-			u := *d.public
-			u.Path = d.public.Path + "/docs/" + h.slug
-			u.RawPath = ""
-			h.url = u.String()
+		if link != nil && validSlug(h.slug) {
+			h.url = strings.ReplaceAll(link.Replace(d.linkTmpl), "{slug}", url.PathEscape(h.slug))
 			continue
 		}
 		if u, ok := d.urlCache.get(h.id, d.now()); ok {
@@ -442,7 +549,10 @@ func (d *Document360) articleURL(ctx context.Context, tokens integrations.Tokens
 		var env v2Envelope[struct {
 			URL string `json:"url"`
 		}]
-		if err := d.get(ctx, tokens, "/v2/Articles/"+url.PathEscape(id)+"/"+url.PathEscape(d.lang), nil, &env); err != nil {
+		// isPublished=true: the latest published version, not the latest
+		// version (which may be a draft).
+		q := url.Values{"isPublished": {"true"}}
+		if err := d.get(ctx, tokens, "/v2/Articles/"+url.PathEscape(id)+"/"+url.PathEscape(d.lang), q, &env); err != nil {
 			return "", err
 		}
 		if err := env.err(); err != nil {

@@ -126,7 +126,7 @@ func TestScore(t *testing.T) {
 }
 
 func TestURLCacheBounded(t *testing.T) {
-	c := newURLCache(3, urlCacheTTL)
+	c := newTTLCache[string](3, urlCacheTTL)
 	now := timeZero()
 	for _, id := range []string{"a", "b", "c"} {
 		c.put(id, "https://x/"+id, now)

@@ -11,9 +11,10 @@ const (
 	urlCacheTTL  = time.Hour
 )
 
-// urlCache is a bounded LRU of article id → public URL with a TTL, so a
-// repeated search does not spend the (small) rate limit on article lookups.
-type urlCache struct {
+// ttlCache is a bounded LRU of key → value with a TTL. It holds the article
+// URLs (article id → public URL) and the search results (query and language
+// → results), so repeated work does not spend the small rate budget.
+type ttlCache[V any] struct {
 	mu    sync.Mutex
 	max   int
 	ttl   time.Duration
@@ -21,50 +22,52 @@ type urlCache struct {
 	items map[string]*list.Element
 }
 
-type urlEntry struct {
-	id, url string
+type ttlEntry[V any] struct {
+	key     string
+	val     V
 	expires time.Time
 }
 
-func newURLCache(max int, ttl time.Duration) *urlCache {
-	return &urlCache{max: max, ttl: ttl, ll: list.New(), items: make(map[string]*list.Element)}
+func newTTLCache[V any](max int, ttl time.Duration) *ttlCache[V] {
+	return &ttlCache[V]{max: max, ttl: ttl, ll: list.New(), items: make(map[string]*list.Element)}
 }
 
-func (c *urlCache) get(id string, now time.Time) (string, bool) {
+func (c *ttlCache[V]) get(key string, now time.Time) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.items[id]
+	var zero V
+	e, ok := c.items[key]
 	if !ok {
-		return "", false
+		return zero, false
 	}
-	ent := e.Value.(*urlEntry)
+	ent := e.Value.(*ttlEntry[V])
 	if now.After(ent.expires) {
 		c.ll.Remove(e)
-		delete(c.items, id)
-		return "", false
+		delete(c.items, key)
+		return zero, false
 	}
 	c.ll.MoveToFront(e)
-	return ent.url, true
+	return ent.val, true
 }
 
-func (c *urlCache) put(id, u string, now time.Time) {
+func (c *ttlCache[V]) put(key string, v V, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[id]; ok {
-		ent := e.Value.(*urlEntry)
-		ent.url, ent.expires = u, now.Add(c.ttl)
+	if e, ok := c.items[key]; ok {
+		ent := e.Value.(*ttlEntry[V])
+		ent.val, ent.expires = v, now.Add(c.ttl)
 		c.ll.MoveToFront(e)
 		return
 	}
-	c.items[id] = c.ll.PushFront(&urlEntry{id: id, url: u, expires: now.Add(c.ttl)})
+	c.items[key] = c.ll.PushFront(&ttlEntry[V]{key: key, val: v, expires: now.Add(c.ttl)})
 	for c.ll.Len() > c.max {
 		old := c.ll.Back()
 		c.ll.Remove(old)
-		delete(c.items, old.Value.(*urlEntry).id)
+		delete(c.items, old.Value.(*ttlEntry[V]).key)
 	}
 }
 
-func (c *urlCache) len() int {
+func (c *ttlCache[V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()

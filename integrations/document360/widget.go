@@ -13,16 +13,15 @@ import (
 	"github.com/latchkey/latchkey/integrations"
 )
 
-// TokenPath is the identity-server path the widget token is requested from.
-//
-// UNSURE (API-FACTS 7a): the stored vendor pages do not give the wire format.
-// Seed 004's C# sample sends an IdentityModel TokenRequest — an OAuth token
-// request, client id/secret as HTTP Basic (IdentityModel's default), grant
-// type "Widget", parameters "payload" (the JSON reader payload) and "id" (the
-// client id) — to "the token endpoint URL from Document360"; the identity
-// server's OAuth token endpoint is /connect/token (seen intercepted, [S32]).
-// The KB-site JWT flow instead posts the same reader JSON to
-// /api/jwt/generate-code and gets a one-time code, not a JWT, so it is not
+// TokenPath is the default path of the widget token endpoint on the
+// identity server. Document360's sample backend posts to "the token endpoint
+// URL from Document360" shown in the widget's JWT settings; the identity
+// server's OAuth token endpoint /connect/token is the likely value but is not
+// confirmed, so the full URL is configurable (widget_token_url). The request
+// is an OAuth token request: client id and secret in HTTP Basic, grant type
+// "Widget", the reader JSON as "payload" and the client id as "id" (see
+// docs/document360.md). The knowledge-base site's JWT flow
+// (/api/jwt/generate-code) returns a one-time code, not a JWT, and is not
 // used here.
 const TokenPath = "/connect/token"
 
@@ -37,8 +36,8 @@ var (
 		"store the client secret from the widget's JWT settings with `latchkey configure document360`")
 )
 
-// WidgetPayload is the reader payload of seed 004, sent JSON-encoded as the
-// "payload" parameter.
+// WidgetPayload is the reader payload of Document360's widget JWT sample,
+// sent JSON-encoded as the "payload" parameter.
 type WidgetPayload struct {
 	Username       string   `json:"username"`
 	FirstName      string   `json:"firstName"`
@@ -51,7 +50,7 @@ type WidgetPayload struct {
 }
 
 // WidgetToken asks Document360's identity server for a reader JWT for the
-// knowledge-base widget (seed 004: latchkey plays "your backend"). The
+// knowledge-base widget (latchkey plays the widget's "your backend"). The
 // reader's details come from the caller; the reader groups, widget id and
 // token validity (clamped to 5..1440 minutes) from the configuration; the
 // client id and secret go in HTTP Basic. It returns the widget's
@@ -67,8 +66,8 @@ func (d *Document360) WidgetToken(ctx context.Context, reader integrations.Reade
 		return zero, errors.New("document360 widget token: set widget_id (the widget's id from its JWT settings)")
 	case d.clientID == "":
 		return zero, errors.New("document360 widget token: set project (the widget client id is the project id) or widget_client_id")
-	case d.identity == nil:
-		return zero, errors.New("document360 widget token: set region or identity_url")
+	case d.widgetURL == nil:
+		return zero, errors.New("document360 widget token: set widget_token_url (the token endpoint URL from the widget's JWT settings), region or identity_url")
 	}
 	username := firstNonEmpty(strings.TrimSpace(reader.Username), strings.TrimSpace(reader.Email))
 	if username == "" {
@@ -89,9 +88,7 @@ func (d *Document360) WidgetToken(ctx context.Context, reader integrations.Reade
 		return zero, fmt.Errorf("document360 widget token: %w", err)
 	}
 	form := url.Values{"grant_type": {WidgetGrantType}, "payload": {string(pj)}, "id": {d.clientID}}
-	u := *d.identity
-	u.Path = d.identity.Path + TokenPath
-	u.RawPath = ""
+	u := *d.widgetURL
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 	if err != nil {
 		return zero, fmt.Errorf("document360 widget token: %w", err)

@@ -12,16 +12,37 @@ type Article struct {
 	Tags       []string
 	Hidden     bool // is_hidden: returned by v2 search with the flag set
 	Draft      bool // is_draft: returned by v2 search with the flag set
+	// The other flags of a v2 hit, returned by v2 search with the flag set
+	// and left out of v3 search (documented as published, visible
+	// articles only).
+	Excluded bool // exclude: excluded from the site's search
+	Deleted  bool // is_deleted
+	Category bool // is_category: the hit is a category, not an article
+	Private  bool // is_private: only signed-in readers of the site see it
+	// DraftSlug, when set, makes the article's latest version an unpublished
+	// draft with this slug: the article lookup returns it unless asked for
+	// the published version (v2 isPublished=true, v3 published=true).
+	DraftSlug string
 }
 
 // SeedArticles returns the sandbox's default knowledge base: 42 articles, a
 // dozen about Go / golang / onboarding, with real HTML (entities, inline
 // code, a script element, broken markup) so snippet handling matters. Two are
-// hidden or draft.
+// hidden or draft; four "sabbatical" hits are excluded, deleted, a category
+// or private (only "Sabbatical policy" may be shown by default); "Parental
+// leave" has an unpublished draft as its latest version.
 func SeedArticles() []Article {
 	type seed struct {
 		title, slug, cat, html string
 		hidden, draft          bool
+	}
+	flagged := []Article{
+		{Title: "Sabbatical policy", Slug: "sabbatical-policy", HTML: `<p>After five years you may take a three-month sabbatical.</p>`},
+		{Title: "Sabbatical policy (2019, archived)", Slug: "sabbatical-policy-2019", HTML: `<p>The old sabbatical rules.</p>`, Excluded: true},
+		{Title: "Sabbatical requests form", Slug: "sabbatical-requests", HTML: `<p>Deleted: sabbatical requests now pass through HR.</p>`, Deleted: true},
+		{Title: "Sabbatical and leave", Slug: "sabbatical-and-leave", HTML: `<p>Category: sabbatical and leave.</p>`, Category: true},
+		{Title: "Sabbatical pay for managers", Slug: "sabbatical-pay-managers", HTML: `<p>Private: sabbatical pay bands.</p>`, Private: true},
+		{Title: "Parental leave", Slug: "parental-leave", HTML: `<p>Parental leave is sixteen weeks, paid.</p>`, DraftSlug: "parental-leave-2027-draft"},
 	}
 	seeds := []seed{
 		{"Onboarding checklist for new engineers", "onboarding-checklist-for-new-engineers", "people",
@@ -121,6 +142,13 @@ func SeedArticles() []Article {
 			Hidden:     s.hidden,
 			Draft:      s.draft,
 		}
+	}
+	for i, a := range flagged {
+		n := len(seeds) + i + 1
+		a.ID = fmt.Sprintf("6f1c%04x-2b7a-4c1e-9d3f-%012x", n, 0xa00000+n)
+		a.CategoryID = "c0ffee00-0000-4000-8000-" + fmt.Sprintf("%012x", 6)
+		a.Tags = []string{"people"}
+		out = append(out, a)
 	}
 	return out
 }

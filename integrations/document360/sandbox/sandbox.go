@@ -28,6 +28,9 @@ const (
 	DefaultWorkspaceID = DefaultVersionID
 	DefaultLang        = "en"
 	DefaultRateWindow  = time.Minute
+	// DefaultWidgetTokenPath is the default path of the widget token
+	// endpoint (the identity server's OAuth token endpoint).
+	DefaultWidgetTokenPath = "/connect/token"
 	// WidgetTokenAudience is the aud claim of the sandbox's widget JWTs.
 	WidgetTokenAudience = "document360-widget"
 	// WidgetTokenIssuer is the iss claim of the sandbox's widget JWTs.
@@ -51,6 +54,10 @@ type Options struct {
 	ClientID, ClientSecret string
 	// WidgetID, when set, must match the payload's widgetId.
 	WidgetID string
+	// WidgetTokenPath is where the widget token endpoint is served
+	// (Document360 shows the URL in the widget's JWT settings); default
+	// DefaultWidgetTokenPath.
+	WidgetTokenPath string
 	// RateLimit is the number of API requests per RateWindow and token
 	// (Document360: 60 or 100 per minute); 0 means unlimited.
 	RateLimit  int
@@ -131,6 +138,9 @@ func New(opts Options) *Server {
 	if opts.ClientID == "" {
 		opts.ClientID = opts.ProjectID
 	}
+	if opts.WidgetTokenPath == "" {
+		opts.WidgetTokenPath = DefaultWidgetTokenPath
+	}
 	if opts.RateWindow <= 0 {
 		opts.RateWindow = DefaultRateWindow
 	}
@@ -172,7 +182,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("GET /v3/projects/{project}/workspaces", s.api(v3, s.v3Workspaces))
 	m.HandleFunc("GET /v3/projects/{project}/workspaces/{ws}/search", s.api(v3, s.v3Search))
 	m.HandleFunc("GET /v3/projects/{project}/articles/{id}", s.api(v3, s.v3Article))
-	m.HandleFunc("POST /connect/token", s.faulty(s.widgetToken))
+	m.HandleFunc("POST "+opts.WidgetTokenPath, s.faulty(s.widgetToken))
 	m.HandleFunc("GET /docs/{slug}", s.page)
 	s.mux = m
 	return s
@@ -461,7 +471,8 @@ func (s *Server) v2Search(w http.ResponseWriter, r *http.Request) {
 		hits = append(hits, map[string]any{
 			"objectID": a.ID, "article_id": a.ID, "title": a.Title, "content": truncate(a.text, 500),
 			"slug": a.Slug, "category_id": a.CategoryID, "version": 1, "tags": a.Tags,
-			"is_hidden": a.Hidden, "is_draft": a.Draft, "is_private": false, "lang_code": s.opts.Lang,
+			"is_hidden": a.Hidden, "is_draft": a.Draft, "is_private": a.Private, "exclude": a.Excluded,
+			"is_deleted": a.Deleted, "is_category": a.Category, "is_category_hidden": false, "lang_code": s.opts.Lang,
 			"breadcrumb": a.Tags, "updated_on_timestamp": 1735689600,
 			"_snippet_result": map[string]any{"content": map[string]any{"value": snippet, "match_level": m.contentLevel}},
 			"_highlight_result": map[string]any{
@@ -476,20 +487,33 @@ func (s *Server) v2Search(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func (s *Server) articleURL(r *http.Request, a *indexed) string {
+func (s *Server) articleURL(r *http.Request, slug string) string {
 	base := s.opts.PublicURL
 	if base == "" {
 		base = "http://" + r.Host
 	}
-	return strings.TrimRight(base, "/") + "/docs/" + url.PathEscape(a.Slug)
+	return strings.TrimRight(base, "/") + "/docs/" + url.PathEscape(slug)
 }
 
-func (s *Server) articleJSON(r *http.Request, a *indexed) map[string]any {
+// articleJSON is the article as the lookup returns it: its latest version,
+// or with published its latest published one. An article with a DraftSlug
+// has a draft as its latest version (status 0, the draft's slug and URL).
+func (s *Server) articleJSON(r *http.Request, a *indexed, published bool) map[string]any {
+	if a.DraftSlug != "" && !published {
+		return map[string]any{
+			"id": a.ID, "title": a.Title + " (draft)", "content": a.text, "html_content": a.HTML,
+			"category_id": a.CategoryID, "project_version_id": s.opts.VersionID,
+			"version_number": 2, "public_version": 1, "latest_version": 2, "enable_rtl": false,
+			"hidden": a.Hidden, "status": 0, "order": 0, "slug": a.DraftSlug, "url": s.articleURL(r, a.DraftSlug),
+			"lang_code": s.opts.Lang, "content_type": "wysiwyg", "description": "",
+			"created_at": "2024-01-15T09:00:00Z", "modified_at": "2025-06-01T12:00:00Z",
+		}
+	}
 	return map[string]any{
 		"id": a.ID, "title": a.Title, "content": a.text, "html_content": a.HTML,
 		"category_id": a.CategoryID, "project_version_id": s.opts.VersionID,
 		"version_number": 1, "public_version": 1, "latest_version": 1, "enable_rtl": false,
-		"hidden": a.Hidden, "status": 3, "order": 0, "slug": a.Slug, "url": s.articleURL(r, a),
+		"hidden": a.Hidden, "status": 3, "order": 0, "slug": a.Slug, "url": s.articleURL(r, a.Slug),
 		"lang_code": s.opts.Lang, "content_type": "wysiwyg", "description": "",
 		"created_at": "2024-01-15T09:00:00Z", "modified_at": "2025-06-01T12:00:00Z",
 	}
@@ -502,7 +526,7 @@ func (s *Server) v2Article(w http.ResponseWriter, r *http.Request) {
 		writeV2Error(w, http.StatusNotFound, "The article does not exist in your project.")
 		return
 	}
-	writeJSON(w, http.StatusOK, v2OK(s.articleJSON(r, a)))
+	writeJSON(w, http.StatusOK, v2OK(s.articleJSON(r, a, r.URL.Query().Get("isPublished") == "true")))
 }
 
 // ---- v3 ------------------------------------------------------------------
@@ -558,7 +582,7 @@ func (s *Server) v3Article(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusNotFound, "NOT_FOUND", "The article does not exist.")
 		return
 	}
-	m := s.articleJSON(r, a)
+	m := s.articleJSON(r, a, r.URL.Query().Get("published") == "true")
 	m["preview_url"] = m["url"]
 	writeJSON(w, http.StatusOK, v3OK(m, nil))
 }
@@ -690,7 +714,7 @@ type payload struct {
 // page serves the public article page that data.url points to.
 func (s *Server) page(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.bySlug[r.PathValue("slug")]
-	if !ok || a.Hidden || a.Draft {
+	if !ok || a.Hidden || a.Draft || a.Deleted || a.Category {
 		http.NotFound(w, r)
 		return
 	}
@@ -729,7 +753,7 @@ func (s *Server) search(query string, withHidden bool) []match {
 	}
 	var out []match
 	for _, a := range s.articles {
-		if !withHidden && (a.Hidden || a.Draft) {
+		if !withHidden && (a.Hidden || a.Draft || a.Excluded || a.Deleted || a.Category || a.Private) {
 			continue
 		}
 		m := match{a: a, terms: terms}
