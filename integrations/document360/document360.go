@@ -29,7 +29,7 @@ const (
 const (
 	MinTokenValidity     = 5
 	MaxTokenValidity     = 1440
-	DefaultTokenValidity = 15 // the seed's example value
+	DefaultTokenValidity = 15 // the value of Document360's sample backend
 )
 
 // apiHosts are the Document360 API hosts per data centre (all three are in
@@ -252,8 +252,8 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 		d.pageSize = n
 	}
 
-	// Widget: client id is the project id unless told otherwise (seed 004:
-	// "the client ID will be your project ID").
+	// Widget: client id is the project id unless told otherwise (the widget
+	// JWT documentation: "the client ID will be your project ID").
 	d.clientID = s("widget_client_id")
 	if d.clientID == "" {
 		d.clientID = strings.TrimSpace(cfg.ClientID)

@@ -77,7 +77,7 @@ func TestArticleLinkTemplates(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{
-		"https://kb.example.com/docs/",                 // no {slug}
+		"https://kb.example.com/docs/",                  // no {slug}
 		"https://kb.example.com/docs/{category}/{slug}", // unknown placeholder
 		"https://{lang}.example.com/docs/{slug}",        // placeholder in the host
 		"http://kb.example.com/docs/{slug}",             // not https

@@ -25,7 +25,8 @@ import (
 // used here.
 const TokenPath = "/connect/token"
 
-// WidgetGrantType is the seed's grant type for the widget token request.
+// WidgetGrantType is the grant type of the widget token request in
+// Document360's sample backend.
 const WidgetGrantType = "Widget"
 
 // Errors of WidgetToken for a configuration that cannot work.

@@ -404,7 +404,8 @@ func v2OK(data any) map[string]any {
 		"errors": []any{}, "warnings": []any{}, "information": []any{}}
 }
 
-// writeV2Error writes the v2 error envelope (API-FACTS: errors[].description).
+// writeV2Error writes the v2 error envelope (errors[].description, the shape
+// of the v2 reference's 400 answer).
 func writeV2Error(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"extension_data": nil, "success": false,
 		"errors": []any{map[string]any{"extension_data": nil, "stack_trace": nil,
@@ -671,7 +672,7 @@ func (s *Server) widgetToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "widgetId is unknown.")
 		return
 	}
-	granted := min(max(p.TokenValidity, 5), 1440) // the seed: nearest valid value
+	granted := min(max(p.TokenValidity, 5), 1440) // moved to the nearest valid value, like Document360
 	now := s.opts.Now()
 	claims := jwt.MapClaims{
 		"iss": WidgetTokenIssuer, "aud": WidgetTokenAudience, "sub": p.Username,

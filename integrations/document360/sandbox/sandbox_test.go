@@ -173,7 +173,7 @@ func TestWidgetEndpoint(t *testing.T) {
 		return `{"username":"jd","firstName":"J","lastName":"D","emailId":"jd@example.com","readerGroupIds":` + groups +
 			`,"tokenValidity":` + itoa(validity) + `,"widgetId":"w1","projectId":"` + DefaultProjectID + `"}`
 	}
-	// The seed's JSON body; the server clamps like Document360.
+	// A JSON body of the reader payload; the server clamps like Document360.
 	for _, c := range []struct{ in, want int }{{1, 5}, {5, 5}, {1440, 1440}, {5000, 1440}} {
 		st, m := postToken(t, srv, DefaultProjectID, secret, "application/json", payload(c.in, `["g1"]`))
 		if st != 200 || m["expires_in"] != float64(c.want*60) {
