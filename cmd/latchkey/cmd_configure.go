@@ -164,7 +164,7 @@ Examples:
 		{"region", "document360: data centre eu, us or ca"},
 		{"project", "document360: project id"},
 		{"version", "document360: project version (workspace) id"},
-		{"lang", "document360: language code (default en)"},
+		{"lang", "document360: language code, sent as written (default en; e.g. pt-BR)"},
 		{"username", "the user name for the JWT-bearer grant"},
 		{"signin", "docebo: signed-in links form: oauth2_response (default) or token_exchange (experimental: an endpoint no Docebo documentation describes)"},
 		{"jwt-audience", "docebo: the \"aud\" of JWT-bearer assertions (default: the --url host; e.g. acme.docebosaas.com for a platform on a custom domain)"},
