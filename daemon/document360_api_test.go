@@ -4,12 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
@@ -106,19 +106,14 @@ func TestWidgetTokenGETFromConfiguredEndpoint(t *testing.T) {
 	if code := h.api("GET", "/v1/integrations/document360/widget-token", nil); code != http.StatusForbidden {
 		t.Fatalf("GET widget token with a JWT: %d, want 403", code)
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar}
-	r, err := c.Get(h.d.inj.NewMenuCode())
-	if err != nil || r.StatusCode != 200 {
-		t.Fatalf("menu code exchange: %v %v", r, err)
-	}
-	r.Body.Close()
+	sess := menuSession(t, h)
 	get := func(hdr map[string]string) (int, string) {
 		req, _ := http.NewRequest("GET", base+"/v1/integrations/document360/widget-token", nil)
+		req.Header.Set(injector.MenuSessionHeader, sess)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
-		r, err := c.Do(req)
+		r, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

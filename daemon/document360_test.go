@@ -133,29 +133,11 @@ func TestWidgetTokenNeedsMenuSession(t *testing.T) {
 	if code := h.api("POST", "/v1/integrations/document360/widget-token", nil); code < 400 {
 		t.Fatalf("widget token with a JWT: %d", code)
 	}
-	// The menu page's way: the code from the URL's fragment, exchanged for a
-	// session that goes in a header.
-	menuURL, _ := url.Parse(h.d.inj.NewMenuCode())
-	req, _ := http.NewRequest("POST", base+injector.MenuSessionPath,
-		strings.NewReader(`{"code":"`+strings.TrimPrefix(menuURL.Fragment, "code=")+`"}`))
+	sess := menuSession(t, h)
+	req, _ := http.NewRequest("POST", base+"/v1/integrations/document360/widget-token", nil)
 	req.Header.Set("Origin", base)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(injector.MenuSessionHeader, sess)
 	r, err := http.DefaultClient.Do(req)
-	if err != nil || r.StatusCode != 200 {
-		t.Fatalf("menu code exchange: %v %v", r, err)
-	}
-	var sess struct {
-		Session string `json:"session"`
-	}
-	err = json.NewDecoder(r.Body).Decode(&sess)
-	r.Body.Close()
-	if err != nil || sess.Session == "" {
-		t.Fatalf("menu code exchange: no session (%v)", err)
-	}
-	req, _ = http.NewRequest("POST", base+"/v1/integrations/document360/widget-token", nil)
-	req.Header.Set("Origin", base)
-	req.Header.Set(injector.MenuSessionHeader, sess.Session)
-	r, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +168,29 @@ func assertNotOnDisk(t *testing.T, dir, secret string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// menuSession opens a menu session the menu page's way: the one-time code
+// from the menu URL's fragment, exchanged by POST for the session the page
+// sends in a header.
+func menuSession(t *testing.T, h *harness) string {
+	t.Helper()
+	base := "http://" + h.d.listenAddr
+	menuURL, _ := url.Parse(h.d.inj.NewMenuCode())
+	req, _ := http.NewRequest("POST", base+injector.MenuSessionPath,
+		strings.NewReader(`{"code":"`+strings.TrimPrefix(menuURL.Fragment, "code=")+`"}`))
+	req.Header.Set("Origin", base)
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("menu code exchange: %v %v", r, err)
+	}
+	defer r.Body.Close()
+	var sess struct {
+		Session string `json:"session"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&sess); err != nil || sess.Session == "" {
+		t.Fatalf("menu code exchange: no session (%v)", err)
+	}
+	return sess.Session
 }
