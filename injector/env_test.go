@@ -280,6 +280,12 @@ func newEnv(t *testing.T, mut ...func(*Config)) *env {
 			io.WriteString(w, "part one, ")
 			w.(http.Flusher).Flush()
 			io.WriteString(w, "part two")
+		case "/api/reply": // answers with each "h" query value ("Name: value") as a header
+			for _, h := range r.URL.Query()["h"] {
+				k, v, _ := strings.Cut(h, ": ")
+				w.Header().Add(k, v)
+			}
+			w.WriteHeader(http.StatusFound)
 		case "/api/echo-body": // what record read of the body
 			all := e.up.all()
 			io.WriteString(w, all[len(all)-1].Body)

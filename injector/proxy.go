@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -89,60 +91,113 @@ func validName(n string) bool {
 	return true
 }
 
+// requestDenied lists the caller headers that never reach an integration,
+// as lower-case, dash-separated names ('_' is compared as '-', so
+// X_Forwarded_For is X-Forwarded-For). A deny-list rather than an allow-list:
+// callers are the user's own programs speaking the integration's API, whose
+// content headers (Accept, Content-Type, If-Match, vendor headers, …) the
+// injector cannot enumerate; what it must stop is known and closed:
+//   - credentials of the caller: Authorization, cookies;
+//   - hop-by-hop and framing headers, which belong to the caller's
+//     connection, not the upstream one;
+//   - browser context, which would tell the upstream about the loopback page;
+//   - every header by which a proxy in front of an upstream reports the
+//     client's address or the original URL, host or method: an upstream
+//     (or its CDN) that trusts one of them would believe the caller instead
+//     of the connection (a spoofed client IP, an access rule bypassed, a GET
+//     turned into a DELETE).
+//
+// Prefixes (requestDeniedPrefixes) cover the families: X-Forwarded-*,
+// Proxy-*, Sec-*.
+var requestDenied = headerSet(
+	// credentials
+	"authorization", "cookie", "cookie2",
+	// hop-by-hop and framing
+	"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "expect", "host",
+	// browser context
+	"origin", "referer",
+	// client address and proxy chain
+	"forwarded", "via", "x-real-ip", "x-client-ip", "client-ip", "true-client-ip",
+	"cf-connecting-ip", "cf-connecting-ipv6", "cf-pseudo-ipv4", "fastly-client-ip", "x-cluster-client-ip",
+	"x-originating-ip", "x-remote-ip", "x-remote-addr", "x-proxyuser-ip", "wl-proxy-client-ip",
+	"x-envoy-external-address", "x-envoy-internal", "x-appengine-user-ip", "x-azure-clientip",
+	"x-azure-socketip", "akamai-client-ip", "x-host", "x-http-host-override",
+	// original URL and method overrides
+	"x-original-url", "x-original-uri", "x-rewrite-url", "x-override-url", "x-original-host",
+	"x-original-method", "x-http-method-override", "x-http-method", "x-method-override",
+)
+
+var requestDeniedPrefixes = []string{"x-forwarded", "proxy-", "sec-"}
+
+// responseDenied lists the upstream headers that never reach the caller:
+// they would act on the injector's own origin (127.0.0.1:port), which every
+// integration and the menu share, rather than on the upstream's:
+//   - state and navigation: Set-Cookie, Clear-Site-Data (could wipe the
+//     menu's storage), Refresh (a redirect that bypasses the Location
+//     check), Link (preload, prefetch or preconnect from the injector's
+//     origin);
+//   - origin policies: Alt-Svc, Strict-Transport-Security, NEL, Report-To,
+//     Reporting-Endpoints, Expect-CT, Public-Key-Pins, Service-Worker-Allowed,
+//     Origin-Agent-Cluster, CORS (Access-Control-*) and the security headers
+//     the injector sets itself (CSP, X-Frame-Options, …);
+//   - hop-by-hop and framing headers.
+var responseDenied = headerSet(
+	"set-cookie", "set-cookie2", "clear-site-data", "refresh", "link",
+	"alt-svc", "strict-transport-security", "nel", "report-to", "reporting-endpoints", "expect-ct",
+	"public-key-pins", "public-key-pins-report-only", "service-worker-allowed", "origin-agent-cluster",
+	"content-security-policy", "content-security-policy-report-only", "x-frame-options",
+	"x-content-type-options", "referrer-policy", "permissions-policy", "feature-policy",
+	"cross-origin-opener-policy", "cross-origin-embedder-policy", "cross-origin-resource-policy",
+	"x-xss-protection", "x-permitted-cross-domain-policies", "x-dns-prefetch-control",
+	"connection", "keep-alive", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate",
+	"proxy-connection",
+)
+
+var responseDeniedPrefixes = []string{"access-control-"}
+
+// maxDeniedName bounds the names the sets hold (longer names are in none).
+const maxDeniedName = 40
+
+func headerSet(names ...string) map[string]struct{} {
+	m := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		if len(n) > maxDeniedName || n != strings.ToLower(n) || strings.Contains(n, "_") {
+			panic("injector: bad header name in a filter set: " + n)
+		}
+		m[n] = struct{}{}
+	}
+	return m
+}
+
+// inHeaderSet reports whether k, compared case-insensitively with '_' as
+// '-', is in set or starts with one of prefixes. It does not allocate.
+func inHeaderSet(k string, set map[string]struct{}, prefixes []string) bool {
+	for _, p := range prefixes {
+		if hasPrefixFold(k, p) {
+			return true
+		}
+	}
+	if len(k) > maxDeniedName {
+		return false
+	}
+	var buf [maxDeniedName]byte
+	for i := 0; i < len(k); i++ {
+		buf[i] = lowerDash(k[i])
+	}
+	_, ok := set[string(buf[:len(k)])]
+	return ok
+}
+
 // dropRequestHeader reports whether a caller header must not reach the
-// integration. Names compare case-insensitively with '_' equal to '-'.
+// integration (requestDenied).
 func dropRequestHeader(k string) bool {
-	if hasPrefixFold(k, "x-forwarded") || hasPrefixFold(k, "proxy-") || hasPrefixFold(k, "sec-") {
-		return true
-	}
-	switch len(k) {
-	case 2:
-		return eqFold(k, "te")
-	case 3:
-		return eqFold(k, "via")
-	case 4:
-		return eqFold(k, "host")
-	case 6:
-		return eqFold(k, "cookie") || eqFold(k, "origin") || eqFold(k, "expect")
-	case 7:
-		return eqFold(k, "referer") || eqFold(k, "trailer") || eqFold(k, "upgrade") || eqFold(k, "cookie2")
-	case 9:
-		return eqFold(k, "forwarded") || eqFold(k, "x-real-ip")
-	case 10:
-		return eqFold(k, "connection") || eqFold(k, "keep-alive")
-	case 13:
-		return eqFold(k, "authorization")
-	case 17:
-		return eqFold(k, "transfer-encoding") || eqFold(k, "x-client-ip")
-	}
-	return false
+	return inHeaderSet(k, requestDenied, requestDeniedPrefixes)
 }
 
 // dropResponseHeader reports whether an upstream header must not reach the
-// caller (cookies, hop-by-hop, and the headers the injector owns).
+// caller (responseDenied).
 func dropResponseHeader(k string) bool {
-	if hasPrefixFold(k, "access-control-") {
-		return true
-	}
-	switch len(k) {
-	case 7:
-		return eqFold(k, "trailer") || eqFold(k, "upgrade")
-	case 10:
-		return eqFold(k, "set-cookie") || eqFold(k, "connection") || eqFold(k, "keep-alive")
-	case 11:
-		return eqFold(k, "set-cookie2")
-	case 15:
-		return eqFold(k, "x-frame-options") || eqFold(k, "referrer-policy")
-	case 17:
-		return eqFold(k, "transfer-encoding")
-	case 18:
-		return eqFold(k, "proxy-authenticate")
-	case 22:
-		return eqFold(k, "x-content-type-options")
-	case 23:
-		return eqFold(k, "content-security-policy")
-	}
-	return false
+	return inHeaderSet(k, responseDenied, responseDeniedPrefixes)
 }
 
 func lowerDash(c byte) byte {
@@ -288,7 +343,9 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 		if eqFold(ks, "location") {
 			u := &url.URL{Scheme: base.Scheme, Host: base.Host, Path: base.Path + "/" + upath,
 				RawPath: base.EscapedPath() + "/" + rest}
-			out.Set("Location", rewriteLocation(string(v), u, base, name))
+			if loc, ok := rewriteLocation(string(v), u, base, name, s.isSelf); ok {
+				out.Set("Location", loc)
+			}
 			continue
 		}
 		out.AddBytesKV(k, v)
@@ -418,27 +475,125 @@ func connectionListsFold(conn []byte, name string) bool {
 	return false
 }
 
-// rewriteLocation maps a redirect on the integration's own origin, under its
-// base path, to the matching proxy path; any other Location is returned
-// unchanged (the caller reaching it carries no integration token).
-func rewriteLocation(loc string, reqURL, base *url.URL, name string) string {
+// rewriteLocation decides the Location passed back for an upstream
+// redirect, resolved against the upstream request URL reqURL:
+//   - on the integration's own origin, under its base path: the matching
+//     proxy path of the same integration (following it stays within what
+//     the caller asked for);
+//   - any other http(s) URL: returned absolute, so that a path on the
+//     upstream's origin outside the base path is not read by the caller as
+//     a path of the injector;
+//   - none (ok false) when the URL is not http(s), cannot be parsed, would
+//     make a proxy path cleanProxyPath refuses, or names the injector
+//     itself (self): a caller that follows redirects with its credentials
+//     would send its JWT there, on a request the upstream chose.
+func rewriteLocation(loc string, reqURL, base *url.URL, name string, self func(*url.URL) bool) (string, bool) {
 	lu, err := reqURL.Parse(loc)
-	if err != nil {
-		return loc
+	if err != nil || (lu.Scheme != "http" && lu.Scheme != "https") || lu.Host == "" {
+		return "", false
 	}
-	if lu.Scheme != base.Scheme || lu.Host != base.Host || lu.User != nil {
-		return loc
+	if lu.Scheme == base.Scheme && lu.Host == base.Host && lu.User == nil {
+		bp := base.EscapedPath()
+		p := lu.EscapedPath()
+		if strings.HasPrefix(p, bp+"/") || p == bp {
+			rest := strings.TrimPrefix(strings.TrimPrefix(p, bp), "/")
+			if _, err := cleanProxyPath(rest); err != nil {
+				return "", false
+			}
+			out := proxyPrefix + name + "/" + rest
+			if lu.RawQuery != "" {
+				out += "?" + lu.RawQuery
+			}
+			return out, true
+		}
 	}
-	bp := base.EscapedPath()
-	p := lu.EscapedPath()
-	if !strings.HasPrefix(p, bp+"/") && p != bp {
-		return loc
+	if self != nil && self(lu) {
+		return "", false
 	}
-	out := proxyPrefix + name + "/" + strings.TrimPrefix(strings.TrimPrefix(p, bp), "/")
-	if lu.RawQuery != "" {
-		out += "?" + lu.RawQuery
+	return lu.String(), true
+}
+
+// isSelf reports whether u reaches one of the injector's TCP listeners: a
+// listener's port (the scheme's default when u has none) on any loopback
+// or unspecified address in any spelling a client accepts (localhost and
+// *.localhost, 127.0.0.0/8 and ::1 in IPv6, IPv4-mapped, and the decimal,
+// octal and hexadecimal IPv4 forms URL parsers normalise, 0.0.0.0), or on
+// any host at all when a listener is not on loopback.
+func (s *Server) isSelf(u *url.URL) bool {
+	set := s.hosts.Load()
+	if set == nil {
+		return false
 	}
-	return out
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	if !set.ports[strings.TrimLeft(port, "0")] && !set.ports[port] {
+		return false
+	}
+	return set.nonLoopback || reachesLocalHost(u.Hostname())
+}
+
+// reachesLocalHost reports whether a URL host names this machine's loopback
+// (or unspecified) address.
+func reachesLocalHost(host string) bool {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	if i := strings.IndexByte(h, '%'); i >= 0 {
+		h = h[:i] // an IPv6 zone
+	}
+	ip := net.ParseIP(h)
+	if ip == nil {
+		ip = parseLooseIPv4(h)
+	}
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
+
+// parseLooseIPv4 parses the IPv4 forms of the WHATWG URL standard (and
+// inet_aton): one to four parts, each decimal, octal (leading 0) or
+// hexadecimal (0x), the last filling the remaining bytes ("127.1",
+// "2130706433", "0x7f.0.0.1"). It returns nil for anything else.
+func parseLooseIPv4(h string) net.IP {
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 || h == "" {
+		return nil
+	}
+	var vals []uint64
+	for _, p := range parts {
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x"):
+			base, p = 16, p[2:]
+			if p == "" {
+				p = "0"
+			}
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return nil
+		}
+		vals = append(vals, v)
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 255 {
+			return nil
+		}
+		n |= v << (8 * (3 - i))
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) {
+		return nil
+	}
+	n |= last
+	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 }
 
 // scrub returns an error's text without any URL query (url.Error carries
