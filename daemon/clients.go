@@ -133,24 +133,25 @@ func (d *Daemon) revokeClientTokens(ctx context.Context) error {
 }
 
 // AuthenticateClient checks a personal client's credentials and returns the
-// integrations it may use (injector.ClientAuthenticator).
-func (d *Daemon) AuthenticateClient(ctx context.Context, id, secret string) ([]string, error) {
+// integrations it may use and its expiry, which caps the lifetime of the
+// JWT minted for it (injector.ClientAuthenticator).
+func (d *Daemon) AuthenticateClient(ctx context.Context, id, secret string) ([]string, time.Time, error) {
 	c, err := d.store.GetClient(ctx, id)
 	if err != nil {
 		// Still hash, so timing does not tell unknown ids from wrong secrets.
 		h := sha256.Sum256([]byte(secret))
 		subtle.ConstantTimeCompare(h[:], h[:])
-		return nil, errInvalidClient
+		return nil, time.Time{}, errInvalidClient
 	}
 	h := sha256.Sum256([]byte(secret))
 	ok := subtle.ConstantTimeCompare(h[:], c.SecretHash) == 1
 	if !ok || clientInfo(c, time.Now()).State != "active" {
-		return nil, errInvalidClient
+		return nil, time.Time{}, errInvalidClient
 	}
 	if len(c.Integrations) == 0 {
-		return allIntegrations, nil
+		return allIntegrations, c.ExpiresAt, nil
 	}
-	return c.Integrations, nil
+	return c.Integrations, c.ExpiresAt, nil
 }
 
 func clientInfo(c sqlitestore.Client, now time.Time) ClientInfo {

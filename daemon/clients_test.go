@@ -216,9 +216,20 @@ func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
 		t.Fatal("a client without --expires got an expiry")
 	}
 
-	short := h.createClient(CreateClientRequest{Name: "short", Expires: 300 * time.Millisecond})
-	if code, _ := h.clientToken(short.ID, short.Secret, true); code != 200 && h.clientState(short.ID) == "active" {
-		t.Fatalf("a fresh short-lived client was refused: %d", code)
+	// A client that expires in 2 s gets a JWT that expires with it (not the
+	// 15 min default), and that JWT is refused as soon as the client expired.
+	short := h.createClient(CreateClientRequest{Name: "short", Expires: 2 * time.Second})
+	code, tr = h.clientToken(short.ID, short.Secret, true)
+	if code != 200 {
+		t.Fatalf("a fresh short-lived client was refused: %d %+v", code, tr)
+	}
+	_, claims := jwtParts(t, tr.AccessToken)
+	exp := time.Unix(int64(claims["exp"].(float64)), 0)
+	if tr.ExpiresIn > 2 || exp.After(*short.ExpiresAt) {
+		t.Fatalf("the client expires at %v, its JWT at %v (expires_in %d)", short.ExpiresAt, exp, tr.ExpiresIn)
+	}
+	if code := h.bearerGet(tr.AccessToken, "/v1/proxy/docebo/manage/v1/user/session"); code != 200 && time.Now().Before(exp) {
+		t.Fatalf("the short client's JWT before its expiry: %d", code)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for h.clientState(short.ID) != "expired" {
@@ -226,6 +237,9 @@ func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
 			t.Fatal("the client never expired")
 		}
 		time.Sleep(20 * time.Millisecond) // polling an observable condition, bounded
+	}
+	if code := h.bearerGet(tr.AccessToken, "/v1/status"); code != 401 {
+		t.Fatalf("the JWT of an expired client: %d", code)
 	}
 	if code, tr := h.clientToken(short.ID, short.Secret, true); code != 401 || tr.Error != "invalid_client" {
 		t.Fatalf("expired client: %d %+v", code, tr)

@@ -3,8 +3,11 @@ package daemon
 import (
 	"context"
 	"os"
+	"slices"
 	"time"
 
+	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/keychain"
 	"github.com/latchkey/latchkey/vault/store"
@@ -81,8 +84,41 @@ type DesktopStatus struct {
 // configuration.
 const StateNotConfigured = "not_configured"
 
-// Status computes the status document (injector.Backend).
-func (d *Daemon) Status(ctx context.Context) (any, error) { return d.StatusDoc(ctx) }
+// Status computes the status document for the caller of the local API
+// (injector.Backend): see forCaller.
+func (d *Daemon) Status(ctx context.Context) (any, error) {
+	st, err := d.StatusDoc(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := injector.CallerClaims(ctx) // none: treated as the narrowest caller
+	return st.forCaller(c), nil
+}
+
+// forCaller cuts the status document to what caller c may see. A caller
+// with full scope ("*": the menu, the CLI, an unscoped token) sees it all.
+// A scoped caller sees only the integrations in its scope, and of the
+// identity only whether one is signed in: not its subject, name, email or
+// groups, nor the subject the records are bound to, nor the remote store's
+// last error (which may be about any integration).
+func (st *Status) forCaller(c auth.Claims) *Status {
+	if slices.Contains(c.Scope, "*") {
+		return st
+	}
+	out := *st
+	out.BoundTo = ""
+	out.Integrations = []IntegrationStatus{}
+	for _, is := range st.Integrations {
+		if c.Allows(is.Name) {
+			out.Integrations = append(out.Integrations, is)
+		}
+	}
+	if st.Identity != nil {
+		out.Identity = &IdentityStatus{Issuer: st.Identity.Issuer, SignedIn: st.Identity.SignedIn}
+	}
+	out.Sync.LastError = ""
+	return &out
+}
 
 // StatusDoc computes the status document.
 func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {

@@ -13,7 +13,8 @@ import (
 // opened per call.
 type Backend interface {
 	// Status is the daemon's status document (served as JSON as is by
-	// GET /v1/status). It never contains a token.
+	// GET /v1/status), cut to the scope of the caller that CallerClaims(ctx)
+	// returns. It never contains a token.
 	Status(ctx context.Context) (any, error)
 	// Connected returns the integrations that currently have a token, in a
 	// stable order, each with the Tokens to use for it.
@@ -39,10 +40,11 @@ type Backend interface {
 
 // ClientAuthenticator is implemented by a Backend that supports personal
 // OAuth2 clients (POST /oauth2/token, grant client_credentials). It returns
-// the integrations the client may use; a wrong, expired or revoked client is
-// an error (served as invalid_client).
+// the integrations the client may use and when the client expires (zero:
+// never; the token minted for it expires no later); a wrong, expired or
+// revoked client is an error (served as invalid_client).
 type ClientAuthenticator interface {
-	AuthenticateClient(ctx context.Context, clientID, secret string) (scope []string, err error)
+	AuthenticateClient(ctx context.Context, clientID, secret string) (scope []string, expires time.Time, err error)
 }
 
 // ConnectedIntegration pairs an integration with the tokens to call it.

@@ -128,6 +128,7 @@ type backend struct {
 	audit   []AuditEntry
 	clients map[string]string // id → secret
 	scopes  map[string][]string
+	expires map[string]time.Time // client id → expiry (none: never)
 	started []string
 	finish  []url.Values
 }
@@ -180,13 +181,13 @@ func (b *backend) Audit(ctx context.Context, entries []AuditEntry) {
 func (b *backend) Reader(ctx context.Context) integrations.Reader {
 	return integrations.Reader{Username: "alice", Email: "alice@example.com"}
 }
-func (b *backend) AuthenticateClient(ctx context.Context, id, secret string) ([]string, error) {
+func (b *backend) AuthenticateClient(ctx context.Context, id, secret string) ([]string, time.Time, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if s, ok := b.clients[id]; ok && s == secret {
-		return b.scopes[id], nil
+		return b.scopes[id], b.expires[id], nil
 	}
-	return nil, fmt.Errorf("unknown client")
+	return nil, time.Time{}, fmt.Errorf("unknown client")
 }
 
 func (b *backend) audits() []AuditEntry {

@@ -2,10 +2,12 @@ package injector
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
@@ -47,7 +49,7 @@ func (s *Server) withCaller(allowMenu, allowBearer bool, h func(http.ResponseWri
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, c *caller) {
-	st, err := s.backend.Status(r.Context())
+	st, err := s.backend.Status(withCallerClaims(r.Context(), c.Claims))
 	if err != nil {
 		s.log.Warn("status failed", "error", err.Error())
 		writeError(w, http.StatusInternalServerError, "status_failed", err.Error())
@@ -255,7 +257,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
-	scope, err := ca.AuthenticateClient(r.Context(), id, secret)
+	scope, clientExpiry, err := ca.AuthenticateClient(r.Context(), id, secret)
 	if err != nil {
 		s.log.Info("client authentication failed", "client", id)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
@@ -273,8 +275,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}
 		scope = narrowed
 	}
-	ttl := s.cfg.ClientTokenTTL
-	tok, err := s.cfg.Issuer.Mint(auth.SourceClientPrefix+id, scope, ttl)
+	// The token expires with the client, if the client expires first.
+	start := time.Now()
+	tok, exp, err := s.cfg.Issuer.MintBefore(auth.SourceClientPrefix+id, scope, s.cfg.ClientTokenTTL, clientExpiry)
+	if errors.Is(err, auth.ErrNoLifetimeLeft) {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "the client expires within a second")
+		return
+	}
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "could not mint a token")
 		return
@@ -282,7 +289,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
-		"expires_in":   int(ttl.Seconds()),
+		"expires_in":   int(exp.Sub(start.Truncate(time.Second)).Seconds()),
 	}
 	if len(scope) > 0 {
 		resp["scope"] = strings.Join(scope, " ")

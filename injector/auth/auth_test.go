@@ -168,17 +168,49 @@ func TestLocalTokens(t *testing.T) {
 		})
 	}
 
-	// Leeway: 20s past exp is accepted on a fresh verification, 31s is not.
+	// No leeway for local tokens (one clock mints and verifies them): valid
+	// up to exp, refused from exp on, cached or not.
 	short, _ := iss.Mint("alice", nil, time.Minute)
-	clk.Add(time.Minute + 20*time.Second)
+	clk.Add(time.Minute - time.Second)
 	v2, _ := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now})
 	if _, err := v2.Verify(ctx, short); err != nil {
-		t.Fatalf("within leeway: %v", err)
+		t.Fatalf("a second before exp: %v", err)
 	}
-	clk.Add(11 * time.Second)
+	clk.Add(time.Second)
 	v3, _ := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now})
 	if _, err := v3.Verify(ctx, short); err == nil {
-		t.Fatal("past leeway accepted")
+		t.Fatal("accepted at exp")
+	}
+	if _, err := v2.Verify(ctx, short); err == nil {
+		t.Fatal("accepted at exp from the cache")
+	}
+}
+
+// A token minted for a holder that expires (a personal client) expires
+// with it, in whole seconds, never after.
+func TestMintBeforeCapsTheExpiry(t *testing.T) {
+	clk := newClock()
+	iss := newIssuer(t, clk)
+	v, _ := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now})
+	ctx := context.Background()
+	clientExpiry := clk.Now().Add(1500 * time.Millisecond)
+	tok, exp, err := iss.MintBefore("client:lkc_x", []string{"docebo"}, 15*time.Minute, clientExpiry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exp.After(clientExpiry) || !exp.After(clk.Now()) {
+		t.Fatalf("exp %v, client expiry %v, now %v", exp, clientExpiry, clk.Now())
+	}
+	c, err := v.Verify(ctx, tok)
+	if err != nil || !c.Expiry.Equal(exp) {
+		t.Fatalf("claims %+v %v", c, err)
+	}
+	clk.Add(clientExpiry.Sub(clk.Now()))
+	if _, err := v.Verify(ctx, tok); err == nil {
+		t.Fatal("the token outlived its holder")
+	}
+	if _, _, err := iss.MintBefore("client:lkc_x", nil, time.Minute, clk.Now().Add(300*time.Millisecond)); !errors.Is(err, ErrNoLifetimeLeft) {
+		t.Fatalf("a token with no second left: %v", err)
 	}
 }
 
@@ -202,7 +234,7 @@ func TestCache(t *testing.T) {
 		t.Fatalf("cached verify: %+v %v", c, err)
 	}
 	v.localParser = saved
-	// Past exp (and the leeway), the cached entry no longer answers and the
+	// Past exp, the cached entry no longer answers and the
 	// full verification refuses the token.
 	clk.Add(time.Minute + 31*time.Second)
 	if _, err := v.Verify(ctx, tok); err == nil {

@@ -72,20 +72,46 @@ func (i *Issuer) SetClock(now func() time.Time) { i.now = now }
 // Mint returns a signed token for sub allowed to use the integrations in
 // scope ("*" for all; empty for none) for ttl.
 func (i *Issuer) Mint(sub string, scope []string, ttl time.Duration) (string, error) {
+	tok, _, err := i.MintBefore(sub, scope, ttl, time.Time{})
+	return tok, err
+}
+
+// ErrNoLifetimeLeft is returned by MintBefore when notAfter leaves the token
+// no whole second of life.
+var ErrNoLifetimeLeft = errors.New("auth: mint: no lifetime left before the holder's own expiry")
+
+// MintBefore is Mint with the expiry capped at notAfter (zero: no cap), for
+// a holder that itself expires (a personal client): the token's exp, in
+// whole seconds, is never after notAfter. It returns the token and its
+// expiry, or ErrNoLifetimeLeft when that expiry would not be in the future.
+func (i *Issuer) MintBefore(sub string, scope []string, ttl time.Duration, notAfter time.Time) (string, time.Time, error) {
 	if sub == "" {
-		return "", errors.New("auth: mint: empty subject")
+		return "", time.Time{}, errors.New("auth: mint: empty subject")
 	}
 	if ttl <= 0 {
-		return "", fmt.Errorf("auth: mint: ttl must be positive, got %s", ttl)
+		return "", time.Time{}, fmt.Errorf("auth: mint: ttl must be positive, got %s", ttl)
 	}
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
-		return "", fmt.Errorf("auth: mint: %w", err)
+		return "", time.Time{}, fmt.Errorf("auth: mint: %w", err)
 	}
 	if scope == nil {
 		scope = []string{}
 	}
-	now := i.now().Truncate(time.Second)
+	t0 := i.now()
+	now := t0.Truncate(time.Second)
+	// NumericDate keeps whole seconds (rounding down), so exp is not after
+	// the cap once written.
+	exp := now.Add(ttl).Truncate(time.Second)
+	if !notAfter.IsZero() && notAfter.Before(exp) {
+		exp = notAfter.Truncate(time.Second)
+	}
+	if !exp.After(t0) {
+		if notAfter.IsZero() {
+			return "", time.Time{}, fmt.Errorf("auth: mint: ttl %s leaves the token no whole second of life", ttl)
+		}
+		return "", time.Time{}, ErrNoLifetimeLeft
+	}
 	c := localClaims{
 		Scope: scope,
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -94,7 +120,7 @@ func (i *Issuer) Mint(sub string, scope []string, ttl time.Duration) (string, er
 			Audience:  jwt.ClaimStrings{i.audience},
 			IssuedAt:  jwt.NewNumericDate(now),
 			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+			ExpiresAt: jwt.NewNumericDate(exp),
 			ID:        hex.EncodeToString(jti[:]),
 		},
 	}
@@ -102,9 +128,9 @@ func (i *Issuer) Mint(sub string, scope []string, ttl time.Duration) (string, er
 	t.Header["kid"] = i.kid
 	s, err := t.SignedString(i.priv)
 	if err != nil {
-		return "", fmt.Errorf("auth: mint: %w", err)
+		return "", time.Time{}, fmt.Errorf("auth: mint: %w", err)
 	}
-	return s, nil
+	return s, exp, nil
 }
 
 // JWKS returns the issuer's public key as a JSON Web Key Set.
