@@ -65,9 +65,13 @@ type IdentityConfig struct {
 	ClientID   string   `toml:"client_id,omitempty"`
 	AuthMethod string   `toml:"auth_method,omitempty"` // client_secret_basic | client_secret_post
 	Scopes     []string `toml:"scopes,omitempty"`
-	// Audience accepted on provider JWTs presented to the injector
-	// (defaults to ClientID).
-	Audience string `toml:"audience,omitempty"`
+	// LocalAudience is the aud a provider JWT must carry to be accepted
+	// at the injector (the local API). Unset, the injector accepts no
+	// provider JWT. It must differ from ClientID: a token whose aud names
+	// ClientID (the ID token latchkey itself gets at login and presents to
+	// latchkey-store) is always refused there, so a credential for the
+	// store never opens the local API.
+	LocalAudience string `toml:"local_audience,omitempty"`
 }
 
 // IntegrationConfig is one integration's non-secret settings.
@@ -113,6 +117,9 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 				keys[i] = k.String()
 			}
 			return c, fmt.Errorf("config %s: unknown keys %s", path, strings.Join(keys, ", "))
+		}
+		if err := c.Identity.check(); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
 	if err := c.applyEnv(getenv); err != nil {

@@ -348,6 +348,12 @@ func (d *Daemon) loadSigningKey(ctx context.Context, name string) (*rsa.PrivateK
 // (injector.Backend). Docebo has no revocation endpoint; the token expires
 // on its own at the provider.
 func (d *Daemon) Disconnect(ctx context.Context, name string) error {
+	if name == identityName && d.conf().Identity.Issuer != "" {
+		// Disconnecting the identity is signing out: its provider JWTs
+		// are refused and the records re-bound to the OS user at once.
+		_, err := d.Logout(ctx)
+		return err
+	}
 	if _, ok := d.integration(name); !ok {
 		if _, err := d.store.GetConnection(ctx, name); err != nil {
 			return d.notConfigured(name)

@@ -68,6 +68,9 @@ type Daemon struct {
 	// signedInSub is the identity provider's sub of the signed-in user (a
 	// string; "" when nobody is), read by the injector on every request.
 	signedInSub atomic.Value
+	// testLogoutStep, set only by tests, is called after each step of
+	// Logout; an error stops Logout there, as a crash would.
+	testLogoutStep func(step string) error
 
 	// set by Run
 	listenAddr string

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -22,24 +23,64 @@ type IdentityStatus struct {
 }
 
 // newVerifier accepts local client JWTs, and the identity provider's JWTs
-// of the signed-in person when one is configured. With nobody signed in no
-// provider JWT is accepted: an empty subject would let anyone of the
-// organisation use this user's integrations. The subject is asked per
-// request, so a login or logout takes effect at once.
+// of the signed-in person when a provider and a local audience are
+// configured. With nobody signed in no provider JWT is accepted: an empty
+// subject would let anyone of the organisation use this user's
+// integrations. The subject is asked per request, so a login or logout
+// takes effect at once.
+//
+// A provider JWT must carry identity.local_audience and must not name the
+// client id: the ID token latchkey gets at login (aud = the client id) is
+// the bearer it presents to latchkey-store, and whoever sees store traffic
+// must not be able to use it on the loopback.
 func (d *Daemon) newVerifier(ctx context.Context, issuer *auth.Issuer) (*auth.Verifier, error) {
 	cfg := auth.VerifierConfig{Local: issuer}
 	if id := d.conf().Identity; id.Issuer != "" {
-		aud := id.Audience
-		if aud == "" {
-			aud = id.ClientID
-		}
+		d.settleBinding(ctx)
 		d.signedInSub.Store(d.identitySubject(ctx))
-		cfg.IdP = &auth.IdPConfig{IssuerURL: issuerURL(id.Issuer), Audience: aud, SubjectFunc: func() string {
-			sub, _ := d.signedInSub.Load().(string)
-			return sub
-		}}
+		if id.LocalAudience != "" {
+			if err := id.check(); err != nil {
+				return nil, err
+			}
+			var refuse []string
+			if id.ClientID != "" {
+				refuse = []string{id.ClientID}
+			}
+			cfg.IdP = &auth.IdPConfig{IssuerURL: issuerURL(id.Issuer), Audience: id.LocalAudience, RefuseAudiences: refuse,
+				SubjectFunc: func() string {
+					sub, _ := d.signedInSub.Load().(string)
+					return sub
+				}}
+		}
 	}
 	return auth.NewVerifier(cfg)
+}
+
+// check refuses an identity configuration whose local audience would let
+// the store's bearer (an ID token for the client id) open the local API.
+func (id IdentityConfig) check() error {
+	if id.LocalAudience != "" && id.LocalAudience == id.ClientID {
+		return errors.New("identity.local_audience must differ from identity.client_id (a token for the client id is the one latchkey presents to latchkey-store): register a separate audience for the local API at the provider")
+	}
+	return nil
+}
+
+// settleBinding makes the records' binding follow the identity's state at
+// start: bound to the subject while signed in, to the OS user otherwise. A
+// sign-in or sign-out cut short between its transaction and the
+// re-binding is finished here (a sign-out's own transaction already
+// records the target, which the vault finishes as it opens).
+func (d *Daemon) settleBinding(ctx context.Context) {
+	want := d.identitySubject(ctx)
+	if want == "" {
+		want = d.vault.User()
+	}
+	if d.vault.BindingUser() == want {
+		return
+	}
+	if err := d.rebind(ctx, want); err != nil {
+		d.log.Error("could not re-bind the sealed tokens to the identity's state", "err", err)
+	}
 }
 
 // issuerURL accepts an issuer or its metadata (discovery) URL.

@@ -244,15 +244,37 @@ func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh st
 	return resp.StatusCode == http.StatusOK
 }
 
-// Logout ends the session at the provider (RP-initiated logout, POST with
-// id_token_hint, so the ID token never rides in a URL) and deletes the
-// identity tokens.
+// Logout signs the identity out on this device, then ends the session at
+// the provider (RP-initiated logout, POST with id_token_hint, so the ID
+// token never rides in a URL) and revokes the refresh token there.
+//
+// Locally it is ordered so that a crash at any point leaves the device
+// either still signed in (nothing written yet) or signed out: the identity's
+// token, its connection, its groups and the re-binding target change in
+// one transaction (vault.SignOut), and the records are re-bound to the OS
+// user after it (finished at the next start if cut short). The provider is
+// called last, with the tokens read before: a provider that is slow or
+// down does not keep the device signed in.
 func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 	var res LogoutResult
 	d.signedInSub.Store("") // provider tokens stop working at once
 	tok, _, err := d.vault.LoadLatestToken(ctx, identityName)
 	if err != nil && !isNotFound(err) {
 		d.log.Warn("identity token unreadable at logout", "err", err)
+	}
+	conn := store.Connection{Integration: identityName, State: store.StateDisconnected, UpdatedAt: time.Now()}
+	if err := d.vault.SignOut(ctx, identityName, conn, map[string]string{"identity_groups": ""}, d.pushEnabled()); err != nil {
+		return res, fmt.Errorf("sign out: %w", err)
+	}
+	if err := d.logoutStep("signed-out"); err != nil {
+		return res, err
+	}
+	if err := d.rebind(ctx, ""); err != nil { // back to the OS user
+		return res, err
+	}
+	d.changed()
+	if err := d.logoutStep("rebound"); err != nil {
+		return res, err
 	}
 	hint := ""
 	if tok != nil {
@@ -285,20 +307,15 @@ func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
 	} else if hint == "" {
 		res.Note = "there was no ID token to end the provider session with"
 	}
-	if err := d.vault.DeleteToken(ctx, identityName, d.pushEnabled()); err != nil && !isNotFound(err) {
-		return res, err
-	}
-	if err := d.store.PutConnection(ctx, store.Connection{Integration: identityName, State: store.StateDisconnected, UpdatedAt: time.Now()}); err != nil {
-		return res, err
-	}
-	if err := d.store.SetMeta(ctx, "identity_groups", ""); err != nil {
-		return res, err
-	}
-	if err := d.rebind(ctx, ""); err != nil { // back to the OS user
-		return res, err
-	}
-	d.changed()
 	return res, nil
+}
+
+// logoutStep lets a test stop Logout after a step, as a crash there would.
+func (d *Daemon) logoutStep(step string) error {
+	if d.testLogoutStep != nil {
+		return d.testLogoutStep(step)
+	}
+	return nil
 }
 
 // storeBearer is the bearer the daemon presents to latchkey-store: the

@@ -36,6 +36,10 @@ type idHarness struct {
 
 const aliceSub = "u-alice-0001"
 
+// localAud is the audience configured for provider JWTs at the injector
+// (identity.local_audience), distinct from the client id.
+const localAud = "latchkey-local-api"
+
 // newIdentityHarness starts a provider and a daemon configured for it with
 // the given client authentication method ("" = client_secret_basic).
 func newIdentityHarness(t *testing.T, authMethod string) *idHarness {
@@ -47,7 +51,7 @@ func newIdentityHarness(t *testing.T, authMethod string) *idHarness {
 	t.Cleanup(func() { idp.Close() })
 	h := newHarness(t, sandbox.Options{})
 	err = SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
-		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: oidcsandbox.DefaultClientID, AuthMethod: authMethod}
+		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: oidcsandbox.DefaultClientID, AuthMethod: authMethod, LocalAudience: localAud}
 		return nil
 	})
 	if err != nil {
@@ -564,30 +568,33 @@ func TestProviderJWTsAtTheInjector(t *testing.T) {
 		return raw
 	}
 	// Nobody signed in: no provider JWT opens the injector.
-	if code := h.bearerGet(signed(aliceSub, oidcsandbox.DefaultClientID), "/v1/status"); code != 401 {
+	if code := h.bearerGet(signed(aliceSub, localAud), "/v1/status"); code != 401 {
 		t.Fatalf("provider JWT before any login: %d", code)
 	}
 	h.loginHTTP("alice", "alice-password")
 	h.checkSignedInAsAlice()
 	// No restart: the injector asks for the signed-in subject per request.
-	idToken := h.identityToken().Extra("id_token").(string)
-	if code := h.bearerGet(idToken, "/v1/status"); code != 200 {
-		t.Fatalf("the signed-in person's ID token: %d", code)
+	forLocal := signed(aliceSub, localAud)
+	if code := h.bearerGet(forLocal, "/v1/status"); code != 200 {
+		t.Fatalf("the signed-in person's JWT for the local API: %d", code)
 	}
+	idToken := h.identityToken().Extra("id_token").(string)
 	for name, tok := range map[string]string{
-		"another person": signed("u-bob-0002", oidcsandbox.DefaultClientID),
-		"another client": signed(aliceSub, "someone-else"),
+		"the ID token latchkey got at login": idToken,
+		"another person":                     signed("u-bob-0002", localAud),
+		"another client":                     signed(aliceSub, "someone-else"),
+		"the client id":                      signed(aliceSub, oidcsandbox.DefaultClientID),
 	} {
 		if code := h.bearerGet(tok, "/v1/status"); code != 401 {
 			t.Errorf("%s: %d", name, code)
 		}
 	}
-	// Signing out stops the (cached) ID token at once.
+	// Signing out stops the (cached) JWT at once.
 	if _, err := h.d.Logout(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if code := h.bearerGet(idToken, "/v1/status"); code != 401 {
-		t.Fatalf("the ID token after logout: %d", code)
+	if code := h.bearerGet(forLocal, "/v1/status"); code != 401 {
+		t.Fatalf("the JWT after logout: %d", code)
 	}
 }
 

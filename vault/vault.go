@@ -564,6 +564,34 @@ func (v *Vault) MarkReconnect(ctx context.Context, integration, reason string, p
 	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, &conn)
 }
 
+// SignOut ends the organisation identity on this device in one
+// transaction: it removes integration's record (queuing the remote delete
+// when push is set), stores conn (the identity's connection, signed out),
+// sets the meta entries in meta ("" deletes) and records the OS user as the
+// binding target. Re-binding the records (Rebind with to = "") follows; if
+// the process dies first, Open finishes it. So a crash at any point leaves
+// the identity either wholly signed in or signed out, never a mix.
+func (v *Vault) SignOut(ctx context.Context, integration string, conn store.Connection, meta map[string]string, push bool) error {
+	if integration == "" {
+		return errors.New("vault: sign-out needs an integration name")
+	}
+	all := map[string]string{metaBindNext: v.user}
+	for k, val := range meta {
+		if k == metaBind || k == metaBindNext {
+			return fmt.Errorf("vault: sign-out may not set %s", k)
+		}
+		all[k] = val
+	}
+	v.rotateMu.Lock()
+	defer v.rotateMu.Unlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.BindingUser() == v.user {
+		delete(all, metaBindNext) // nothing to re-bind
+	}
+	return v.st.DeleteRecordEnqueueMeta(ctx, v.storeKey(integration), push, &conn, all)
+}
+
 // RotateKey makes a new salt and re-seals every record of this device under
 // it. The new salt is stored (as "<user>.next") before any record is
 // re-sealed, and the old one is replaced only after every record is, so a

@@ -57,9 +57,14 @@ type IdPConfig struct {
 	// IssuerURL is the provider's issuer; discovery reads
 	// IssuerURL + "/.well-known/openid-configuration".
 	IssuerURL string
-	// Audience is the aud the tokens must carry (the client id latchkey is
-	// registered under at the provider).
+	// Audience is the aud the tokens must carry: one meant for latchkey's
+	// local API.
 	Audience string
+	// RefuseAudiences: a token whose aud names any of these is refused even
+	// when it also names Audience. The daemon lists its own client id
+	// there, so the ID token it presents to latchkey-store is never a
+	// credential for the local API. Audience may not be one of them.
+	RefuseAudiences []string
 	// SubjectFunc, when set, is asked on every request (cached tokens too)
 	// for the only sub accepted, so a sign-in or sign-out takes effect
 	// without rebuilding the verifier; "" accepts no provider token. It
@@ -134,7 +139,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			jwt.WithAudience(cfg.Local.audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(v.leeway),
+			// No leeway: local tokens are minted and verified on one
+			// clock, so exp means exp (a personal client's token stops
+			// with the client).
 			jwt.WithTimeFunc(v.now),
 			jwt.WithStrictDecoding(),
 		)
@@ -251,6 +258,9 @@ func newIdPVerifier(cfg IdPConfig, now func() time.Time, leeway time.Duration) (
 		return nil, errors.New("auth: identity provider needs an issuer URL and an audience")
 	}
 	cfg.IssuerURL = strings.TrimSuffix(cfg.IssuerURL, "/")
+	if slices.Contains(cfg.RefuseAudiences, cfg.Audience) {
+		return nil, errors.New("auth: the identity provider's accepted audience is also a refused one")
+	}
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = defaultIdPAlgs
 	}
@@ -343,6 +353,11 @@ func (p *idpVerifier) verify(ctx context.Context, token string) (Claims, error) 
 	}
 	if idt.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
+	}
+	for _, a := range idt.Audience {
+		if slices.Contains(p.cfg.RefuseAudiences, a) {
+			return Claims{}, fmt.Errorf("%w: the token is also for audience %q, not only for the local API", ErrInvalidToken, a)
+		}
 	}
 	if p.cfg.Subject != "" && idt.Subject != p.cfg.Subject {
 		return Claims{}, fmt.Errorf("%w: token is for another user", ErrInvalidToken)

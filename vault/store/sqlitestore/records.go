@@ -167,6 +167,13 @@ func (s *Store) PutRecordEnqueue(ctx context.Context, rec store.Record, expect i
 // upserts conn when it is not nil. Unlike DeleteRecord it succeeds when no
 // local record exists: the remote one may still have to go.
 func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bool, conn *store.Connection) error {
+	return s.DeleteRecordEnqueueMeta(ctx, k, enqueue, conn, nil)
+}
+
+// DeleteRecordEnqueueMeta is DeleteRecordEnqueue that also sets the meta
+// entries in meta (an empty value deletes the entry), all in one
+// transaction: a crash leaves either all of it or none.
+func (s *Store) DeleteRecordEnqueueMeta(ctx context.Context, k store.Key, enqueue bool, conn *store.Connection, meta map[string]string) error {
 	if err := checkKey(k); err != nil {
 		return err
 	}
@@ -185,7 +192,20 @@ func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bo
 			}
 		}
 		if conn != nil {
-			return putConnection(ctx, tx, *conn)
+			if err := putConnection(ctx, tx, *conn); err != nil {
+				return err
+			}
+		}
+		for key, val := range meta {
+			var err error
+			if val == "" {
+				_, err = tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, val)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		return nil
 	})
