@@ -15,7 +15,7 @@ import (
 func newConfigureCmd(env *cliEnv) *cobra.Command {
 	var (
 		baseURL, clientID, grant, secretKind string
-		issuer, authMethod                   string
+		issuer, authMethod, localAudience    string
 		sets                                 []string
 		named                                = map[string]*string{}
 	)
@@ -43,7 +43,7 @@ Examples:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if name == "identity" {
-				return configureIdentity(cmd, env, issuer, clientID, authMethod)
+				return configureIdentity(cmd, env, issuer, clientID, authMethod, localAudience)
 			}
 			reg := newRegistry()
 			if !reg.Has(name) {
@@ -173,6 +173,7 @@ Examples:
 	}
 	f.StringVar(&issuer, "issuer", "", "identity: the OpenID Connect issuer (or its metadata URL)")
 	f.StringVar(&authMethod, "auth-method", "", "identity: client_secret_basic (default) or client_secret_post")
+	f.StringVar(&localAudience, "local-audience", "", "identity: the aud a provider JWT needs to be accepted by the local API (not the client id; unset: none is)")
 	f.BoolVar(&env.jsonOut, "json", false, "print the result as JSON")
 	return cmd
 }
@@ -183,7 +184,7 @@ func settingKey(flag string) string { return strings.ReplaceAll(flag, "-", "_") 
 
 // configureIdentity writes the [identity] section and keeps the client
 // secret (from stdin or a prompt; empty = a public client) in the keychain.
-func configureIdentity(cmd *cobra.Command, env *cliEnv, issuer, clientID, authMethod string) error {
+func configureIdentity(cmd *cobra.Command, env *cliEnv, issuer, clientID, authMethod, localAudience string) error {
 	p, _, err := env.setup()
 	if err != nil {
 		return err
@@ -200,6 +201,12 @@ func configureIdentity(cmd *cobra.Command, env *cliEnv, issuer, clientID, authMe
 		}
 		if cmd.Flags().Changed("auth-method") {
 			c.Identity.AuthMethod = authMethod
+		}
+		if cmd.Flags().Changed("local-audience") {
+			c.Identity.LocalAudience = localAudience
+		}
+		if c.Identity.LocalAudience != "" && c.Identity.LocalAudience == c.Identity.ClientID {
+			return usageError{"--local-audience must differ from --client-id (a token for the client id is the one latchkey presents to latchkey-store)"}
 		}
 		if c.Identity.Issuer == "" || c.Identity.ClientID == "" {
 			return usageError{"configure identity needs --issuer and --client-id"}

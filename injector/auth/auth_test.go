@@ -502,3 +502,38 @@ func BenchmarkVerifyUncached(b *testing.B) {
 		}
 	}
 }
+
+// A provider token whose aud names a refused audience (the daemon's client
+// id: what its ID token, the store's bearer, is for) is refused even when
+// it also names the accepted one; a config accepting a refused audience is
+// an error.
+func TestIdPRefusedAudiences(t *testing.T) {
+	clk := newClock()
+	p := newIdP(t)
+	p.rotate(t, "k1", false)
+	v, err := NewVerifier(VerifierConfig{
+		IdP: &IdPConfig{IssuerURL: p.srv.URL, Audience: "latchkey-local", RefuseAudiences: []string{"latchkey-desktop"},
+			MinRefetchInterval: time.Minute},
+		Now: clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tok := func(aud any) string {
+		now := clk.Now()
+		return p.token(t, "k1", jwt.MapClaims{"iss": p.srv.URL, "aud": aud, "sub": "user-1",
+			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	}
+	if _, err := v.Verify(ctx, tok("latchkey-local")); err != nil {
+		t.Fatalf("a token for the local API: %v", err)
+	}
+	for _, aud := range []any{"latchkey-desktop", []string{"latchkey-local", "latchkey-desktop"}, []string{"latchkey-desktop", "latchkey-local"}} {
+		if _, err := v.Verify(ctx, tok(aud)); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("aud %v: %v", aud, err)
+		}
+	}
+	if _, err := NewVerifier(VerifierConfig{IdP: &IdPConfig{IssuerURL: p.srv.URL, Audience: "x", RefuseAudiences: []string{"x"}}}); err == nil {
+		t.Fatal("accepting a refused audience was allowed")
+	}
+}

@@ -9,7 +9,11 @@
 //   - tokens of the organisation's identity provider, found by OIDC discovery
 //     from its issuer URL, with the provider's JWKS cached and re-fetched (at
 //     most once per [IdPConfig.MinRefetchInterval]) when a token names an
-//     unknown key id, so key rotation needs no restart.
+//     unknown key id, so key rotation needs no restart. Their aud must name
+//     [IdPConfig.Audience] (an audience meant for the local API) and none of
+//     [IdPConfig.RefuseAudiences] (the daemon's client id, whose ID token is
+//     its bearer at latchkey-store), so a credential for the store is never
+//     one for the local API.
 //
 // # Scope
 //
@@ -24,8 +28,10 @@
 // Algorithms are allow-listed per source (EdDSA for local tokens; RS*, PS*,
 // ES* and EdDSA for the identity provider); "none" and every HMAC algorithm are
 // refused, so a public key can never be used as an HMAC secret. exp is
-// required, exp and nbf are checked with a small leeway, and iss and aud must
-// match. Parsing and signature checks are done by golang-jwt/jwt/v5 (local)
+// required and iss and aud must match. exp and nbf of provider tokens are
+// checked with a small leeway (another clock issued them); local tokens have
+// none (one clock mints and verifies them), so a token minted with
+// [Issuer.MintBefore] for a personal client stops with the client. Parsing and signature checks are done by golang-jwt/jwt/v5 (local)
 // and coreos/go-oidc with go-jose (identity provider), never by hand.
 //
 // # Cache
