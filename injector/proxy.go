@@ -158,20 +158,25 @@ var responseDeniedPrefixes = []string{"access-control-"}
 // maxDeniedName bounds the names the sets hold (longer names are in none).
 const maxDeniedName = 40
 
-func headerSet(names ...string) map[string]struct{} {
-	m := make(map[string]struct{}, len(names))
+// headerNames is a set of header names grouped by length, so a lookup
+// compares a name only with the few of its length (most fail at the first
+// byte), without hashing or allocating.
+type headerNames [maxDeniedName + 1][]string
+
+func headerSet(names ...string) *headerNames {
+	var set headerNames
 	for _, n := range names {
 		if len(n) > maxDeniedName || n != strings.ToLower(n) || strings.Contains(n, "_") {
 			panic("injector: bad header name in a filter set: " + n)
 		}
-		m[n] = struct{}{}
+		set[len(n)] = append(set[len(n)], n)
 	}
-	return m
+	return &set
 }
 
 // inHeaderSet reports whether k, compared case-insensitively with '_' as
-// '-', is in set or starts with one of prefixes. It does not allocate.
-func inHeaderSet(k string, set map[string]struct{}, prefixes []string) bool {
+// '-', is in set or starts with one of prefixes.
+func inHeaderSet(k string, set *headerNames, prefixes []string) bool {
 	for _, p := range prefixes {
 		if hasPrefixFold(k, p) {
 			return true
@@ -180,12 +185,16 @@ func inHeaderSet(k string, set map[string]struct{}, prefixes []string) bool {
 	if len(k) > maxDeniedName {
 		return false
 	}
-	var buf [maxDeniedName]byte
-	for i := 0; i < len(k); i++ {
-		buf[i] = lowerDash(k[i])
+	if len(k) == 0 {
+		return false
 	}
-	_, ok := set[string(buf[:len(k)])]
-	return ok
+	c := lowerDash(k[0])
+	for _, n := range set[len(k)] {
+		if n[0] == c && eqFold(k, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // dropRequestHeader reports whether a caller header must not reach the
