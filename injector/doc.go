@@ -22,12 +22,16 @@
 // followed: the 3xx goes back to the caller as is, except that a Location on
 // the integration's own origin under its base path is rewritten to the
 // matching /v1/proxy/… path (so a caller that follows it comes back through
-// the injector); a Location on any other host is passed on untouched, and the
-// caller reaching it carries no integration token. The caller's
-// Authorization, Cookie, Origin, Referer, Forwarded/X-Forwarded-* (and
-// underscore variants), X-Real-IP, Via, Proxy-* and hop-by-hop headers are not
-// forwarded; upstream Set-Cookie, hop-by-hop and CORS/framing headers are not
-// passed back. Request bodies are read whole (at most 64 MiB, 413 beyond), so
+// the injector); any other http(s) Location is passed on as an absolute URL
+// (the caller reaching it carries no integration token), except one naming
+// the injector's own listener in any loopback spelling, which is dropped so
+// that a caller following redirects never sends its JWT there. The caller's
+// credentials, hop-by-hop and browser-context headers, and every header that
+// reports a client address or an original URL, host or method
+// (requestDenied in proxy.go, '_' compared as '-') are not forwarded;
+// upstream headers that would act on the injector's origin (Set-Cookie,
+// Clear-Site-Data, Refresh, Link, Alt-Svc, CORS, security policies,
+// hop-by-hop: responseDenied) are not passed back. Request bodies are read whole (at most 64 MiB, 413 beyond), so
 // an upstream 401 makes the injector call Tokens.Refresh once and retry with
 // the same body. An upstream body that ends within 64 KiB is read before the
 // answer goes out (with a Content-Length); a longer one streams, and an event
