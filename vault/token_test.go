@@ -120,6 +120,9 @@ func FuzzDecodeToken(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"access_token":"a","extra_kind":"form","extra_form":{"k":["v"]}}`))
+	for _, v := range loadKAT(f) {
+		f.Add(unhex(f, v.Plaintext))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		call, callErr := decodeAccessToken(b)
 		tok, err := decodeToken(b)

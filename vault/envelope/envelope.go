@@ -115,16 +115,26 @@ func (e Envelope) String() string {
 // Seal encrypts plaintext under key (32 bytes) with a fresh random nonce,
 // bound to b, and returns the wire form.
 func Seal(key []byte, keyID string, b Binding, plaintext []byte) (string, error) {
+	nonce := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plaintext)+chacha20poly1305.Overhead)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", fmt.Errorf("envelope: nonce: %w", err)
+	}
+	return sealNonce(key, keyID, b, nonce, plaintext)
+}
+
+// sealNonce is Seal with the nonce given (24 bytes; the ciphertext is
+// appended to it when it has the capacity). Seal is its only caller outside
+// the known-answer tests, which need a fixed nonce.
+func sealNonce(key []byte, keyID string, b Binding, nonce, plaintext []byte) (string, error) {
 	if !validKeyID(keyID) {
 		return "", fmt.Errorf("envelope: bad key id")
+	}
+	if len(nonce) != chacha20poly1305.NonceSizeX {
+		return "", fmt.Errorf("envelope: nonce is %d bytes, not %d", len(nonce), chacha20poly1305.NonceSizeX)
 	}
 	aead, err := chacha20poly1305.NewX(key)
 	if err != nil {
 		return "", fmt.Errorf("envelope: %w", err)
-	}
-	nonce := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plaintext)+chacha20poly1305.Overhead)
-	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("envelope: nonce: %w", err)
 	}
 	sealed := aead.Seal(nonce, nonce, plaintext, associatedData(keyID, b))
 	return Envelope{KeyID: keyID, Nonce: sealed[:len(nonce)], Ciphertext: sealed[len(nonce):]}.String(), nil

@@ -144,6 +144,9 @@ func TestSealRefuses(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add(seal(f))
+	for _, v := range loadKAT(f) {
+		f.Add(v.Envelope)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		e, err := Parse(s)
 		if err != nil {
@@ -164,6 +167,10 @@ func FuzzParse(f *testing.F) {
 
 func FuzzOpen(f *testing.F) {
 	f.Add(seal(f), "docebo")
+	kat := loadKAT(f)
+	for _, v := range kat {
+		f.Add(v.Envelope, v.Integration)
+	}
 	f.Fuzz(func(t *testing.T, s, integration string) {
 		b := alice
 		b.Integration = integration
@@ -172,12 +179,27 @@ func FuzzOpen(f *testing.F) {
 			if !typed(err) {
 				t.Fatalf("untyped error %v", err)
 			}
-			return
-		}
-		// Only a genuine seal opens: the corpus holds seals of plainT for
-		// docebo, and nothing can be forged from them.
-		if integration != "docebo" || !bytes.Equal(pt, plainT) {
+		} else if integration != "docebo" || !bytes.Equal(pt, plainT) {
+			// Only a genuine seal opens: the corpus holds seals of plainT
+			// for docebo, and nothing can be forged from them.
 			t.Fatalf("opened a forgery: integration %q, %d bytes", integration, len(pt))
+		}
+		// The same under each known-answer vector's key and binding (user
+		// and device; the integration is the fuzzer's): only that vector's
+		// own envelope opens, to its plaintext.
+		for _, v := range kat {
+			vb := v.binding()
+			vb.Integration = integration
+			pt, err := Open(unhex(t, v.Key), v.KeyID, vb, s)
+			if err != nil {
+				if !typed(err) {
+					t.Fatalf("untyped error %v", err)
+				}
+				continue
+			}
+			if integration != v.Integration || s != v.Envelope || !bytes.Equal(pt, unhex(t, v.Plaintext)) {
+				t.Fatalf("opened a forgery under the key of %q: integration %q, %d bytes", v.Name, integration, len(pt))
+			}
 		}
 	})
 }
