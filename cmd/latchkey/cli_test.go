@@ -26,20 +26,24 @@ import (
 
 var binPath string
 
-func TestMain(m *testing.M) {
+// buildFirst runs the tests after building the binary they drive (binPath).
+// TestMain (script_test.go) hands it to testscript, which runs it only when
+// the test binary is not being run as the latchkey command of a script.
+type buildFirst struct{ m *testing.M }
+
+func (b buildFirst) Run() int {
 	dir, err := os.MkdirTemp("", "lkbin")
 	if err != nil {
 		panic(err)
 	}
+	defer os.RemoveAll(dir)
 	binPath = filepath.Join(dir, "latchkey")
 	out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 	if err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	return b.m.Run()
 }
 
 type cliUser struct {
