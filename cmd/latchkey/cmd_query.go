@@ -30,10 +30,15 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 				return err
 			}
 			if env.jsonOut {
-				return printJSON(env.stdout, st)
+				err = printJSON(env.stdout, st)
+			} else {
+				printStatus(env, st)
 			}
-			printStatus(env, st)
-			return nil
+			if err == nil && !st.Keychain.Reachable {
+				// Printed what it could; the exit code still says no keychain answers.
+				err = fmt.Errorf("%w: status printed without the vault (see the keychain line)", keychain.ErrUnavailable)
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
