@@ -72,6 +72,14 @@ type SyncStatus struct {
 	LastSuccess *time.Time `json:"last_success,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 	LastError   string     `json:"last_error,omitempty"`
+	// Down: the store did not answer the last attempt; NextRetry is when
+	// the next probe is due. Both clear once it answers.
+	Down      bool       `json:"down,omitempty"`
+	NextRetry *time.Time `json:"next_retry,omitempty"`
+	// Refused: the last record the store served that was not newer than
+	// this device's (rollback refused), and when.
+	Refused   string     `json:"refused,omitempty"`
+	RefusedAt *time.Time `json:"refused_at,omitempty"`
 }
 
 // DesktopStatus says whether the tray and hotkey run, and why not.

@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
 	"github.com/latchkey/latchkey/vault/store/remotestore"
 	"github.com/latchkey/latchkey/vault/syncer"
@@ -82,13 +84,19 @@ func (d *Daemon) startSync(ctx context.Context, wg *sync.WaitGroup) error {
 // adoptRemote stores a newer sealed record of this device read from the
 // remote store. The store keys records by the identity's subject (the JWT's
 // sub); locally they are keyed by the user the vault binds them to. A record this
-// vault cannot open is refused (the local, working token stays).
+// vault cannot open is refused (the local, working token stays), and so is
+// one that is not newer than the local record by the sequence sealed inside
+// both (vault.OpenNewer): the store's version counter alone is not trusted,
+// so a restored or compromised store cannot roll the device back.
 func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
 	rec.User = d.vault.BindingUser()
 	if rec.Device != d.vault.Device() {
 		return fmt.Errorf("the store's record of %s is for device %s, not this one", rec.Integration, rec.Device)
 	}
-	tok, err := d.vault.OpenRecord(rec)
+	tok, err := d.vault.OpenNewer(ctx, rec)
+	if errors.Is(err, vault.ErrNotNewer) {
+		return fmt.Errorf("%w: %w", syncer.ErrNotNewer, err)
+	}
 	if err != nil {
 		return fmt.Errorf("the store's newer record of %s cannot be opened with this device's key: %w", rec.Integration, err)
 	}
@@ -141,5 +149,15 @@ func (d *Daemon) syncStatus(ctx context.Context) SyncStatus {
 		st.LastErrorAt = &t
 	}
 	st.LastError = ss.LastError
+	st.Down = ss.Down
+	if ss.Down && !ss.NextRetry.IsZero() {
+		t := ss.NextRetry
+		st.NextRetry = &t
+	}
+	st.Refused = ss.Refused
+	if !ss.RefusedAt.IsZero() {
+		t := ss.RefusedAt
+		st.RefusedAt = &t
+	}
 	return st
 }

@@ -33,7 +33,18 @@ import (
 //
 // str is a uvarint length and the bytes. Decoding is strict: a length past
 // the end, an unknown tag or trailing bytes are errors.
-const tokenFormat2 = 0x02
+//
+// tokenFormat3 is tokenFormat2 with the record's sequence first:
+//
+//	0x03 · uvarint sequence · (the tokenFormat2 fields, from access_token on)
+//
+// The sequence orders the seals of one record on one device (see
+// Vault.OpenNewer); sealed inside the ciphertext, it cannot be changed by a
+// store that holds the record. Records without one have sequence 0.
+const (
+	tokenFormat2 = 0x02
+	tokenFormat3 = 0x03
+)
 
 const (
 	extrasNone byte = iota
@@ -63,13 +74,22 @@ const (
 )
 
 // encodeToken serialises tok in tokenFormat2. Expiry is kept in UTC.
-func encodeToken(tok *oauth2.Token) ([]byte, error) {
+func encodeToken(tok *oauth2.Token) ([]byte, error) { return encodeTokenSeq(tok, 0) }
+
+// encodeTokenSeq serialises tok with sequence seq in tokenFormat3 (seq 0:
+// tokenFormat2, no sequence).
+func encodeTokenSeq(tok *oauth2.Token, seq uint64) ([]byte, error) {
 	kind, extra, err := tokenExtras(tok)
 	if err != nil {
 		return nil, err
 	}
-	w := plainWriter{b: make([]byte, 0, 128+len(tok.AccessToken)+len(tok.RefreshToken))}
-	w.byte(tokenFormat2)
+	w := plainWriter{b: make([]byte, 0, 138+len(tok.AccessToken)+len(tok.RefreshToken))}
+	if seq == 0 {
+		w.byte(tokenFormat2)
+	} else {
+		w.byte(tokenFormat3)
+		w.uvarint(seq)
+	}
 	w.str(tok.AccessToken)
 	w.str(tok.TokenType)
 	w.str(tok.RefreshToken)
@@ -226,10 +246,11 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeTokenJSON(b)
 	}
-	if len(b) == 0 || b[0] != tokenFormat2 {
+	_, body, ok := tokenBody(b)
+	if !ok {
 		return nil, errTokenDecode
 	}
-	r := tokenReader{b: b[1:]}
+	r := tokenReader{b: body}
 	tok := r.head(true)
 	switch r.byte() {
 	case extrasNone:
@@ -262,15 +283,42 @@ func decodeAccessToken(b []byte) (*oauth2.Token, error) {
 		}
 		return &oauth2.Token{AccessToken: full.AccessToken, TokenType: full.TokenType, Expiry: full.Expiry, ExpiresIn: full.ExpiresIn}, nil
 	}
-	if len(b) == 0 || b[0] != tokenFormat2 {
+	_, body, ok := tokenBody(b)
+	if !ok {
 		return nil, errTokenDecode
 	}
-	r := tokenReader{b: b[1:]}
+	r := tokenReader{b: body}
 	tok := r.head(false)
 	if r.bad {
 		return nil, errTokenDecode
 	}
 	return tok, nil
+}
+
+// tokenBody splits a tokenFormat2 or tokenFormat3 plaintext into its
+// sequence (0 for tokenFormat2) and the fields from access_token on.
+func tokenBody(b []byte) (seq uint64, body []byte, ok bool) {
+	if len(b) == 0 {
+		return 0, nil, false
+	}
+	switch b[0] {
+	case tokenFormat2:
+		return 0, b[1:], true
+	case tokenFormat3:
+		seq, n := binary.Uvarint(b[1:])
+		if n <= 0 || seq == 0 {
+			return 0, nil, false
+		}
+		return seq, b[1+n:], true
+	}
+	return 0, nil, false
+}
+
+// tokenSeq is the sequence of a sealed token's plaintext: 0 for a record
+// sealed without one (JSON or tokenFormat2).
+func tokenSeq(b []byte) uint64 {
+	seq, _, _ := tokenBody(b)
+	return seq
 }
 
 // tokenReader reads tokenFormat2 fields; the first error sticks (bad) and

@@ -43,6 +43,12 @@ const (
 // ErrNoToken: no sealed token is stored for that integration on this device.
 var ErrNoToken = errors.New("vault: no token stored")
 
+// ErrNotNewer: a record offered to replace this device's local one (by the
+// remote store) is not newer than it by the sequence sealed inside both: it
+// is older, or another record of the same sequence, or has no sequence while
+// the local one has. A restored or compromised store serves such records.
+var ErrNotNewer = errors.New("vault: the record is not newer than the one this device holds")
+
 // Reasons recorded on connections the vault marks reconnect-needed.
 const (
 	ReasonLostKey = "its token was sealed under a vault key that is gone (the keychain salt was lost or replaced): connect it again"
@@ -164,6 +170,10 @@ type Vault struct {
 
 	rotateMu sync.Mutex // one rotation at a time in this process
 
+	// seq is the highest record sequence this process sealed or saw (see
+	// nextSeq): Open starts it at the highest of this device's records.
+	seq atomic.Uint64
+
 	// parsed holds, per integration, the last envelope OpenRecord parsed
 	// (*parsedEnvelope). The record cache hands back the very same string
 	// while the record is unchanged, so telling whether it still applies is
@@ -259,6 +269,11 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	if rep.Purged, err = v.purgeUnknown(ctx, recs); err != nil {
 		return nil, nil, err
 	}
+	for _, r := range recs {
+		if seq, err := v.recordSeq(r); err == nil {
+			v.noteSeq(seq)
+		}
+	}
 	if next != nil {
 		rep.ResumedRotation = true
 		if err := v.finishRotation(ctx, v.cur, next); err != nil {
@@ -352,7 +367,7 @@ func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.R
 	if tok == nil {
 		return store.Record{}, errors.New("vault: seal needs a token")
 	}
-	pt, err := encodeToken(tok)
+	pt, err := encodeTokenSeq(tok, v.nextSeq())
 	if err != nil {
 		return store.Record{}, err
 	}
@@ -386,6 +401,77 @@ func (v *Vault) openRecord(rec store.Record, decode func([]byte) (*oauth2.Token,
 		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
 	}
 	return v.openWith(k, rec, e, decode)
+}
+
+// nextSeq returns the sequence of a new seal: the time in nanoseconds, or
+// one more than the highest sequence this process sealed or saw when that
+// is later (a clock set back, or seals in the same nanosecond).
+func (v *Vault) nextSeq() uint64 {
+	now := uint64(max(time.Now().UnixNano(), 1))
+	for {
+		last := v.seq.Load()
+		n := max(now, last+1)
+		if v.seq.CompareAndSwap(last, n) {
+			return n
+		}
+	}
+}
+
+// noteSeq raises the highest sequence seen to seq.
+func (v *Vault) noteSeq(seq uint64) {
+	for {
+		last := v.seq.Load()
+		if seq <= last || v.seq.CompareAndSwap(last, seq) {
+			return
+		}
+	}
+}
+
+// recordSeq opens rec and returns its sequence only (nothing else of the
+// plaintext is decoded).
+func (v *Vault) recordSeq(rec store.Record) (uint64, error) {
+	var seq uint64
+	_, err := v.openRecord(rec, func(b []byte) (*oauth2.Token, error) {
+		if len(b) == 0 || b[0] != '{' {
+			if _, _, ok := tokenBody(b); !ok {
+				return nil, errTokenDecode
+			}
+		}
+		seq = tokenSeq(b)
+		return nil, nil
+	})
+	return seq, err
+}
+
+// OpenNewer opens rec, a record of this device read from elsewhere (the
+// remote store), and checks that it is newer than the local record of its
+// integration by the sequences sealed inside both (which whoever stores the
+// ciphertext cannot change): a lower sequence, the same sequence with
+// another envelope, or none while the local record has one fail with
+// ErrNotNewer. With no local record, or one that does not open, only
+// rec's opening is checked; two records sealed before sequences existed
+// are not compared.
+func (v *Vault) OpenNewer(ctx context.Context, rec store.Record) (*oauth2.Token, error) {
+	var seq uint64
+	tok, err := v.openRecord(rec, func(b []byte) (*oauth2.Token, error) {
+		seq = tokenSeq(b)
+		return decodeToken(b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	local, err := v.st.GetRecord(ctx, v.storeKey(rec.Integration))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, err
+	case local.Envelope != rec.Envelope:
+		if lseq, err := v.recordSeq(local); err == nil && lseq > 0 && seq <= lseq {
+			return nil, fmt.Errorf("%w: the offered record of %s has sequence %d, this device's %d", ErrNotNewer, rec.Integration, seq, lseq)
+		}
+	}
+	v.noteSeq(seq)
+	return tok, nil
 }
 
 type parsedEnvelope struct {

@@ -109,6 +109,12 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 		env.printf("sync:      local only (no remote store configured)\n")
 	} else {
 		line := fmt.Sprintf("sync:      %s, %d pending", st.Sync.Remote, st.Sync.Pending)
+		if st.Sync.Down {
+			line += ", store DOWN"
+			if st.Sync.NextRetry != nil {
+				line += " (next retry " + st.Sync.NextRetry.Local().Format(time.RFC3339) + ")"
+			}
+		}
 		if st.Sync.LastSuccess != nil {
 			line += ", last success " + st.Sync.LastSuccess.Local().Format(time.RFC3339)
 		}
@@ -116,6 +122,9 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 			line += ", last error: " + st.Sync.LastError // only while not recovered since
 		}
 		env.printf("%s\n", line)
+		if st.Sync.Refused != "" {
+			env.printf("sync:      rollback refused: %s\n", st.Sync.Refused)
+		}
 	}
 	if st.Identity != nil {
 		if st.Identity.SignedIn {

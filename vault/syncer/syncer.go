@@ -25,6 +25,20 @@ type Local interface {
 	ListRecords(ctx context.Context, user string) ([]store.Record, error)
 }
 
+// ErrNotNewer, wrapped in an error of Hooks.OnRemoteNewer, says the remote
+// record is not newer than the local one after all (the daemon compares the
+// sequences sealed inside both; a restored or compromised store serves an
+// older record under a higher version). The local record is kept and pushed
+// over the remote one.
+var ErrNotNewer = errors.New("syncer: the remote record is not newer than the local one")
+
+// Pinger is optional on the remote store (*remotestore.Client has it): a
+// cheap request telling whether the store answers, used while it is down
+// instead of retrying the outbox.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // metaStore is optional on Local: where to remember remote versions.
 type metaStore interface {
 	GetMeta(ctx context.Context, key string) (string, error)
@@ -42,8 +56,10 @@ type Hooks struct {
 	OnRevoked func(ctx context.Context, integration string)
 	// OnRemoteNewer: the store holds a newer sealed record than the local
 	// one; the daemon stores rec locally (without queuing it). An error
-	// keeps the outbox item for a later retry. Nil: the remote record is
-	// kept remotely and the local one left as is.
+	// keeps the outbox item for a later retry, except one wrapping
+	// ErrNotNewer: then the local record is kept and pushed over the remote
+	// one. Nil: the remote record is kept remotely and the local one left
+	// as is.
 	OnRemoteNewer func(ctx context.Context, rec store.Record) error
 	// OnStatus is called after every change of Status (tray, logs).
 	OnStatus func(SyncStatus)
@@ -60,9 +76,15 @@ type Options struct {
 	// change, so `latchkey status` can show it while the daemon is down
 	// (ReadStatus).
 	StatusFile string
-	// MinBackoff and MaxBackoff bound the retry delay while the store is
-	// unreachable (defaults 1s and 5m; doubled per failure, with jitter).
+	// MinBackoff and MaxBackoff bound the retry delay of an item the store
+	// refused (defaults 1s and 5m; doubled per failure, with jitter).
 	MinBackoff, MaxBackoff time.Duration
+	// MaxProbe caps the delay between two probes of a store that does not
+	// answer (default 10s; from MinBackoff, doubled per failed probe, with
+	// jitter). A probe is a GET /healthz when the remote is a Pinger, else a
+	// push of the outbox; once it answers the outbox is flushed at once. A
+	// Kick while down tries at once without lengthening the delay.
+	MaxProbe time.Duration
 	// PollInterval: how often the outbox is looked at without a Kick
 	// (default 30s). CheckInterval: how often this device's records are
 	// checked against the store (default 5m; also at start, after the
@@ -83,6 +105,10 @@ type SyncStatus struct {
 	// the next one is due.
 	Down      bool      `json:"down,omitempty"`
 	NextRetry time.Time `json:"next_retry,omitzero"`
+	// Refused is the last remote record refused because it was not newer
+	// than the local one (ErrNotNewer), and when.
+	Refused   string    `json:"refused,omitempty"`
+	RefusedAt time.Time `json:"refused_at,omitzero"`
 }
 
 // Syncer drains the outbox into the remote store. Create it with New and
@@ -99,6 +125,9 @@ type Syncer struct {
 	status SyncStatus
 	known  map[store.Key]int64 // last remote version seen; 0: absent remotely
 	fails  int                 // consecutive unreachable cycles
+	// errDown: the last error recorded was the store not answering, so the
+	// next success clears it from the status.
+	errDown bool
 }
 
 // New builds a Syncer of local into remote (a *remotestore.Client).
@@ -111,6 +140,12 @@ func New(local Local, remote store.RecordStore, o Options) *Syncer {
 	}
 	if o.MaxBackoff < o.MinBackoff {
 		o.MaxBackoff = o.MinBackoff
+	}
+	if o.MaxProbe <= 0 {
+		o.MaxProbe = 10 * time.Second
+	}
+	if o.MaxProbe < o.MinBackoff {
+		o.MaxProbe = o.MinBackoff
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 30 * time.Second
@@ -186,9 +221,27 @@ func ReadStatus(path string) (SyncStatus, error) {
 // Run pushes until ctx is done (then it returns nil).
 func (s *Syncer) Run(ctx context.Context) error {
 	force, check := true, true
+	kicked := true // this pass was asked for (start, Kick), not timed
+	down := false
 	lastCheck := time.Time{}
 	for {
-		res := s.cycle(ctx, force, check)
+		var res cycleResult
+		if down && !force {
+			// A timed wake while the store is down: probe it cheaply, and
+			// flush everything as soon as it answers.
+			if err := s.probe(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.fail(err, true)
+				res.down = true
+			} else {
+				force, check = true, true
+			}
+		}
+		if !res.down {
+			res = s.cycle(ctx, force, check)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -198,11 +251,15 @@ func (s *Syncer) Run(ctx context.Context) error {
 		wait := s.o.PollInterval
 		if res.down {
 			s.mu.Lock()
-			s.fails++
+			// Only timed attempts lengthen the delay: a Kick that finds the
+			// store still down does not push the next probe further away.
+			if !kicked || s.fails == 0 {
+				s.fails++
+			}
 			n := s.fails
 			s.mu.Unlock()
-			wait = Backoff(n, s.o.MinBackoff, s.o.MaxBackoff)
-			s.setStatus(func(st *SyncStatus) { st.Down = true; st.NextRetry = time.Now().Add(wait) })
+			wait = Backoff(n, s.o.MinBackoff, s.o.MaxProbe)
+			s.setStatus(func(st *SyncStatus) { st.Down = true; st.NextRetry = time.Now().Add(wait).UTC() })
 		} else {
 			s.mu.Lock()
 			wasDown := s.fails > 0
@@ -210,6 +267,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 			s.mu.Unlock()
 			if wasDown {
 				s.log.Info("remote store reachable again")
+				s.setStatus(func(st *SyncStatus) { st.Down = false; st.NextRetry = time.Time{} })
 			}
 			if !res.nextItem.IsZero() {
 				wait = min(wait, max(time.Until(res.nextItem), 0))
@@ -217,6 +275,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 			untilCheck := max(time.Until(lastCheck.Add(s.o.CheckInterval)), 0)
 			wait = min(wait, untilCheck)
 		}
+		down = res.down
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -224,14 +283,24 @@ func (s *Syncer) Run(ctx context.Context) error {
 			return nil
 		case <-s.kick:
 			t.Stop()
-			force, check = true, true
+			force, check, kicked = true, true, true
 		case <-t.C:
-			// While down every wake is a probe of the whole outbox; once up,
-			// only due items, and the record check when it is due.
-			force = res.down
-			check = res.down || !time.Now().Before(lastCheck.Add(s.o.CheckInterval))
+			// While down every timed wake is a probe; once up, only due
+			// items, and the record check when it is due.
+			force, kicked = false, false
+			check = down || !time.Now().Before(lastCheck.Add(s.o.CheckInterval))
 		}
 	}
+}
+
+// probe asks the store whether it answers: Ping when the remote has it;
+// otherwise nil, so that the caller's push of the outbox is the probe.
+func (s *Syncer) probe(ctx context.Context) error {
+	p, ok := s.remote.(Pinger)
+	if !ok {
+		return nil
+	}
+	return p.Ping(ctx)
 }
 
 // cycleResult is what one pass found.
@@ -365,8 +434,11 @@ func (s *Syncer) put(ctx context.Context, l store.Record) error {
 			return nil
 		}
 		if r.Version >= expect+1 {
-			// The store's record is at least as new as ours would be.
-			return s.adopt(ctx, r)
+			// The store's record claims to be at least as new as ours would
+			// be; the daemon checks the sequence sealed inside it.
+			if err := s.adopt(ctx, r); !errors.Is(err, ErrNotNewer) {
+				return err
+			}
 		}
 		expect = r.Version
 	}
@@ -376,7 +448,12 @@ func (s *Syncer) put(ctx context.Context, l store.Record) error {
 // adopt hands a newer remote record to the daemon.
 func (s *Syncer) adopt(ctx context.Context, r store.Record) error {
 	if s.o.OnRemoteNewer != nil {
-		if err := s.o.OnRemoteNewer(ctx, r); err != nil {
+		if err := s.o.OnRemoteNewer(ctx, r); errors.Is(err, ErrNotNewer) {
+			msg := fmt.Sprintf("the remote store served an older record of %s (version %d) than this device holds; kept the local one and pushed it again", r.Integration, r.Version)
+			s.log.Warn("sync: "+msg, "integration", r.Integration, "remote_version", r.Version, "err", err)
+			s.setStatus(func(st *SyncStatus) { st.Refused, st.RefusedAt = msg, time.Now().UTC() })
+			return err
+		} else if err != nil {
 			return fmt.Errorf("storing the newer remote record locally: %w", err)
 		}
 	}
@@ -436,10 +513,14 @@ func (s *Syncer) check(ctx context.Context) error {
 			known = l.Version // assume lockstep, as put does
 		}
 		if r.Version > known {
-			if err := s.adopt(ctx, r); err != nil {
+			err := s.adopt(ctx, r)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, ErrNotNewer) {
 				return err
 			}
-			continue
+			// Not newer after all: the local record goes over it.
 		}
 		s.remember(ctx, l.Key, r.Version)
 		if err := s.put(ctx, l); err != nil {
@@ -492,6 +573,10 @@ func (s *Syncer) succeed() {
 		st.LastSuccess = time.Now().UTC()
 		st.Down = false
 		st.NextRetry = time.Time{}
+		if s.errDown {
+			// The store answers again: its not answering is over.
+			st.LastError, st.LastErrorAt, s.errDown = "", time.Time{}, false
+		}
 	})
 }
 
@@ -504,6 +589,7 @@ func (s *Syncer) fail(err error, unreachable bool) {
 	s.setStatus(func(st *SyncStatus) {
 		st.LastErrorAt = time.Now().UTC()
 		st.LastError = err.Error()
+		s.errDown = unreachable
 	})
 }
 

@@ -157,6 +157,31 @@ func (c *Client) do(ctx context.Context, method, u string, hdr http.Header, body
 	return resp.Header, nil
 }
 
+// Ping asks the store's GET /healthz whether it answers: a cheap probe,
+// without a bearer token, bounded by 5 s. Not answering, or answering other
+// than 2xx, is store.ErrUnavailable.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if c.base.Scheme == "invalid" {
+		return errors.New("remotestore: the store URL is not an absolute http(s) URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("healthz"), nil)
+	if err != nil {
+		return fmt.Errorf("remotestore: %w", err)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%w: GET /healthz answered %d", store.ErrUnavailable, resp.StatusCode)
+	}
+	return nil
+}
+
 // GetRecord reads the caller's record under k (k.User is ignored: the store
 // uses the bearer token's subject).
 func (c *Client) GetRecord(ctx context.Context, k store.Key) (store.Record, error) {
