@@ -406,8 +406,13 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st.Sync.Pending > 0 && st.Sync.LastError != "" && st.Sync.LastErrorAt != nil && st.Sync.LastErrorAt.After(downAt)
+		return st.Sync.Pending > 0 && st.Sync.LastError != "" && st.Sync.LastErrorAt != nil && st.Sync.LastErrorAt.After(downAt) &&
+			st.Sync.Down && st.Sync.NextRetry != nil
 	})
+	// The next retry is a probe within seconds, not minutes away.
+	if wait := time.Until(*st.Sync.NextRetry); wait > 11*time.Second {
+		t.Fatalf("status says the next retry is %s away", wait)
+	}
 	if st.Sync.Remote != tap.URL() {
 		t.Fatalf("status names the store %q", st.Sync.Remote)
 	}
@@ -471,7 +476,8 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return st.Sync.Pending == 0 && st.Sync.LastSuccess != nil && st.Sync.LastSuccess.After(upAt)
+		return st.Sync.Pending == 0 && st.Sync.LastSuccess != nil && st.Sync.LastSuccess.After(upAt) &&
+			!st.Sync.Down && st.Sync.NextRetry == nil && st.Sync.LastError == ""
 	})
 
 	// ---- A newer sealed record at the store wins by version. ----

@@ -65,6 +65,12 @@ type rig struct {
 
 func newRig(t *testing.T, storeUp bool) *rig {
 	t.Helper()
+	return newRigWith(t, storeUp, nil)
+}
+
+// newRigWith is newRig with adjust applied to the syncer's options.
+func newRigWith(t *testing.T, storeUp bool, adjust func(*syncer.Options)) *rig {
+	t.Helper()
 	local, err := sqlitestore.Open(filepath.Join(t.TempDir(), "state", "local.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +86,7 @@ func newRig(t *testing.T, storeUp bool) *rig {
 	admTok := r.idp.Token("admin", storetest.Claims{Admin: true})
 	r.admin = remotestore.New(r.srv.URL, func(context.Context) (string, error) { return admTok, nil }, nil)
 	r.statusF = filepath.Join(t.TempDir(), "run", "sync-status.json")
-	r.sync = syncer.New(local, r.remote, syncer.Options{
+	o := syncer.Options{
 		User: user, Device: device,
 		Hooks: syncer.Hooks{
 			// As the daemon does: disconnect, drop the local record, queue nothing.
@@ -102,7 +108,11 @@ func newRig(t *testing.T, storeUp bool) *rig {
 		StatusFile: r.statusF,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond,
 		Logger: storetest.Quiet,
-	})
+	}
+	if adjust != nil {
+		adjust(&o)
+	}
+	r.sync = syncer.New(local, r.remote, o)
 	return r
 }
 
@@ -446,4 +456,61 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("Backoff(%d) has no jitter", n)
 		}
 	}
+}
+
+// TestRecoversSoonAfterKicksWhileDown: while the store is down, attempts
+// that were asked for (Kick: every local write, "retry now") do not push the
+// next retry further away; the syncer probes the store's /healthz on a short
+// bounded schedule and flushes within moments of it answering again, and
+// the status says down with the next retry, then clears.
+func TestRecoversSoonAfterKicksWhileDown(t *testing.T) {
+	r := newRigWith(t, false, func(o *syncer.Options) {
+		// A real-sized item backoff: only the probe may bring recovery soon.
+		o.MinBackoff, o.MaxBackoff, o.MaxProbe = 50*time.Millisecond, 5*time.Minute, 400*time.Millisecond
+		o.PollInterval = time.Hour
+	})
+	var probes atomic.Int64
+	r.srv.SetWrap(func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path == "/healthz" {
+				probes.Add(1)
+			}
+			h.ServeHTTP(w, req)
+		})
+	})
+	r.run()
+	r.write("docebo", "token-1")
+	eventually(t, "the syncer to see the store down", func() bool { return r.sync.Status().Down })
+	// Twelve asked-for attempts, each failing (50 ms · 2^12 would be minutes).
+	for i := 0; i < 12; i++ {
+		before := r.sync.Status().LastErrorAt
+		r.sync.Kick()
+		eventually(t, "the kicked attempt to fail", func() bool { return r.sync.Status().LastErrorAt.After(before) })
+	}
+	st := r.sync.Status()
+	if !st.Down || st.NextRetry.IsZero() || st.LastError == "" {
+		t.Fatalf("status while down: %+v", st)
+	}
+	if wait := time.Until(st.NextRetry); wait > time.Second {
+		t.Fatalf("the next retry is %s away after the kicks, want at most the probe cap", wait)
+	}
+	if fst, err := syncer.ReadStatus(r.statusF); err != nil || !fst.Down || fst.NextRetry.IsZero() {
+		t.Fatalf("the status file while down: %+v %v", fst, err)
+	}
+	upAt := time.Now()
+	r.tap.SetUp(true) // no Kick: the probe must notice
+	deadline := upAt.Add(5 * time.Second)
+	for r.pending() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the outbox was not flushed within 5 s of the store answering (status %+v)", r.sync.Status())
+		}
+		time.Sleep(5 * time.Millisecond) // polling an observable condition, bounded
+	}
+	if probes.Load() == 0 {
+		t.Fatal("recovered without probing /healthz")
+	}
+	eventually(t, "the status to clear", func() bool {
+		st := r.sync.Status()
+		return !st.Down && st.NextRetry.IsZero() && st.LastError == "" && st.LastSuccess.After(upAt)
+	})
 }
