@@ -328,7 +328,11 @@ func (d *Daemon) redirectURL(name string) string {
 
 var _ injector.Backend = (*Daemon)(nil)
 
-// Connected lists the integrations that hold a token, sorted by name.
+// Connected lists the integrations that hold a token, sorted by name, and
+// those that need the user before they can be used again: reconnect needed,
+// or configured with a configuration that does not work (Unavailable says
+// what to do). An integration the user disconnected, or never connected, is
+// not listed.
 func (d *Daemon) Connected(ctx context.Context) ([]injector.ConnectedIntegration, error) {
 	conns, err := d.store.ListConnections(ctx)
 	if err != nil {
@@ -336,18 +340,50 @@ func (d *Daemon) Connected(ctx context.Context) ([]injector.ConnectedIntegration
 	}
 	sort.Slice(conns, func(i, j int) bool { return conns[i].Integration < conns[j].Integration })
 	var out []injector.ConnectedIntegration
+	listed := map[string]bool{}
 	for _, c := range conns {
-		if c.State != store.StateConnected {
+		if c.State != store.StateConnected && c.State != store.StateReconnectNeeded {
 			continue
 		}
 		in, ok := d.integration(c.Integration)
 		if !ok {
 			continue
 		}
-		out = append(out, injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(c.Integration)})
+		listed[c.Integration] = true
+		ci := injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(c.Integration)}
+		if c.State == store.StateReconnectNeeded {
+			ci.Unavailable = reconnectError(c.Integration, c.Reason)
+		}
+		out = append(out, ci)
+	}
+	d.mu.Lock()
+	integErr := d.integErr
+	d.mu.Unlock()
+	for _, name := range d.conf().IntegrationNames() {
+		if e := integErr[name]; e != nil && !listed[name] {
+			out = append(out, injector.ConnectedIntegration{Name: name, Unavailable: needsUserError{
+				msg: fmt.Sprintf("%s is misconfigured: %v; fix it with `latchkey configure %s`", name, e, name), is: injector.ErrMisconfigured}})
+		}
 	}
 	return out, nil
 }
+
+// reconnectError says that name needs reconnecting, why, and how.
+func reconnectError(name, reason string) error {
+	if reason == "" {
+		reason = "its token no longer works"
+	}
+	return needsUserError{msg: fmt.Sprintf("%s needs reconnecting (%s): run `latchkey connect %s`", name, reason, name), is: integrations.ErrReconnectNeeded}
+}
+
+// needsUserError is a message for the user that is the sentinel is.
+type needsUserError struct {
+	msg string
+	is  error
+}
+
+func (e needsUserError) Error() string { return e.msg }
+func (e needsUserError) Unwrap() error { return e.is }
 
 // Lookup returns a configured integration and its Tokens.
 func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {

@@ -2,6 +2,7 @@ package injector
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"time"
 
@@ -17,7 +18,9 @@ type Backend interface {
 	// returns. It never contains a token.
 	Status(ctx context.Context) (any, error)
 	// Connected returns the integrations that currently have a token, in a
-	// stable order, each with the Tokens to use for it.
+	// stable order, each with the Tokens to use for it, and those that the
+	// user set up but that cannot be used until they act (reconnect needed,
+	// a configuration error), with Unavailable saying why.
 	Connected(ctx context.Context) ([]ConnectedIntegration, error)
 	// Lookup returns one configured integration and its Tokens, or
 	// ok=false when it is not configured. Tokens may return
@@ -51,7 +54,19 @@ type ClientAuthenticator interface {
 type ConnectedIntegration struct {
 	Integration integrations.Integration
 	Tokens      integrations.Tokens
+	// Unavailable, when not nil, says why the integration cannot be called
+	// now and what to do (wrapping integrations.ErrReconnectNeeded,
+	// integrations.ErrNotConnected or ErrMisconfigured). The search and
+	// course fan-outs report it in their errors instead of calling it.
+	// Integration may then be nil (it could not be built), and Name names
+	// it.
+	Unavailable error
+	Name        string
 }
+
+// ErrMisconfigured: the integration is configured but its configuration
+// cannot be used (reported with the code "config_error").
+var ErrMisconfigured = errors.New("misconfigured")
 
 // AuditEntry is one row of the local audit trail.
 type AuditEntry struct {

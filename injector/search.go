@@ -48,12 +48,18 @@ type fanResult[T any] struct {
 }
 
 // fanOut runs call for every connected integration the caller may use that
-// implements the capability (call returns ok=false when it does not), each
+// implements the capability (capable says; call may still return ok=false),
+// each
 // under its own deadline, sending each result on the returned channel as it
 // arrives. The channel is closed when all have answered or the deadline (plus
 // a short grace) has passed; integrations still running by then are reported
 // as timed out, never waited for.
+//
+// An integration the backend reports unavailable (reconnect needed, a
+// configuration error) is not called: it is answered at once with its
+// Unavailable error, unless it is known not to have the capability.
 func fanOut[T any](ctx context.Context, s *Server, c *caller, deadline time.Duration,
+	capable func(integrations.Integration) bool,
 	call func(ctx context.Context, ci ConnectedIntegration) ([]T, bool, error)) (<-chan fanResult[T], error) {
 	conns, err := s.backend.Connected(ctx)
 	if err != nil {
@@ -63,7 +69,15 @@ func fanOut[T any](ctx context.Context, s *Server, c *caller, deadline time.Dura
 	raw := make(chan fanResult[T], len(conns))
 	pending := map[string]bool{}
 	var order []string
+	var unavailable []fanResult[T]
 	for _, ci := range conns {
+		if ci.Unavailable != nil {
+			name := unavailableName(ci)
+			if name != "" && c.Allows(name) && (ci.Integration == nil || capable(ci.Integration)) {
+				unavailable = append(unavailable, fanResult[T]{name: name, err: ci.Unavailable})
+			}
+			continue
+		}
 		if ci.Integration == nil || !c.Allows(ci.Integration.Name()) {
 			continue
 		}
@@ -83,6 +97,9 @@ func fanOut[T any](ctx context.Context, s *Server, c *caller, deadline time.Dura
 			}
 			raw <- fanResult[T]{name: name, items: items, err: err, took: time.Since(start)}
 		}(ci)
+	}
+	for _, r := range unavailable {
+		out <- r
 	}
 	go func() {
 		defer close(out)
@@ -108,11 +125,23 @@ func fanOut[T any](ctx context.Context, s *Server, c *caller, deadline time.Dura
 
 var errNotCapable = errors.New("not capable")
 
+// unavailableName is the name of an unavailable integration: its own, or
+// Name when it could not be built.
+func unavailableName(ci ConnectedIntegration) string {
+	if ci.Integration != nil {
+		return ci.Integration.Name()
+	}
+	return ci.Name
+}
+
 func toIntegrationError(name string, err error) IntegrationError {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return IntegrationError{Integration: name, Code: "timeout", Message: name + " did not answer in time"}
 	}
 	_, code := integrationErrorStatus(err)
+	if errors.Is(err, ErrMisconfigured) {
+		code = "config_error"
+	}
 	return IntegrationError{Integration: name, Code: code, Message: scrub(err)}
 }
 
@@ -145,6 +174,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, c *caller)
 		limit = min(n, maxSearchLimit)
 	}
 	results, err := fanOut(r.Context(), s, c, s.cfg.SearchDeadline,
+		func(in integrations.Integration) bool { _, ok := in.(integrations.Searcher); return ok },
 		func(ctx context.Context, ci ConnectedIntegration) ([]integrations.SearchResult, bool, error) {
 			se, ok := ci.Integration.(integrations.Searcher)
 			if !ok {
@@ -258,6 +288,7 @@ func statusRank(st string) int {
 
 func (s *Server) handleCourses(w http.ResponseWriter, r *http.Request, c *caller) {
 	results, err := fanOut(r.Context(), s, c, s.cfg.CoursesDeadline,
+		func(in integrations.Integration) bool { _, ok := in.(integrations.Courses); return ok },
 		func(ctx context.Context, ci ConnectedIntegration) ([]integrations.Course, bool, error) {
 			co, ok := ci.Integration.(integrations.Courses)
 			if !ok {

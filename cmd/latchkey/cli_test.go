@@ -130,14 +130,19 @@ func (u *cliUser) startDaemon(listen string) (*exec.Cmd, *testenv.Buffer) {
 		}
 		cancel()
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	// A notice (the vault key was lost, say) may come first.
+	for i := 0; i < 3 && err == nil && strings.HasPrefix(line, "latchkey: ") && !strings.Contains(line, "listening on"); i++ {
+		line, err = br.ReadString('\n')
+	}
 	if err != nil {
 		u.t.Fatalf("daemon did not start: %v\n%s", err, logs.String())
 	}
 	if !strings.Contains(line, "listening on http://"+listen) {
 		u.t.Fatalf("daemon said %q", line)
 	}
-	go io.Copy(io.Discard, stdout)
+	go io.Copy(io.Discard, br)
 	return c, logs
 }
 

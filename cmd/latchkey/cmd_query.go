@@ -197,12 +197,15 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 				if doc.Items == nil {
 					doc.Items = []integrations.Course{}
 				}
-				return printJSON(env.stdout, map[string]any{"items": doc.Items, "errors": orEmpty(doc.Errors)})
+				if err := printJSON(env.stdout, map[string]any{"items": doc.Items, "errors": orEmpty(doc.Errors)}); err != nil {
+					return err
+				}
+				return feedNeedsYou(doc.Errors)
 			}
 			printFeedErrors(env, doc.Errors)
 			if len(doc.Items) == 0 {
 				env.printf("No courses (is an LMS connected? latchkey status)\n")
-				return nil
+				return feedNeedsYou(doc.Errors)
 			}
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "TITLE\tSTATUS\tPROGRESS\tURL\n")
@@ -213,7 +216,10 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Title, c.Status, prog, c.URL)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return feedNeedsYou(doc.Errors)
 		},
 	}
 	cmd.Flags().BoolVar(&env.jsonOut, "json", false, `print {"items": [...], "errors": [...]}`)
@@ -231,6 +237,19 @@ func orEmpty(e []feedError) []feedError {
 		return []feedError{}
 	}
 	return e
+}
+
+// feedNeedsYou is the error that makes a feed command exit 4 when an
+// integration in its errors needs the user (reconnect, connect, configure);
+// the errors themselves are already printed.
+func feedNeedsYou(errs []feedError) error {
+	for _, e := range errs {
+		switch e.Code {
+		case "not_configured", "not_connected", "reconnect_needed", "config_error":
+			return silentExit{code: exitNeedsAction}
+		}
+	}
+	return nil
 }
 
 func printFeedErrors(env *cliEnv, errs []feedError) {
@@ -261,19 +280,25 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 				if doc.Results == nil {
 					doc.Results = []integrations.SearchResult{}
 				}
-				return printJSON(env.stdout, map[string]any{"results": doc.Results, "errors": orEmpty(doc.Errors)})
+				if err := printJSON(env.stdout, map[string]any{"results": doc.Results, "errors": orEmpty(doc.Errors)}); err != nil {
+					return err
+				}
+				return feedNeedsYou(doc.Errors)
 			}
 			printFeedErrors(env, doc.Errors)
 			if len(doc.Results) == 0 {
 				env.printf("No results.\n")
-				return nil
+				return feedNeedsYou(doc.Errors)
 			}
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "INTEGRATION\tKIND\tTITLE\tURL\n")
 			for _, r := range doc.Results {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Integration, r.Kind, r.Title, r.URL)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return feedNeedsYou(doc.Errors)
 		},
 	}
 	cmd.Flags().BoolVar(&env.jsonOut, "json", false, `print {"results": [...], "errors": [...]}`)

@@ -62,9 +62,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "latchkey: %v (see latchkey --help)\n", err)
 		return exitUsage
 	}
+	var se silentExit
+	if errors.As(err, &se) {
+		return se.code
+	}
 	fmt.Fprintf(stderr, "latchkey: %s\n", oneLine(err.Error()))
 	return exitCode(ctx, err)
 }
+
+// silentExit ends a command with code once it has said everything itself.
+type silentExit struct{ code int }
+
+func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func exitCode(ctx context.Context, err error) int {
 	var ae *daemon.APIError
