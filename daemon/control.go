@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault/keychain"
 )
 
 // The control API: routes served only on the daemon's unix socket, where the
@@ -205,6 +206,10 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.message }
 
+// CodeKeychainUnavailable is the control API's error code for a keychain
+// that does not answer (locked, removed, no Secret Service): the CLI exits 5.
+const CodeKeychainUnavailable = "keychain_unavailable"
+
 func jsonHandler(fn func(*http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
@@ -221,6 +226,8 @@ func jsonHandler(fn func(*http.Request) (any, error)) http.Handler {
 				status, code = http.StatusConflict, "not_connected"
 			case errors.Is(err, ErrNotConfigured):
 				status, code = http.StatusNotFound, "not_configured"
+			case errors.Is(err, keychain.ErrUnavailable):
+				status, code = http.StatusServiceUnavailable, CodeKeychainUnavailable
 			}
 			w.WriteHeader(status)
 			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": err.Error()}})

@@ -90,6 +90,8 @@ func exitCode(ctx context.Context, err error) int {
 		switch ae.Code {
 		case "not_configured", "not_connected", "reconnect_needed":
 			return exitNeedsAction
+		case daemon.CodeKeychainUnavailable:
+			return exitKeychain
 		}
 	}
 	return exitError
