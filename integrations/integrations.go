@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"time"
@@ -152,7 +153,8 @@ var (
 	ErrNotConnected = errors.New("not connected")
 )
 
-// RateLimitError is returned when the provider answered 429 or 503 and the
+// RateLimitError is returned when the provider answered 429 (rate limited)
+// or 503 (unavailable; Error says which) and the
 // client's bounded retries ran out.
 type RateLimitError struct {
 	Status     int
@@ -160,6 +162,10 @@ type RateLimitError struct {
 }
 
 func (e *RateLimitError) Error() string {
+	if e.Status == http.StatusServiceUnavailable {
+		// Only 429 is rate limiting; a 503 is the provider being down.
+		return fmt.Sprintf("provider unavailable (HTTP %d, retry after %s)", e.Status, e.RetryAfter)
+	}
 	return fmt.Sprintf("rate limited by provider (HTTP %d, retry after %s)", e.Status, e.RetryAfter)
 }
 
