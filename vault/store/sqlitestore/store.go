@@ -59,6 +59,14 @@ var (
 	_ store.Outbox      = (*Store)(nil)
 )
 
+// ErrDamaged: the database file failed SQLite's integrity check at open.
+var ErrDamaged = errors.New("sqlitestore: the database is damaged")
+
+// QuickCheckTimeout bounds the integrity check Open runs (PRAGMA
+// quick_check). A check that does not finish in time is not a failure: the
+// file opens as before.
+var QuickCheckTimeout = 20 * time.Second
+
 // Open opens (creating and migrating if needed) the database at path. The
 // parent directory is created 0700 when missing; the database file and its
 // -wal and -shm companions are 0600.
@@ -98,6 +106,10 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	db.SetMaxOpenConns(8)
+	if err := quickCheck(db, path); err != nil {
+		db.Close()
+		return nil, err
+	}
 	s := &Store{db: db, path: path, auditMaxRows: AuditMaxRows, auditMaxAge: AuditMaxAge,
 		auditCh: make(chan auditReq, 256), auditDone: make(chan struct{}), records: newRecordCache(RecordCacheTTL, time.Now)}
 	if err := s.migrate(context.Background()); err != nil {
@@ -110,6 +122,62 @@ func Open(path string) (*Store, error) {
 	}
 	go s.auditWriter()
 	return s, nil
+}
+
+// quickCheck runs PRAGMA quick_check (bounded by QuickCheckTimeout), so a
+// damaged page is found at open rather than by whichever request reads it.
+func quickCheck(db *sql.DB, path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), QuickCheckTimeout)
+	defer cancel()
+	damaged := func(what string) error {
+		return fmt.Errorf("%w: %s failed its integrity check (%s): restore it from a backup, or move it aside to start over (every integration will then need connecting again)", ErrDamaged, path, what)
+	}
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check(3)")
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if isCorrupt(err) {
+			return damaged(err.Error())
+		}
+		return fmt.Errorf("sqlitestore: integrity check of %s: %w", path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("sqlitestore: integrity check of %s: %w", path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if isCorrupt(err) {
+			return damaged(err.Error())
+		}
+		return fmt.Errorf("sqlitestore: integrity check of %s: %w", path, err)
+	}
+	if len(problems) > 0 {
+		return damaged(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// isCorrupt reports whether err is SQLite's SQLITE_CORRUPT or SQLITE_NOTADB.
+func isCorrupt(err error) bool {
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+			return true
+		}
+	}
+	return false
 }
 
 func ensureFile0600(p string) error {
