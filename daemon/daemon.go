@@ -39,6 +39,12 @@ type Options struct {
 	Version string
 	// Out receives the daemon's human-facing lines (listening on…); nil = discard.
 	Out io.Writer
+	// ReadOnly opens the vault for reading only (status without a running
+	// daemon): a lost salt is reported, never purged (vault.Options.ReadOnly).
+	ReadOnly bool
+	// SaltCheckInterval: how often Run checks that the vault salt is still
+	// in the keychain (default DefaultSaltCheckInterval).
+	SaltCheckInterval time.Duration
 }
 
 // Daemon is one user's latchkey. Open it, then Run it; or Open it for one
@@ -84,6 +90,9 @@ type Daemon struct {
 	// one and stopped Run for systemd to restart it.
 	displayPoll       time.Duration
 	restartForDisplay atomic.Bool
+
+	salt              saltWatch
+	saltCheckInterval time.Duration
 }
 
 // Open opens the vault and the local store and builds the configured
@@ -128,7 +137,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
-	v, rep, err := vault.Open(ctx, vault.Options{Keychain: kc, Store: st, User: o.User, Device: device})
+	v, rep, err := vault.Open(ctx, vault.Options{Keychain: kc, Store: st, User: o.User, Device: device, ReadOnly: o.ReadOnly})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -137,6 +146,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		paths: o.Paths, registry: o.Registry, log: o.Logger, version: o.Version, out: o.Out,
 		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
 		tok: map[string]*tokenManager{}, trayCh: make(chan struct{}, 1), flows: newFlowTable(),
+		saltCheckInterval: o.SaltCheckInterval,
 	}
 	d.cfgp.Store(&o.Config)
 	if rep != nil && len(rep.Purged) > 0 {

@@ -46,6 +46,7 @@ type harness struct {
 	desktop     bool
 	openCommand []string
 	displayPoll time.Duration // display_linux.go's poll, when set
+	saltCheck   time.Duration // the salt watch's interval, when set
 }
 
 func testRegistry() *integrations.Registry {
@@ -115,6 +116,7 @@ func (h *harness) start() {
 		t.Fatal(err)
 	}
 	d.displayPoll = h.displayPoll
+	d.saltCheckInterval = h.saltCheck
 	ctx, cancel := context.WithCancel(context.Background())
 	h.d, h.cancel, h.done = d, cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()

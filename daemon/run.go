@@ -150,8 +150,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errs <- inj.Serve(ctx, tcp) }()
 	go func() { defer wg.Done(); errs <- inj.ServeControl(ctx, peerCheckedListener{ctl, d.log}) }()
 
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); d.keepClientToken(ctx, issuer) }()
+	go func() { defer wg.Done(); d.watchSalt(ctx, d.saltCheckInterval) }()
 	if err := d.startSync(ctx, &wg); err != nil {
 		d.log.Error("remote store sync is off", "err", err)
 	}

@@ -31,6 +31,9 @@ type Status struct {
 	Sync         SyncStatus          `json:"sync"`
 	Identity     *IdentityStatus     `json:"identity,omitempty"`
 	Desktop      DesktopStatus       `json:"desktop"`
+	// VaultNotice says the vault salt was lost (deleted from the keychain
+	// while the daemon ran, or missing now), and what that did.
+	VaultNotice string `json:"vault_notice,omitempty"`
 }
 
 // KeychainStatus says whether the keychain answers.
@@ -143,6 +146,13 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 		st.Keychain.Reachable = false
 		st.Keychain.Error = err.Error()
 	}
+	if d.inj != nil {
+		// The running daemon looks at the salt now, and handles its loss
+		// itself; a status computed offline only reports it.
+		d.checkSaltSoon(ctx)
+		st.KeyID = d.vault.KeyID()
+	}
+	st.VaultNotice = d.saltNotice()
 	if d.inj != nil {
 		st.Daemon.Running = true
 		st.Daemon.PID = os.Getpid()

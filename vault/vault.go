@@ -72,6 +72,11 @@ type Options struct {
 	// Push: a remote store is configured, so the records Open purges and
 	// RotateKey re-seals are also queued in the outbox for it.
 	Push bool
+	// ReadOnly opens for reading only (`latchkey status` without a
+	// daemon): no salt is created, nothing is purged, no interrupted
+	// rotation or re-binding is finished. With no salt in the keychain the
+	// vault opens nothing (KeyID is "") and Report.MissingSalt is set.
+	ReadOnly bool
 }
 
 // Report says what Open had to do.
@@ -85,6 +90,10 @@ type Report struct {
 	Purged []string
 	// ResumedRotation: an interrupted key rotation was found and finished.
 	ResumedRotation bool
+	// MissingSalt (ReadOnly only): the keychain holds no salt; the daemon
+	// will purge the records sealed under the lost one when it next opens
+	// the vault.
+	MissingSalt bool
 }
 
 // Notice returns what the user must be told after Open, in plain words, or
@@ -225,6 +234,10 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
 			return err
 		}
+		if primary == nil && next == nil && o.ReadOnly {
+			rep.MissingSalt = true
+			return nil
+		}
 		if primary == nil && next == nil {
 			if primary, err = newSalt(); err != nil {
 				return err
@@ -255,6 +268,9 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		bind = b
 	}
 	v.bind.Store(&bind)
+	if o.ReadOnly {
+		return v, rep, nil
+	}
 	if next, err := v.st.GetMeta(ctx, metaBindNext); err == nil && next != "" {
 		// A Rebind was interrupted: finish it (it is idempotent).
 		if err := v.rebindLocked(ctx, next, o.Push); err != nil {
@@ -320,11 +336,91 @@ func (v *Vault) purgeUnknown(ctx context.Context, recs []store.Record) ([]string
 	return purged, nil
 }
 
-// KeyID returns the id of the key that seals (never the key).
+// KeyID returns the id of the key that seals (never the key); "" for a
+// read-only vault opened without a salt.
 func (v *Vault) KeyID() string {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	if v.cur == nil {
+		return ""
+	}
 	return v.cur.id
+}
+
+// CheckSalt reads the salt from the keychain again and, when it is gone
+// (neither the salt nor a rotation's next one is there: keychain.ErrNotFound,
+// not a keychain that does not answer, which is an error), handles it as a
+// lost salt at once, as Open would at the next start: a new salt is made
+// and seals from then on, and this device's records sealed under the lost
+// key are deleted and their integrations marked reconnect-needed (the
+// report lists them). A salt replaced by another process is taken up, and
+// the records under no key it knows purged the same way. Nothing to do: an
+// empty report.
+func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
+	rep := &Report{}
+	var primary, next []byte
+	err := v.st.Lock(ctx, func() error {
+		var err error
+		if primary, err = v.getSalt(v.user); err != nil {
+			return err
+		}
+		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
+			return err
+		}
+		if primary == nil && next == nil {
+			if primary, err = newSalt(); err != nil {
+				return err
+			}
+			if err := v.setSalt(v.user, primary); err != nil {
+				return err
+			}
+			rep.CreatedSalt = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	known := true
+	for _, s := range [][]byte{primary, next} {
+		if s == nil {
+			continue
+		}
+		k, err := deriveKey(s, v.user)
+		if err != nil {
+			return nil, err
+		}
+		v.mu.RLock()
+		known = known && v.keys[k.id] != nil
+		v.mu.RUnlock()
+	}
+	if known {
+		return rep, nil
+	}
+	// The keys are now those of the salts in the keychain, and no other.
+	keys := map[string]*key{}
+	var cur *key
+	for _, s := range [][]byte{primary, next} {
+		if s == nil {
+			continue
+		}
+		k, err := deriveKey(s, v.user)
+		if err != nil {
+			return nil, err
+		}
+		keys[k.id], cur = k, k // next, when present, wins
+	}
+	v.mu.Lock()
+	v.keys, v.cur = keys, cur
+	v.mu.Unlock()
+	recs, err := v.ownRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Purged, err = v.purgeUnknown(ctx, recs); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 // User returns the user this vault seals for.
@@ -361,6 +457,9 @@ func (v *Vault) Seal(integration string, tok *oauth2.Token) (store.Record, error
 }
 
 func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.Record, error) {
+	if k == nil {
+		return store.Record{}, errors.New("vault: opened read-only without a salt: nothing can be sealed")
+	}
 	if integration == "" {
 		return store.Record{}, errors.New("vault: seal needs an integration name")
 	}

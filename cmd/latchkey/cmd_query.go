@@ -55,7 +55,7 @@ func (e *cliEnv) status(ctx context.Context) (*daemon.Status, error) {
 	if !errors.Is(err, daemon.ErrNotRunning) {
 		return nil, err
 	}
-	d, err := e.openOffline(ctx)
+	d, err := e.openOfflineReadOnly(ctx)
 	if err != nil {
 		if errors.Is(err, keychain.ErrUnavailable) {
 			return e.statusWithoutKeychain(err)
@@ -103,6 +103,9 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 	}
 	if st.KeyID != "" {
 		env.printf("key id:    %s\n", st.KeyID)
+	}
+	if st.VaultNotice != "" {
+		env.printf("vault:     %s\n", st.VaultNotice)
 	}
 	env.printf("state dir: %s\nstore:     %s\nconfig:    %s\n", st.StateDir, st.StorePath, st.ConfigFile)
 	if st.Sync.Remote == "" {

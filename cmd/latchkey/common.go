@@ -55,12 +55,22 @@ func (e *cliEnv) client() (*daemon.Client, error) {
 // openOffline opens the vault and the local store in this process, for
 // commands that work with or without a running daemon.
 func (e *cliEnv) openOffline(ctx context.Context) (*daemon.Daemon, error) {
+	return e.openOfflineWith(ctx, false)
+}
+
+// openOfflineReadOnly is openOffline for a command that only reads (status):
+// it never creates a salt or purges records, whatever it finds.
+func (e *cliEnv) openOfflineReadOnly(ctx context.Context) (*daemon.Daemon, error) {
+	return e.openOfflineWith(ctx, true)
+}
+
+func (e *cliEnv) openOfflineWith(ctx context.Context, readOnly bool) (*daemon.Daemon, error) {
 	p, c, err := e.setup()
 	if err != nil {
 		return nil, err
 	}
 	return daemon.Open(ctx, daemon.Options{
-		Paths: p, Config: c, Registry: newRegistry(), Version: version,
+		Paths: p, Config: c, Registry: newRegistry(), Version: version, ReadOnly: readOnly,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
