@@ -83,7 +83,9 @@ type Options struct {
 	// answer (default 10s; from MinBackoff, doubled per failed probe, with
 	// jitter). A probe is a GET /healthz when the remote is a Pinger, else a
 	// push of the outbox; once it answers the outbox is flushed at once. A
-	// Kick while down tries at once without lengthening the delay.
+	// Kick while down tries at once without lengthening the delay. A store
+	// that answers the probe but still fails the pushes (it refuses the
+	// token, say) is retried up to MaxBackoff apart instead.
 	MaxProbe time.Duration
 	// PollInterval: how often the outbox is looked at without a Kick
 	// (default 30s). CheckInterval: how often this device's records are
@@ -226,6 +228,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	lastCheck := time.Time{}
 	for {
 		var res cycleResult
+		answered := false // the probe found the store answering
 		if down && !force {
 			// A timed wake while the store is down: probe it cheaply, and
 			// flush everything as soon as it answers.
@@ -236,7 +239,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 				s.fail(err, true)
 				res.down = true
 			} else {
-				force, check = true, true
+				force, check, answered = true, true, true
 			}
 		}
 		if !res.down {
@@ -258,7 +261,13 @@ func (s *Syncer) Run(ctx context.Context) error {
 			}
 			n := s.fails
 			s.mu.Unlock()
-			wait = Backoff(n, s.o.MinBackoff, s.o.MaxProbe)
+			ceiling := s.o.MaxProbe
+			if answered {
+				// It answers its health check but not our pushes (it refuses
+				// the token, or fails): no point in trying every few seconds.
+				ceiling = s.o.MaxBackoff
+			}
+			wait = Backoff(n, s.o.MinBackoff, ceiling)
 			s.setStatus(func(st *SyncStatus) { st.Down = true; st.NextRetry = time.Now().Add(wait).UTC() })
 		} else {
 			s.mu.Lock()
