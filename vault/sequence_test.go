@@ -3,12 +3,14 @@ package vault
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault/keychain"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -72,5 +74,58 @@ func TestOpenNewerRefusesOlder(t *testing.T) {
 	}
 	if tok, err := v2.OpenNewer(ctx, newer); err != nil || tok.AccessToken != "at-3" {
 		t.Fatalf("a newer record was refused: %v", err)
+	}
+}
+
+// CheckSalt: a salt deleted from the keychain is handled as lost (new salt,
+// records purged); a keychain that does not answer purges nothing.
+func TestCheckSalt(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	kcPath := filepath.Join(dir, "keychain.json")
+	kc, err := keychain.FileWithKDF(kcPath, []byte("test passphrase"), keychain.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, filepath.Join(dir, "latchkey.db"))
+	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
+	if err := v.SaveToken(ctx, "docebo", &oauth2.Token{AccessToken: "at", RefreshToken: "rt"}, &store.Connection{State: store.StateConnected}, false); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := v.CheckSalt(ctx); err != nil || rep.CreatedSalt || len(rep.Purged) != 0 {
+		t.Fatalf("salt in place: %+v %v", rep, err)
+	}
+	// No keychain answers: an error, and nothing purged.
+	if err := os.Rename(kcPath, kcPath+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.CheckSalt(ctx); !errors.Is(err, keychain.ErrUnavailable) {
+		t.Fatalf("CheckSalt without a keychain: %v", err)
+	}
+	if _, _, err := v.LoadToken(ctx, "docebo"); err != nil {
+		t.Fatalf("a keychain that did not answer purged the token: %v", err)
+	}
+	if err := os.Rename(kcPath+".away", kcPath); err != nil {
+		t.Fatal(err)
+	}
+	old := v.KeyID()
+	if err := kc.Delete(DefaultService, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := v.CheckSalt(ctx)
+	if err != nil || !rep.CreatedSalt || len(rep.Purged) != 1 || rep.Purged[0] != "docebo" {
+		t.Fatalf("salt deleted: %+v %v", rep, err)
+	}
+	if v.KeyID() == old {
+		t.Fatal("still sealing under the lost key")
+	}
+	if _, _, err := v.LoadToken(ctx, "docebo"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("the record under the lost key: %v", err)
+	}
+	if err := v.SaveToken(ctx, "docebo", &oauth2.Token{AccessToken: "at2"}, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, err := v.LoadToken(ctx, "docebo"); err != nil || tok.AccessToken != "at2" {
+		t.Fatalf("a token saved under the new salt: %v", err)
 	}
 }
