@@ -111,7 +111,8 @@ func (d *Daemon) Status(ctx context.Context) (any, error) {
 // A scoped caller sees only the integrations in its scope, and of the
 // identity only whether one is signed in: not its subject, name, email or
 // groups, nor the subject the records are bound to, nor the remote store's
-// last error (which may be about any integration).
+// last error or refused rollback (which may be about any integration), nor
+// which integrations a lost salt disconnected.
 func (st *Status) forCaller(c auth.Claims) *Status {
 	if slices.Contains(c.Scope, "*") {
 		return st
@@ -128,6 +129,11 @@ func (st *Status) forCaller(c auth.Claims) *Status {
 		out.Identity = &IdentityStatus{Issuer: st.Identity.Issuer, SignedIn: st.Identity.SignedIn}
 	}
 	out.Sync.LastError = ""
+	// The rollback and lost-salt notices name integrations of any scope.
+	out.Sync.Refused = ""
+	if st.VaultNotice != "" {
+		out.VaultNotice = "the vault salt was lost: see `latchkey status`"
+	}
 	return &out
 }
 
