@@ -84,8 +84,9 @@ func (d *Daemon) watchSalt(ctx context.Context, interval time.Duration) {
 
 // saltNotice is what status says about the vault salt, "" when all is well.
 func (d *Daemon) saltNotice() string {
-	if d.report != nil && d.report.MissingSalt {
-		return "the keychain holds no vault salt: the tokens sealed under the lost one can never be read again; the daemon removes them when it starts (then reconnect with `latchkey connect NAME`)"
+	if d.report != nil && len(d.report.LostKey) > 0 {
+		return fmt.Sprintf("the tokens of %s are sealed under a vault key that is gone (the keychain salt was lost or replaced): they can never be read again; the daemon removes them when it starts (then reconnect with `latchkey connect NAME`)",
+			strings.Join(d.report.LostKey, ", "))
 	}
 	d.salt.mu.Lock()
 	defer d.salt.mu.Unlock()

@@ -73,9 +73,10 @@ type Options struct {
 	// RotateKey re-seals are also queued in the outbox for it.
 	Push bool
 	// ReadOnly opens for reading only (`latchkey status` without a
-	// daemon): no salt is created, nothing is purged, no interrupted
-	// rotation or re-binding is finished. With no salt in the keychain the
-	// vault opens nothing (KeyID is "") and Report.MissingSalt is set.
+	// daemon): nothing is purged, no interrupted rotation or re-binding is
+	// finished; records sealed under a key that is gone are listed in
+	// Report.LostKey and left for the daemon to purge. (A missing salt is
+	// still made, which deletes nothing.)
 	ReadOnly bool
 }
 
@@ -90,10 +91,10 @@ type Report struct {
 	Purged []string
 	// ResumedRotation: an interrupted key rotation was found and finished.
 	ResumedRotation bool
-	// MissingSalt (ReadOnly only): the keychain holds no salt; the daemon
-	// will purge the records sealed under the lost one when it next opens
-	// the vault.
-	MissingSalt bool
+	// LostKey (ReadOnly only) lists, sorted, the integrations whose records
+	// are sealed under a key that is gone; the daemon purges them when it
+	// next opens the vault.
+	LostKey []string
 }
 
 // Notice returns what the user must be told after Open, in plain words, or
@@ -234,10 +235,6 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
 			return err
 		}
-		if primary == nil && next == nil && o.ReadOnly {
-			rep.MissingSalt = true
-			return nil
-		}
 		if primary == nil && next == nil {
 			if primary, err = newSalt(); err != nil {
 				return err
@@ -269,6 +266,16 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	}
 	v.bind.Store(&bind)
 	if o.ReadOnly {
+		recs, err := v.ownRecords(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range recs {
+			if v.keys[r.KeyID] == nil {
+				rep.LostKey = append(rep.LostKey, r.Integration)
+			}
+		}
+		sort.Strings(rep.LostKey)
 		return v, rep, nil
 	}
 	if next, err := v.st.GetMeta(ctx, metaBindNext); err == nil && next != "" {
