@@ -26,18 +26,39 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// PeerError: the control socket is served by a process of another user. The
+// client closes the connection without sending anything.
+type PeerError struct {
+	Socket string
+	Detail string
+}
+
+func (e *PeerError) Error() string {
+	return fmt.Sprintf("refusing to talk to the control socket %s: %s (another user may be impersonating the daemon); stop that process or remove the socket, and keep XDG_RUNTIME_DIR private", e.Socket, e.Detail)
+}
+
 // Client talks to the running daemon over its control socket.
 type Client struct {
 	socket string
 	hc     *http.Client
 }
 
-// NewClient returns a client for the daemon listening on socket.
+// NewClient returns a client for the daemon listening on socket. Every
+// connection is checked, before anything is written to it, to be served by a
+// process of the current user (a *PeerError otherwise).
 func NewClient(socket string) *Client {
 	return &Client{socket: socket, hc: &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			c, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkServer(c, socket); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
 		},
 		DisableKeepAlives: true,
 	}}}
@@ -69,6 +90,10 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		var pe *PeerError
+		if errors.As(err, &pe) {
+			return pe
 		}
 		var oe *net.OpError
 		if errors.As(err, &oe) || errors.Is(err, os.ErrNotExist) {

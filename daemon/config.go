@@ -101,6 +101,13 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // are applied by the caller afterwards (flags > environment > file).
 func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	var c Config
+	// A configuration directory another user could write to could point an
+	// integration at their own server: refuse it as the other directories.
+	if _, err := os.Lstat(filepath.Dir(path)); err == nil {
+		if err := checkDir(filepath.Dir(path), "XDG_CONFIG_HOME"); err != nil {
+			return c, err
+		}
+	}
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -233,7 +240,7 @@ func SaveFileConfig(path string, mutate func(*Config) error) error {
 	if err := toml.NewEncoder(&buf).Encode(c); err != nil {
 		return err
 	}
-	if err := ensureDir(filepath.Dir(path)); err != nil {
+	if err := ensureDir(filepath.Dir(path), "XDG_CONFIG_HOME"); err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(path, buf.Bytes(), 0o600)

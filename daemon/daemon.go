@@ -116,10 +116,11 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		}
 		o.User = u
 	}
-	for _, dir := range []string{o.Paths.StateDir, o.Paths.RuntimeDir} {
-		if err := ensureDir(dir); err != nil {
-			return nil, err
-		}
+	if err := ensureDir(o.Paths.StateDir, "XDG_STATE_HOME"); err != nil {
+		return nil, err
+	}
+	if err := ensureDir(o.Paths.RuntimeDir, "XDG_RUNTIME_DIR"); err != nil {
+		return nil, err
 	}
 	kc := o.Keychain
 	if kc == nil {
@@ -182,7 +183,7 @@ func openKeychain(p Paths, c Config) (keychain.Keychain, error) {
 		if pass == "" {
 			return nil, errors.New("keychain = \"file\" needs LATCHKEY_KEYCHAIN_PASSPHRASE (the passphrase that seals the keychain file)")
 		}
-		if err := ensureDir(p.DataDir); err != nil {
+		if err := ensureDir(p.DataDir, "XDG_DATA_HOME"); err != nil {
 			return nil, err
 		}
 		return keychain.File(p.FileKeychainPath(), []byte(pass))

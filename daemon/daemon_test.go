@@ -76,7 +76,7 @@ func newHarnessWith(t *testing.T, so sandbox.Options, setup func(*harness)) *har
 	srv := httptest.NewServer(h.sb)
 	t.Cleanup(srv.Close)
 	h.sbURL = srv.URL
-	if err := ensureDir(h.paths.DataDir); err != nil {
+	if err := ensureDir(h.paths.DataDir, "XDG_DATA_HOME"); err != nil {
 		t.Fatal(err)
 	}
 	h.kc, err = keychain.File(filepath.Join(h.paths.DataDir, "kc"), []byte("test passphrase"))

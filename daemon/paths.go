@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -42,11 +44,7 @@ func DefaultPaths() (Paths, error) {
 	if p.DataDir, err = base("XDG_DATA_HOME", ".local/share"); err != nil {
 		return p, err
 	}
-	if v := os.Getenv("XDG_RUNTIME_DIR"); v != "" && filepath.IsAbs(v) {
-		p.RuntimeDir = filepath.Join(v, "latchkey")
-	} else {
-		p.RuntimeDir = filepath.Join(os.TempDir(), "latchkey-"+strconv.Itoa(os.Getuid()))
-	}
+	p.RuntimeDir = runtimeDir(p.StateDir)
 	return p, nil
 }
 
@@ -69,10 +67,70 @@ func (p Paths) ClientTokenFile() string { return filepath.Join(p.RuntimeDir, "cl
 // FileKeychainPath is the opt-in passphrase-sealed keychain file.
 func (p Paths) FileKeychainPath() string { return filepath.Join(p.DataDir, "keychain.sealed") }
 
-// ensureDir creates dir with mode 0700 and tightens it when it exists.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+// maxSocketPath is the longest control-socket path every supported OS
+// accepts (sun_path is 104 bytes on macOS, 108 on Linux, with the NUL).
+const maxSocketPath = 100
+
+// runtimeDir picks the directory of the control socket: $XDG_RUNTIME_DIR,
+// else the per-user /run/user/UID that the login manager creates (checked
+// to be this user's own), else a "run" folder inside the state directory,
+// which no other user can create first. Only when that path is too long for
+// a unix socket does it fall back to the temporary directory; that one, like
+// every other, is verified before use (see ensureDir).
+func runtimeDir(stateDir string) string {
+	if v := os.Getenv("XDG_RUNTIME_DIR"); v != "" && filepath.IsAbs(v) {
+		return filepath.Join(v, "latchkey")
+	}
+	if d := loginRuntimeDir(); d != "" {
+		return filepath.Join(d, "latchkey")
+	}
+	if d := filepath.Join(stateDir, "run"); len(filepath.Join(d, "latchkey.sock")) <= maxSocketPath {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "latchkey-"+strconv.Itoa(os.Getuid()))
+}
+
+// ensureDir creates dir (mode 0700) when it is missing and then checks that
+// it is a private directory of this user (see checkDir). env names the
+// variable that moves it, for the error line.
+func ensureDir(dir, env string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	return os.Chmod(dir, 0o700)
+	return checkDir(dir, env)
+}
+
+// checkDir accepts dir only as a real directory (not a symbolic link) owned
+// by the current user, and tightens its mode to 0700 when it is more open:
+// it is ours, so that is safe. Anything else is refused with one line naming
+// the path and what to do, since another user could have created it to
+// read or impersonate what latchkey keeps there.
+func checkDir(dir, env string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", dir, err)
+	}
+	what := ""
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		what = "is a symbolic link"
+	case !fi.IsDir():
+		what = "is not a directory"
+	default:
+		if uid, ok := ownerUID(fi); ok && uid != os.Getuid() {
+			what = fmt.Sprintf("belongs to uid %d, not to you (uid %d)", uid, os.Getuid())
+		}
+	}
+	if what != "" {
+		return fmt.Errorf("%s %s: latchkey refuses to use it (another user may have created it to intercept latchkey); remove it, or set %s to a private directory of yours", dir, what, env)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("make %s private (mode 0700): %w", dir, err)
+		}
+	}
+	return nil
 }

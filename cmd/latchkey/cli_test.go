@@ -32,6 +32,10 @@ var binPath string
 type buildFirst struct{ m *testing.M }
 
 func (b buildFirst) Run() int {
+	if sock := os.Getenv("LATCHKEY_TEST_IMPOSTOR"); sock != "" {
+		runImpostor(sock) // this binary, run as another user (rundir_test.go)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "lkbin")
 	if err != nil {
 		panic(err)
