@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/redact"
 )
 
 // A systemd user service may start before the desktop session has exported
@@ -59,7 +61,9 @@ func (d *Daemon) watchForDisplay(ctx context.Context, wg *sync.WaitGroup, stop c
 func managerHasDisplay(ctx context.Context) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "systemctl", "--user", "show-environment").Output()
+	cmd := exec.CommandContext(ctx, "systemctl", "--user", "show-environment")
+	cmd.Env = redact.ChildEnv()
+	out, err := cmd.Output()
 	if err != nil {
 		return false
 	}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/redact"
 )
 
 func plistPath() (string, string, error) {
@@ -21,6 +23,7 @@ func plistPath() (string, string, error) {
 
 func launchctl(args ...string) error {
 	cmd := exec.Command("launchctl", args...)
+	cmd.Env = redact.ChildEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/redact"
 )
 
 // unitPath is $XDG_CONFIG_HOME/systemd/user/latchkey.service.
@@ -40,6 +42,7 @@ func userManagerRunning() bool {
 
 func systemctl(args ...string) error {
 	cmd := exec.Command("systemctl", append([]string{"--user"}, args...)...)
+	cmd.Env = redact.ChildEnv()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	secrets "github.com/latchkey/latchkey/internal/redact"
 )
 
 // settle is how long Open waits for the command to finish before leaving
@@ -39,6 +41,7 @@ func open(ctx context.Context, command []string, rawURL string, settle time.Dura
 	}
 	args := append(append([]string(nil), command[1:]...), rawURL)
 	cmd := exec.Command(command[0], args...)
+	cmd.Env = secrets.ChildEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitWriter{w: &stderr, n: 4096}
 	if err := cmd.Start(); err != nil {

@@ -31,6 +31,10 @@ func helper(mode string) {
 	switch mode {
 	case "ok":
 		os.Exit(0)
+	case "env":
+		// Record the environment the command was given instead.
+		os.WriteFile(os.Getenv("LK_OPENER_OUT"), []byte(strings.Join(os.Environ(), "\x00")), 0o600)
+		os.Exit(0)
 	case "fail":
 		// Like xdg-open: echo the URL back in the error.
 		os.Stderr.WriteString("xdg-open: no method available for opening '" + args[len(args)-1] + "'\n")
@@ -168,5 +172,27 @@ func TestOpenCancel(t *testing.T) {
 func TestDefault(t *testing.T) {
 	if d := Default(); len(d) == 0 || d[0] == "" {
 		t.Fatalf("Default() = %q", d)
+	}
+}
+
+// TestOpenDoesNotPassTheKeychainPassphrase: the opened program (a browser
+// the user chose) never sees the file keychain's passphrase.
+func TestOpenDoesNotPassTheKeychainPassphrase(t *testing.T) {
+	t.Setenv("LATCHKEY_KEYCHAIN_PASSPHRASE", "file keychain passphrase 4711")
+	t.Setenv("LK_OPENER_KEEP", "kept")
+	cmd, out := helperCommand(t, "env")
+	if err := Open(context.Background(), cmd, "http://127.0.0.1:1/menu"); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	env := readArgv(t, out)
+	kept := false
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "LATCHKEY_KEYCHAIN_PASSPHRASE=") || strings.Contains(kv, "passphrase 4711") {
+			t.Errorf("the open command was given %q", kv)
+		}
+		kept = kept || kv == "LK_OPENER_KEEP=kept"
+	}
+	if !kept {
+		t.Errorf("the open command lost the rest of the environment: %q", env)
 	}
 }
