@@ -31,8 +31,9 @@ func main() {
 }
 
 // newRootCmd builds the CLI. ready, when not nil, is passed to the server
-// (tests learn the bound address from it).
-func newRootCmd(stdout, stderr io.Writer, ready func(addr string)) *cobra.Command {
+// (tests learn the bound addresses from it): listener is "api" or
+// "metrics".
+func newRootCmd(stdout, stderr io.Writer, ready func(listener, addr string)) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "latchkey-store",
 		Short:         "latchkey's remote store: sealed token envelopes, ciphertext only",
@@ -63,7 +64,11 @@ name in upper case with dashes as underscores (LATCHKEY_STORE_DB,
 LATCHKEY_STORE_JWKS_URL, …). A flag on the command line wins.
 
 Plain HTTP is served on loopback addresses only; anything else needs
---tls-cert and --tls-key.`,
+--tls-cert and --tls-key.
+
+Prometheus metrics (/metrics) are not served on --listen: give
+--metrics-listen ADDR to serve them on a listener of their own (same TLS and
+loopback rule), reachable by whoever can reach that address.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := envDefaults(cmd.Flags()); err != nil {
@@ -75,7 +80,8 @@ Plain HTTP is served on loopback addresses only; anything else needs
 			}
 			o.Logger = log
 			if ready != nil {
-				o.Ready = func(a net.Addr) { ready(a.String()) }
+				o.Ready = func(a net.Addr) { ready("api", a.String()) }
+				o.MetricsReady = func(a net.Addr) { ready("metrics", a.String()) }
 			}
 			return storeserver.Run(cmd.Context(), o)
 		},
@@ -90,6 +96,7 @@ Plain HTTP is served on loopback addresses only; anything else needs
 	f.StringVar(&o.Audience, "audience", "", "audience (aud) tokens must carry (required)")
 	f.StringVar(&o.AdminClaim, "admin-claim", "", "token claim that marks administrators, e.g. groups")
 	f.StringVar(&o.AdminValue, "admin-value", "", "value (or array element) of --admin-claim that marks administrators")
+	f.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address of its own (default: not served; plain HTTP: loopback only)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(serve)

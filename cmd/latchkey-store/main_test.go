@@ -27,10 +27,25 @@ import (
 // the bound address.
 func serve(t *testing.T, args ...string) string {
 	t.Helper()
+	addr, _ := serveWithMetrics(t, args...)
+	return addr
+}
+
+// serveWithMetrics is serve that also returns the address of the metrics
+// listener ("" when --metrics-listen was not given).
+func serveWithMetrics(t *testing.T, args ...string) (string, string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
+	var metricsAddr string
 	done := make(chan error, 1)
-	cmd := newRootCmd(io.Discard, io.Discard, func(a string) { addr <- a })
+	cmd := newRootCmd(io.Discard, io.Discard, func(listener, a string) {
+		if listener == "metrics" {
+			metricsAddr = a // Run reports it before the API listener
+			return
+		}
+		addr <- a
+	})
 	cmd.SetArgs(append([]string{"serve"}, args...))
 	go func() { done <- cmd.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -46,13 +61,13 @@ func serve(t *testing.T, args ...string) string {
 	})
 	select {
 	case a := <-addr:
-		return a
+		return a, metricsAddr
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not start")
 	}
-	return ""
+	return "", ""
 }
 
 func TestServeSQLiteWithEnv(t *testing.T) {
@@ -191,4 +206,55 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	}
 	kb, _ := x509.MarshalECPrivateKey(k)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+}
+
+// TestServeMetricsOnlyWhenAsked: /metrics is not on the API listener; it is
+// served, without a token, only on --metrics-listen, which serves nothing
+// else and follows the loopback rule.
+func TestServeMetricsOnlyWhenAsked(t *testing.T) {
+	idp := storetest.NewIdP(t)
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	common := []string{"--listen", "127.0.0.1:0", "--jwks-url", idp.JWKSURL(), "--audience", storetest.Audience}
+
+	addr, maddr := serveWithMetrics(t, common...)
+	if maddr != "" {
+		t.Fatalf("a metrics listener at %s without --metrics-listen", maddr)
+	}
+	if code, body := get("http://" + addr + "/metrics"); code != 404 || strings.Contains(body, "latchkey_store_") {
+		t.Fatalf("GET /metrics on the API listener without a token: %d %.80q, want 404", code, body)
+	}
+
+	addr, maddr = serveWithMetrics(t, append(common, "--metrics-listen", "127.0.0.1:0")...)
+	if maddr == "" || maddr == addr {
+		t.Fatalf("metrics listener %q, API %q", maddr, addr)
+	}
+	if code, _ := get("http://" + addr + "/healthz"); code != 200 {
+		t.Fatalf("healthz: %d", code)
+	}
+	if code, body := get("http://" + addr + "/metrics"); code != 404 || strings.Contains(body, "latchkey_store_") {
+		t.Fatalf("GET /metrics on the API listener: %d, want 404", code)
+	}
+	code, body := get("http://" + maddr + "/metrics")
+	if code != 200 || !strings.Contains(body, `latchkey_store_requests_total{code="200",route="GET /healthz"} 1`) {
+		t.Fatalf("GET /metrics on the metrics listener: %d %.200q", code, body)
+	}
+	if code, _ := get("http://" + maddr + "/v1/records"); code != 404 {
+		t.Fatalf("the metrics listener serves the API: %d", code)
+	}
+
+	cmd := newRootCmd(io.Discard, io.Discard, nil)
+	cmd.SetArgs(append([]string{"serve"}, append(common, "--metrics-listen", "0.0.0.0:0")...))
+	if err := cmd.ExecuteContext(t.Context()); err == nil || !strings.Contains(err.Error(), "--metrics-listen") || !strings.Contains(err.Error(), "loopback only") {
+		t.Fatalf("plain-HTTP metrics off loopback: %v", err)
+	}
 }

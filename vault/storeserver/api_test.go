@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,17 @@ func (e *env) do(method, path, token string, hdr map[string]string, body string)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// metrics returns what the server's metrics handler serves.
+func (e *env) metrics() string {
+	e.t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.Store.Metrics().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		e.t.Fatalf("metrics: %d", rec.Code)
+	}
+	return rec.Body.String()
 }
 
 func errCode(t testing.TB, body string) string {
@@ -251,10 +263,15 @@ func testAuth(t *testing.T, e *env) {
 		t.Fatalf("good token: %d", code)
 	}
 	// The health routes need no token.
-	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+	for _, p := range []string{"/healthz", "/readyz"} {
 		if code, _, _ := e.do("GET", p, "", nil, ""); code != 200 {
 			t.Errorf("%s: %d", p, code)
 		}
+	}
+	// The metrics are not on the API's routes (Run serves them on a
+	// listener of their own when asked).
+	if code, _, body := e.do("GET", "/metrics", "", nil, ""); code != 404 || strings.Contains(body, "latchkey_store_") {
+		t.Errorf("/metrics on the API without a token: %d", code)
 	}
 }
 
@@ -445,7 +462,7 @@ func testHealthMetrics(t *testing.T, e *env) {
 	if code, _, _ := e.do("GET", "/readyz", "", nil, ""); code != 200 {
 		t.Fatalf("readyz: %d", code)
 	}
-	_, _, m := e.do("GET", "/metrics", "", nil, "")
+	m := e.metrics()
 	for _, want := range []string{
 		`latchkey_store_requests_total{code="201",route="PUT /v1/records/{device}/{integration}"} 1`,
 		`latchkey_store_requests_total{code="412",route="PUT /v1/records/{device}/{integration}"} 1`,
@@ -466,7 +483,7 @@ func testHealthMetrics(t *testing.T, e *env) {
 	if code, _, _ := e.do("GET", "/v1/records", tok, nil, ""); code != 503 {
 		t.Fatalf("list with the database closed: %d", code)
 	}
-	_, _, m = e.do("GET", "/metrics", "", nil, "")
+	m = e.metrics()
 	if strings.Contains(m, `latchkey_store_db_errors_total 0`) {
 		t.Fatal("db errors not counted")
 	}

@@ -27,10 +27,17 @@ type Options struct {
 	Audience   string // --audience
 	AdminClaim string // --admin-claim
 	AdminValue string // --admin-value
-	Logger     *slog.Logger
+	// MetricsListen (--metrics-listen) is where /metrics is served, on a
+	// listener of its own; empty: not served at all. Like Listen, plain
+	// HTTP is refused off loopback.
+	MetricsListen string
+	Logger        *slog.Logger
 	// Ready, if set, receives the bound address once the server accepts
 	// connections (tests use it with --listen 127.0.0.1:0).
 	Ready func(addr net.Addr)
+	// MetricsReady, if set, receives the bound address of the metrics
+	// listener once it accepts connections, before Ready is called.
+	MetricsReady func(addr net.Addr)
 }
 
 // DefaultDB is the default --db: store.db in $XDG_STATE_HOME/latchkey
@@ -48,13 +55,15 @@ func DefaultDB() (string, error) {
 }
 
 // CheckListen refuses plain HTTP on anything but a loopback address.
-func CheckListen(addr string, tls bool) error {
+func CheckListen(addr string, tls bool) error { return checkListen("--listen", addr, tls) }
+
+func checkListen(flag, addr string, tls bool) error {
 	if tls {
 		return nil
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("storeserver: --listen %q: %w", addr, err)
+		return fmt.Errorf("storeserver: %s %q: %w", flag, addr, err)
 	}
 	if host == "localhost" {
 		return nil
@@ -62,7 +71,7 @@ func CheckListen(addr string, tls bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("storeserver: refusing plain HTTP on %q: without --tls-cert/--tls-key the store listens on loopback only (e.g. 127.0.0.1:8787)", addr)
+	return fmt.Errorf("storeserver: %s: refusing plain HTTP on %q: without --tls-cert/--tls-key the store listens on loopback only (e.g. 127.0.0.1:8787)", flag, addr)
 }
 
 // Run serves until ctx is done, then shuts down gracefully (in-flight
@@ -81,6 +90,11 @@ func Run(ctx context.Context, o Options) error {
 	useTLS := o.TLSCert != ""
 	if err := CheckListen(o.Listen, useTLS); err != nil {
 		return err
+	}
+	if o.MetricsListen != "" {
+		if err := checkListen("--metrics-listen", o.MetricsListen, useTLS); err != nil {
+			return err
+		}
 	}
 	if o.DB == "" {
 		d, err := DefaultDB()
@@ -109,40 +123,62 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("storeserver: listen: %w", err)
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if useTLS {
-			errc <- hs.ServeTLS(ln, o.TLSCert, o.TLSKey)
-		} else {
-			errc <- hs.Serve(ln)
+	var mln net.Listener
+	if o.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", o.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("storeserver: listen for metrics (--metrics-listen): %w", err)
 		}
-	}()
+	}
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+	}
+	errc := make(chan error, 2)
+	serve := func(hs *http.Server, l net.Listener) {
+		if useTLS {
+			errc <- hs.ServeTLS(l, o.TLSCert, o.TLSKey)
+		} else {
+			errc <- hs.Serve(l)
+		}
+	}
+	servers := []*http.Server{newServer(srv)}
+	go serve(servers[0], ln)
+	if mln != nil {
+		servers = append(servers, newServer(srv.Metrics()))
+		go serve(servers[1], mln)
+		log.Info("latchkey-store metrics", "addr", mln.Addr().String(), "tls", useTLS)
+	}
 	log.Info("latchkey-store serving", "addr", ln.Addr().String(), "tls", useTLS, "db", backendKind(o.DB))
+	if mln != nil && o.MetricsReady != nil {
+		o.MetricsReady(mln.Addr()) // before Ready: a caller waiting on Ready knows both
+	}
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}
+	var serveErr error
 	select {
 	case err := <-errc:
-		return fmt.Errorf("storeserver: %w", err)
+		serveErr = fmt.Errorf("storeserver: %w", err)
 	case <-ctx.Done():
+		log.Info("latchkey-store shutting down")
 	}
-	log.Info("latchkey-store shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("storeserver: shutdown: %w", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil && serveErr == nil {
+			serveErr = fmt.Errorf("storeserver: shutdown: %w", err)
+		}
 	}
-	return nil
+	return serveErr
 }
 
 // backendKind names the backend without the DSN (which may hold a password).

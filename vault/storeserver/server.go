@@ -60,7 +60,6 @@ func New(c Config) (*Server, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	s.mux.Handle("GET /v1/records", s.auth(s.listOwn))
 	s.mux.Handle("GET /v1/records/{device}/{integration}", s.auth(s.getRecord))
 	s.mux.Handle("PUT /v1/records/{device}/{integration}", s.auth(s.putRecord))
@@ -68,6 +67,20 @@ func New(c Config) (*Server, error) {
 	s.mux.Handle("GET /v1/admin/records", s.auth(s.admin(s.adminList)))
 	s.mux.Handle("DELETE /v1/admin/records/{user}/{device}/{integration}", s.auth(s.admin(s.adminRevoke)))
 	return s, nil
+}
+
+// Metrics is the Prometheus handler of the server's series. It is not a
+// route of the API itself: Run serves it on its own listener
+// (--metrics-listen) only when asked to, since the series tell whoever reads
+// them how the store is used.
+func (s *Server) Metrics() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP routes the request and records its metrics.
