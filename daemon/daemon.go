@@ -129,6 +129,12 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	// A database that already exists may predate per-setup keychain
+	// accounts: its items are then adopted from the OS user's account.
+	legacy := ""
+	if _, err := os.Lstat(o.Paths.DBPath()); err == nil {
+		legacy = o.User
+	}
 	st, err := sqlitestore.Open(o.Paths.DBPath())
 	if err != nil {
 		return nil, fmt.Errorf("open local store %s: %w", o.Paths.DBPath(), err)
@@ -138,7 +144,14 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		st.Close()
 		return nil, err
 	}
-	v, rep, err := vault.Open(ctx, vault.Options{Keychain: kc, Store: st, User: o.User, Device: device, ReadOnly: o.ReadOnly})
+	secrets := []string{identitySecret}
+	for _, name := range o.Config.IntegrationNames() {
+		secrets = append(secrets, secretName(name))
+	}
+	v, rep, err := vault.Open(ctx, vault.Options{
+		Keychain: kc, Store: st, User: o.User, Device: device,
+		Account: keychainAccount(o.User, o.Paths, device), LegacyAccount: legacy, Secrets: secrets, ReadOnly: o.ReadOnly,
+	})
 	if err != nil {
 		st.Close()
 		return nil, err

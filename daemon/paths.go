@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -46,6 +48,32 @@ func DefaultPaths() (Paths, error) {
 	}
 	p.RuntimeDir = runtimeDir(p.StateDir)
 	return p, nil
+}
+
+// IsDefaultState reports whether the state directory is the default one,
+// ~/.local/state/latchkey, however it was named (XDG_STATE_HOME unset, or set
+// to ~/.local/state).
+func (p Paths) IsDefaultState() bool {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return false
+	}
+	return filepath.Clean(p.StateDir) == filepath.Join(home, ".local", "state", "latchkey")
+}
+
+// keychainAccount is the keychain account of a setup's salt (and the prefix
+// of its client secrets' accounts). The default setup keeps the OS user name
+// ("alice"), as it always had; a setup with another state directory adds a
+// stable id derived from its device id ("alice@3f9a0c41d2b7"), so isolated
+// setups of one user never share or overwrite each other's items. The id is
+// a hash of a value already in the database, not a secret, and it moves
+// with the state directory.
+func keychainAccount(user string, p Paths, device string) string {
+	if p.IsDefaultState() {
+		return user
+	}
+	sum := sha256.Sum256([]byte("latchkey keychain account\x00" + device))
+	return user + "@" + hex.EncodeToString(sum[:6])
 }
 
 // DBPath is the local SQLite store.

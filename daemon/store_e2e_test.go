@@ -258,7 +258,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 
 	secrets := secretSet{"docebo client secret": []byte(sandbox.DefaultClientSecret), "document360 API token": []byte(d360Token),
 		"document360 client secret": []byte("widget-secret")}
-	salt, err := h.kc.Get(vault.DefaultService, user)
+	salt, err := h.kc.Get(vault.DefaultService, h.d.vault.KeychainAccount())
 	if err != nil {
 		t.Fatalf("read the salt from the file keychain: %v", err)
 	}

@@ -3,13 +3,16 @@
 // to the local store (and its outbox) in one transaction.
 //
 // The key: a 32-byte random salt kept in the keychain (service "latchkey",
-// account = the OS user) → HKDF-SHA256 bound to the user → a 32-byte
+// account = [Options.Account]: the OS user for the default setup, the OS
+// user and a setup id for another state directory, so isolated setups never
+// share items; items kept under the old account are adopted, never moved
+// away) → HKDF-SHA256 bound to the user → a 32-byte
 // XChaCha20-Poly1305 key. A 16-hex key id, derived with a separate HKDF info,
 // is stored beside every record, so a record sealed under a lost or replaced
 // salt is recognised without being tried: its integration is marked
 // reconnect-needed and the record deleted ([Report.Purged]).
 //
-// Rotation ([Vault.RotateKey]) stores the new salt under "<user>.next" first,
+// Rotation ([Vault.RotateKey]) stores the new salt under "<account>.next" first,
 // re-seals every record, then replaces the primary salt and deletes ".next";
 // a crash at any point leaves every record openable by one of the two, and
 // the next [Open] finishes the rotation.

@@ -69,6 +69,19 @@ type Options struct {
 	Device string
 	// Service is the keychain service; empty means "latchkey".
 	Service string
+	// Account is the keychain account of this setup's salt (and the prefix
+	// of its secrets' accounts); empty means User. Setups of one OS user
+	// with their own state directories use distinct accounts so they never
+	// share or overwrite each other's items; key derivation and record
+	// bindings use User whatever the account.
+	Account string
+	// LegacyAccount is where this store's items were kept before the store
+	// recorded its account (latchkey before per-setup accounts kept them
+	// under User); empty when the store is new. See adoptItems.
+	LegacyAccount string
+	// Secrets names the secrets (SetSecret names) adoptItems moves along
+	// with the salt.
+	Secrets []string
 	// Push: a remote store is configured, so the records Open purges and
 	// RotateKey re-seals are also queued in the outbox for it.
 	Push bool
@@ -160,7 +173,8 @@ func deriveKey(salt []byte, user string) (*key, error) {
 type Vault struct {
 	kc      keychain.Keychain
 	st      *sqlitestore.Store
-	user    string // the OS user: keychain account, and key derivation
+	user    string // the OS user: key derivation and the default binding
+	account string // the keychain account (Options.Account)
 	device  string
 	service string
 	push    bool
@@ -211,9 +225,12 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	if o.User == "" {
 		return nil, nil, errors.New("vault: Open needs a user name")
 	}
-	v := &Vault{kc: o.Keychain, st: o.Store, user: o.User, device: o.Device, service: o.Service, push: o.Push}
+	v := &Vault{kc: o.Keychain, st: o.Store, user: o.User, account: o.Account, device: o.Device, service: o.Service, push: o.Push}
 	if v.service == "" {
 		v.service = DefaultService
+	}
+	if v.account == "" {
+		v.account = v.user
 	}
 	if v.device == "" {
 		d, err := DeviceID(ctx, o.Store)
@@ -228,18 +245,21 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	// processes starting at once agree on one salt, and a rotation in another
 	// process is seen either before or after it switches, never half-way.
 	err := v.st.Lock(ctx, func() error {
-		var err error
-		if primary, err = v.getSalt(v.user); err != nil {
+		if err := v.adoptItems(ctx, o.LegacyAccount, o.Secrets); err != nil {
 			return err
 		}
-		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
+		var err error
+		if primary, err = v.getSalt(v.account); err != nil {
+			return err
+		}
+		if next, err = v.getSalt(v.account + nextSuffix); err != nil {
 			return err
 		}
 		if primary == nil && next == nil {
 			if primary, err = newSalt(); err != nil {
 				return err
 			}
-			if err := v.setSalt(v.user, primary); err != nil {
+			if err := v.setSalt(v.account, primary); err != nil {
 				return err
 			}
 			rep.CreatedSalt = true
@@ -248,6 +268,13 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	// Recorded once the items are in place (outside the lock: Lock's f must
+	// not write); a crash before it only makes the next Open re-check them.
+	if cur, err := v.st.GetMeta(ctx, metaKeychainAccount); err != nil || cur != v.account {
+		if err := v.st.SetMeta(ctx, metaKeychainAccount, v.account); err != nil {
+			return nil, nil, err
+		}
 	}
 	v.keys = map[string]*key{}
 	for _, s := range [][]byte{primary, next} {
@@ -367,7 +394,7 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 	rep := &Report{}
 	// The usual case, without the database lock: a salt this vault knows is
 	// there (".next" first, as reload reads them).
-	for _, account := range []string{v.user + nextSuffix, v.user} {
+	for _, account := range []string{v.account + nextSuffix, v.account} {
 		s, err := v.getSalt(account)
 		if err != nil {
 			return nil, err
@@ -390,17 +417,17 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 	var primary, next []byte
 	err := v.st.Lock(ctx, func() error {
 		var err error
-		if primary, err = v.getSalt(v.user); err != nil {
+		if primary, err = v.getSalt(v.account); err != nil {
 			return err
 		}
-		if next, err = v.getSalt(v.user + nextSuffix); err != nil {
+		if next, err = v.getSalt(v.account + nextSuffix); err != nil {
 			return err
 		}
 		if primary == nil && next == nil {
 			if primary, err = newSalt(); err != nil {
 				return err
 			}
-			if err := v.setSalt(v.user, primary); err != nil {
+			if err := v.setSalt(v.account, primary); err != nil {
 				return err
 			}
 			rep.CreatedSalt = true
@@ -451,6 +478,9 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 	}
 	return rep, nil
 }
+
+// KeychainAccount returns the keychain account of this vault's salt.
+func (v *Vault) KeychainAccount() string { return v.account }
 
 // User returns the user this vault seals for.
 func (v *Vault) User() string { return v.user }
@@ -819,13 +849,13 @@ func (v *Vault) RotateKey(ctx context.Context) error {
 	var next []byte
 	err := v.st.Lock(ctx, func() error {
 		var err error
-		if next, err = v.getSalt(v.user + nextSuffix); err != nil || next != nil {
+		if next, err = v.getSalt(v.account + nextSuffix); err != nil || next != nil {
 			return err // resume a rotation another process started
 		}
 		if next, err = newSalt(); err != nil {
 			return err
 		}
-		return v.setSalt(v.user+nextSuffix, next)
+		return v.setSalt(v.account+nextSuffix, next)
 	})
 	if err != nil {
 		return err
@@ -871,11 +901,11 @@ func (v *Vault) finishRotation(ctx context.Context, nk *key, nextSalt []byte) er
 				}
 				return err
 			}
-			if err := v.setSalt(v.user, nextSalt); err != nil {
+			if err := v.setSalt(v.account, nextSalt); err != nil {
 				return err
 			}
 			v.hook("replaced", n)
-			if err := v.kc.Delete(v.service, v.user+nextSuffix); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+			if err := v.kc.Delete(v.service, v.account+nextSuffix); err != nil && !errors.Is(err, keychain.ErrNotFound) {
 				return fmt.Errorf("vault: remove the rotated-from salt: %w", err)
 			}
 			return nil
@@ -1033,11 +1063,11 @@ func (v *Vault) hook(stage string, n int) {
 // two reads has already made its salt the primary, so the newest salt is
 // seen either way, without taking the store's lock.
 func (v *Vault) reload(ctx context.Context) error {
-	next, err := v.getSalt(v.user + nextSuffix)
+	next, err := v.getSalt(v.account + nextSuffix)
 	if err != nil {
 		return err
 	}
-	primary, err := v.getSalt(v.user)
+	primary, err := v.getSalt(v.account)
 	if err != nil {
 		return err
 	}
@@ -1184,6 +1214,55 @@ func (v *Vault) ownRecords(ctx context.Context) ([]store.Record, error) {
 	return out, nil
 }
 
+// metaKeychainAccount is the meta key naming the keychain account this
+// store's salt and secrets are kept under.
+const metaKeychainAccount = "vault.keychain_account"
+
+// adoptItems copies this store's keychain items to v.account from where they
+// were kept before: the account the store last recorded (the setup moved
+// between the default state directory and another), or legacy when the
+// store recorded none yet (it predates per-setup accounts). An item already
+// under v.account is left alone, so a crash part-way is finished by the next
+// Open; the old items are kept, as another setup of the same user may still
+// use them. Once done, Open records v.account. It runs under the database
+// lock and writes only to the keychain.
+func (v *Vault) adoptItems(ctx context.Context, legacy string, secrets []string) error {
+	from, err := v.st.GetMeta(ctx, metaKeychainAccount)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		from = legacy
+	case err != nil:
+		return err
+	}
+	if from == "" || from == v.account {
+		return nil
+	}
+	items := []string{"", nextSuffix}
+	for _, name := range secrets {
+		if name != "" {
+			items = append(items, ":"+name)
+		}
+	}
+	for _, suffix := range items {
+		if _, err := v.kc.Get(v.service, v.account+suffix); err == nil {
+			continue
+		} else if !errors.Is(err, keychain.ErrNotFound) {
+			return fmt.Errorf("vault: read the keychain: %w", err)
+		}
+		val, err := v.kc.Get(v.service, from+suffix)
+		if errors.Is(err, keychain.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("vault: read the keychain: %w", err)
+		}
+		if err := v.kc.Set(v.service, v.account+suffix, val); err != nil {
+			return fmt.Errorf("vault: move the keychain item %s/%s to %s%s: %w", v.service, from+suffix, v.account, suffix, err)
+		}
+	}
+	return nil
+}
+
 // getSalt reads the salt under account, nil when there is none.
 func (v *Vault) getSalt(account string) ([]byte, error) {
 	s, err := v.kc.Get(v.service, account)
@@ -1221,7 +1300,7 @@ func (v *Vault) SetSecret(name, value string) error {
 	if name == "" {
 		return errors.New("vault: secret needs a name")
 	}
-	return v.kc.Set(v.service, v.user+":"+name, value)
+	return v.kc.Set(v.service, v.account+":"+name, value)
 }
 
 // GetSecret returns the secret name (keychain.ErrNotFound if absent).
@@ -1229,7 +1308,7 @@ func (v *Vault) GetSecret(name string) (string, error) {
 	if name == "" {
 		return "", errors.New("vault: secret needs a name")
 	}
-	return v.kc.Get(v.service, v.user+":"+name)
+	return v.kc.Get(v.service, v.account+":"+name)
 }
 
 // DeleteSecret removes the secret name (keychain.ErrNotFound if absent).
@@ -1237,7 +1316,7 @@ func (v *Vault) DeleteSecret(name string) error {
 	if name == "" {
 		return errors.New("vault: secret needs a name")
 	}
-	return v.kc.Delete(v.service, v.user+":"+name)
+	return v.kc.Delete(v.service, v.account+":"+name)
 }
 
 // metaDeviceID is the meta key of the device id.
