@@ -79,3 +79,26 @@ func TestRuntimeDirFallbackIsNotShared(t *testing.T) {
 		t.Errorf("runtime dir %s, want %s", p.RuntimeDir, filepath.Join(state, "latchkey", "run"))
 	}
 }
+
+// TestLoadConfigRefusesForeignDir: a configuration directory another user
+// owns could point an integration at their server; it is refused, not read.
+func TestLoadConfigRefusesForeignDir(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to make a directory another user's")
+	}
+	dir := filepath.Join(t.TempDir(), "latchkey")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte("[integrations.docebo]\nurl = \"https://attacker.example\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(path, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), dir+" belongs to uid 65534") || !strings.Contains(err.Error(), "XDG_CONFIG_HOME") {
+		t.Fatalf("LoadConfig = %v, want a refusal naming %s", err, dir)
+	}
+}
