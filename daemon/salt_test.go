@@ -34,14 +34,16 @@ func saltDeletedWhileRunning(t *testing.T, system bool) {
 		if system {
 			h.kc = keychain.System()
 			t.Cleanup(func() {
-				h.kc.Delete(vault.DefaultService, "alice")
-				h.kc.Delete(vault.DefaultService, "alice.next")
+				acct := h.d.vault.KeychainAccount()
+				h.kc.Delete(vault.DefaultService, acct)
+				h.kc.Delete(vault.DefaultService, acct+".next")
 			})
 		}
 	})
 	h.connect()
 	oldKey := h.d.vault.KeyID()
-	if err := h.kc.Delete(vault.DefaultService, "alice"); err != nil {
+	account := h.d.vault.KeychainAccount() // per setup: "alice@<id>"
+	if err := h.kc.Delete(vault.DefaultService, account); err != nil {
 		t.Fatal(err)
 	}
 	// Watch the database, not status (which checks too): the daemon's own
@@ -57,7 +59,7 @@ func saltDeletedWhileRunning(t *testing.T, system bool) {
 	if _, _, err := h.d.vault.LoadToken(ctx, "docebo"); !errors.Is(err, vault.ErrNoToken) {
 		t.Fatalf("the token sealed under the lost salt is still there: %v", err)
 	}
-	if _, err := h.kc.Get(vault.DefaultService, "alice"); err != nil {
+	if _, err := h.kc.Get(vault.DefaultService, account); err != nil {
 		t.Fatalf("no new salt in the keychain: %v", err)
 	}
 	st, err := h.d.StatusDoc(ctx)
