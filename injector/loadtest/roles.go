@@ -40,8 +40,27 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// Upstream paths besides the data path (any other path): Docebo's token
+// endpoint and the session lookup the daemon makes once it is connected.
+const (
+	upstreamTokenPath   = "/oauth2/token"
+	upstreamSessionPath = "/manage/v1/user/session"
+	// benchClientID is the client id the daemon under test is configured
+	// with; the client secret is upstreamClientSecret.
+	benchClientID = "latchkey-bench"
+	// upstreamClientSecret is the harness's made-up client secret (not a
+	// secret: it only opens the harness's own token endpoint).
+	upstreamClientSecret = "bench-client-secret-0123456789"
+	// upstreamTokenLifetime is the expires_in of the access token the token
+	// endpoint hands out: a day, so the daemon does not refresh during a
+	// run.
+	upstreamTokenLifetime = 24 * time.Hour
+)
+
 // runUpstream serves a ~2 KB JSON body to requests with the right
-// Authorization header, 401 to the others.
+// Authorization header, 401 to the others. It also answers Docebo's token
+// endpoint (client_credentials with the bench client, a day-long access
+// token) and its session lookup, so that the real daemon can connect to it.
 func runUpstream() error {
 	var items []map[string]any
 	for i := 0; len(items) < 40; i++ {
@@ -57,12 +76,31 @@ func runUpstream() error {
 		return err
 	}
 	fmt.Printf("ADDR %s\n", ln.Addr())
+	tokenBody, _ := json.Marshal(map[string]any{"access_token": upstreamToken, "token_type": "Bearer",
+		"expires_in": int(upstreamTokenLifetime / time.Second), "scope": "api"})
+	sessionBody := []byte(`{"data":{"id":"1","username":"bench","firstname":"Bench","lastname":"User","email":"bench@example.invalid"}}`)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == upstreamTokenPath {
+			if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != "client_credentials" ||
+				r.PostForm.Get("client_id") != benchClientID || r.PostForm.Get("client_secret") != upstreamClientSecret {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"error":"invalid_client","error_description":"the bench token endpoint takes client_credentials from the bench client only"}`))
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(tokenBody)
+			return
+		}
 		if r.Header.Get("Authorization") != want {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == upstreamSessionPath {
+			w.Write(sessionBody)
+			return
+		}
 		w.Write(body)
 	})}
 	ctx, stop := signalContext()
