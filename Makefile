@@ -23,6 +23,8 @@ BINARIES := latchkey latchkey-store docebo-sandbox document360-sandbox oidc-sand
 FUZZTIME ?= 10s
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS ?= ./...
+# Flags of the load test in `make bench` (go run ./injector/loadtest -h), e.g. '-runs 7 -inprocess'.
+LOADTEST_FLAGS ?=
 
 # with_components CMD…: run CMD with every real component up, in ONE environment:
 # Chromium + playwright-core (LATCHKEY_TEST_BROWSER, exported by browser-deps.sh), then
@@ -116,7 +118,7 @@ cross: ## CGO_ENABLED=0 builds: windows and darwin (./...), linux latchkey-store
 	CGO_ENABLED=0 go build -o /dev/null ./cmd/latchkey-store
 
 .PHONY: bench
-bench: ## benchmarks (ns/op, B/op) and the injector load test (nginx + wrk)
+bench: ## benchmarks (ns/op, B/op) and the load test: the latchkey daemon against tuned nginx (wrk)
 	@scripts/deps.sh bench keyring postgres display
 	echo "==> go test -bench (raw output for benchstat: bin/bench.txt)"
 	mkdir -p bin
@@ -124,8 +126,10 @@ bench: ## benchmarks (ns/op, B/op) and the injector load test (nginx + wrk)
 		/^pkg:/ { print ""; print $$2; next }
 		/^Benchmark/ { printf "  %-44s %10s", $$1, $$2; for (i = 3; i < NF; i += 2) printf " %12s %-9s", $$i, $$(i+1); print ""; next }
 		/^(FAIL|--- FAIL|panic)/ { print }')
-	echo "==> injector load test"
-	if [ -d injector/loadtest ]; then LATCHKEY_TEST_BENCH=1 go run ./injector/loadtest
+	echo "==> load test: bin/latchkey daemon (connected, audit on) vs nginx tuned for production (LOADTEST_FLAGS=$(LOADTEST_FLAGS))"
+	if [ -d injector/loadtest ]; then
+		$(MAKE) build >/dev/null
+		scripts/with-keyring.sh go run ./injector/loadtest -latchkey bin/latchkey $(LOADTEST_FLAGS)
 	else echo "bench: injector/loadtest is not in the tree yet; no load test run"; fi
 
 .PHONY: lint
