@@ -45,8 +45,8 @@ type latchkeyDaemon struct {
 // starts), the harness's upstream as its Docebo platform. procs > 0 sets
 // max_procs (LATCHKEY_MAX_PROCS); extra is added to the environment.
 func startDaemon(ctx context.Context, bin, upstream string, procs int, extra []string) (*latchkeyDaemon, error) {
-	if os.Getenv("LATCHKEY_TEST_KEYRING") == "" {
-		return nil, errors.New("the daemon needs a private Secret Service keychain: run the load test through `make bench` or scripts/with-keyring.sh (it never uses your own keyring)")
+	if err := needPrivateKeyring(); err != nil {
+		return nil, err
 	}
 	home, err := os.MkdirTemp("", "latchkey-bench-daemon-")
 	if err != nil {
@@ -230,6 +230,16 @@ func (d *latchkeyDaemon) stop() {
 		}
 	}
 	os.RemoveAll(d.home)
+}
+
+// needPrivateKeyring refuses to start a daemon outside the private keychain
+// scripts/with-keyring.sh starts (LATCHKEY_TEST_KEYRING), so that the
+// benchmark's salt never lands in a desktop user's own keyring.
+func needPrivateKeyring() error {
+	if os.Getenv("LATCHKEY_TEST_KEYRING") == "" {
+		return errors.New("the daemon needs a private Secret Service keychain: run the load test through `make bench` or scripts/with-keyring.sh (it never uses your own keyring)")
+	}
+	return nil
 }
 
 // buildLatchkey builds ./cmd/latchkey of the module this harness runs in

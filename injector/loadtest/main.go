@@ -209,6 +209,9 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			return nil, fmt.Errorf("%s not found: install it with `apt-get install -y nginx-light wrk`", bin)
 		}
 	}
+	if err := needPrivateKeyring(); err != nil {
+		return nil, err
+	}
 	procs := o.Procs
 	if procs <= 0 {
 		procs = numCPU()
