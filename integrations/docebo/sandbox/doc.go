@@ -25,8 +25,10 @@
 // plays a platform whose learners get 403 on /learn/v1/courses, and
 // Options.Audience one that expects a given JWT-bearer "aud".
 //
-// Test hooks are plain methods: FailNext, SetLatency, SetRateLimit,
-// SetAutoApprove, SetForbidLearnerCourseList, SetExchangeTokenEndpoint,
-// SetAudience, ExpireAccessTokens, AddJWTKey, and counters (TokenCalls,
-// GrantCalls, APICalls).
+// Test hooks are plain methods: FailNext, SetLatency, SetTokenLatency (a
+// slow token endpoint that has already rotated when it answers),
+// SetRateLimit, SetAutoApprove, SetForbidLearnerCourseList,
+// SetExchangeTokenEndpoint, SetAudience, ExpireAccessTokens, AddJWTKey, and
+// counters (TokenCalls, GrantCalls, APICalls, RefreshReuses). GET
+// /manage/v1/sandbox/refused answers 401 to every token.
 package sandbox

@@ -422,6 +422,7 @@ func (s *Server) grantRefresh(w http.ResponseWriter, p url.Values) {
 		return
 	case t.used:
 		// A rotated refresh token came back: someone holds a stale copy.
+		s.st.reuses++
 		s.revokeFamilyLocked(t.family)
 		s.mu.Unlock()
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "Refresh token has been revoked")

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +93,10 @@ type Options struct {
 	RetryAfter time.Duration
 	// Latency delays every request.
 	Latency time.Duration
+	// TokenLatency delays the answers of /oauth2/token: the request is
+	// served first (a refresh token is rotated at once), the answer is
+	// written that much later, as from a slow provider.
+	TokenLatency time.Duration
 	// MaxPageSize clamps page_size (default 200; the real maximum is unconfirmed).
 	MaxPageSize int
 	// Now is the clock (default time.Now).
@@ -137,6 +143,7 @@ type state struct {
 	tokenCalls int
 	grants     map[string]int
 	apiCalls   int
+	reuses     int
 }
 
 // New returns a sandbox configured by o.
@@ -239,6 +246,11 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /learn/v1/courses/{id}", s.api(s.getCourse))
 	m.HandleFunc("GET /learn/v1/catalog", s.api(s.listCatalogs))
 	m.HandleFunc("GET /sandbox/thumbnails/{file}", s.thumbnail)
+	// A path that refuses every token, valid or not (an upstream that
+	// answers 401 for reasons of its own).
+	m.HandleFunc("GET /manage/v1/sandbox/refused", s.api(func(w http.ResponseWriter, _ *http.Request, _ caller) {
+		unauthorized(w, "You are not allowed to perform this action.")
+	}))
 	m.HandleFunc("GET /learn/", s.learnerUI)
 	m.HandleFunc("GET /learn", s.learnerUI)
 	m.HandleFunc("GET /{$}", s.index)
@@ -267,7 +279,36 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if d := s.tokenLatency(); d > 0 && r.URL.Path == "/oauth2/token" {
+		rec := httptest.NewRecorder()
+		s.mux.ServeHTTP(rec, r)
+		t := time.NewTimer(d)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up; what the request did stays done
+		case <-t.C:
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) tokenLatency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.o.TokenLatency
+}
+
+// SetTokenLatency delays the answers of later /oauth2/token requests by d
+// (Options.TokenLatency).
+func (s *Server) SetTokenLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.o.TokenLatency = d
 }
 
 // loggablePath drops the matrix parameters (which carry tokens) of a path.
@@ -440,6 +481,14 @@ func (s *Server) GrantCalls(grant string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st.grants[grant]
+}
+
+// RefreshReuses is the number of refresh requests that presented a
+// rotated (already used) refresh token; each revoked its token family.
+func (s *Server) RefreshReuses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.reuses
 }
 
 // APICalls is the number of API requests (/learn/v1, /manage/v1) that
