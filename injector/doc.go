@@ -33,7 +33,10 @@
 // Clear-Site-Data, Refresh, Link, Alt-Svc, CORS, security policies,
 // hop-by-hop: responseDenied) are not passed back. Request bodies are read whole (at most 64 MiB, 413 beyond), so
 // an upstream 401 makes the injector call Tokens.Refresh once and retry with
-// the same body. An upstream body that ends within 64 KiB is read before the
+// the same body; when Refresh hands back the rejected token itself (nothing
+// to refresh) the 401 goes back to the caller as it came. The token is sent
+// in the header the integration names (integrations.CredentialHeaderOf:
+// Authorization: Bearer by default). An upstream body that ends within 64 KiB is read before the
 // answer goes out (with a Content-Length); a longer one streams, and an event
 // stream is flushed as it arrives. A proxied call is cut after 5 minutes. The
 // environment's HTTP proxy settings are ignored: the token goes straight to

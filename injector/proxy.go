@@ -310,24 +310,36 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 	}
 	resp := fasthttp.AcquireResponse()
 	resp.StreamBody = true
-	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	// The credential goes in the header the integration names (the
+	// caller's own copies of that header are dropped first).
+	credHeader, credPrefix := integrations.CredentialHeaderOf(ci.Integration)
+	req.Header.Del(credHeader)
+	req.Header.Set(credHeader, credPrefix+tok.AccessToken)
 	err = hc.Do(req, resp)
 	if err == nil && resp.StatusCode() == http.StatusUnauthorized {
-		resp.CloseBodyStream()
-		tok, err = ci.Tokens.Refresh(bg, tok)
-		if err != nil {
+		// The 401 is kept until Refresh says whether there is a new token:
+		// with none (a static API token, or one a refresh just produced)
+		// it goes back to the caller as it is.
+		next, rerr := ci.Tokens.Refresh(bg, tok)
+		switch {
+		case rerr != nil:
+			resp.CloseBodyStream()
 			fasthttp.ReleaseResponse(resp)
-			status = s.writeIntegrationError(fastWriter(ctx), name, err)
+			req.Header.Del(credHeader)
+			status = s.writeIntegrationError(fastWriter(ctx), name, rerr)
 			return
+		case next != nil && next.AccessToken != "" && next.AccessToken != tok.AccessToken:
+			resp.CloseBodyStream()
+			resp.Reset()
+			resp.StreamBody = true
+			tok = next
+			req.Header.Set(credHeader, credPrefix+tok.AccessToken)
+			err = hc.Do(req, resp)
 		}
-		resp.Reset()
-		resp.StreamBody = true
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		err = hc.Do(req, resp)
 	}
 	// Drop the plaintext: the request head is not kept past this handler
 	// (ReleaseRequest resets it), and tok goes with this frame.
-	req.Header.Del("Authorization")
+	req.Header.Del(credHeader)
 	tok = nil
 	if err != nil {
 		resp.CloseBodyStream()

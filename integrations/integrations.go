@@ -44,6 +44,25 @@ type Integration interface {
 	BaseURL() *url.URL
 }
 
+// CredentialInjector is implemented by integrations whose API takes the
+// credential some other way than "Authorization: Bearer <token>" (a static
+// API key in its own header, say). CredentialHeader names the header and
+// the text that goes before the token in its value ("" for the bare token).
+type CredentialInjector interface {
+	CredentialHeader() (header, prefix string)
+}
+
+// CredentialHeaderOf is how in's credential is sent: its CredentialHeader
+// when it has one, else "Authorization" with the prefix "Bearer ".
+func CredentialHeaderOf(in Integration) (header, prefix string) {
+	if ci, ok := in.(CredentialInjector); ok {
+		if h, p := ci.CredentialHeader(); h != "" {
+			return h, p
+		}
+	}
+	return "Authorization", "Bearer "
+}
+
 // Grant names an OAuth grant an integration supports.
 type Grant string
 
@@ -104,7 +123,10 @@ type SearchResult struct {
 // implemented by the daemon on top of the vault: Token opens the sealed
 // record (refreshing it first when expired); Refresh is called after the
 // provider rejected tok (HTTP 401) and refreshes once for all concurrent
-// callers, returning the new token (or the already-refreshed one).
+// callers, returning the new token (or the already-refreshed one). Refresh
+// returns a token with rejected's own access token when there is nothing to
+// refresh: a static API token, or a token a refresh has just produced (one
+// refresh per token). The caller then hands the 401 on instead of retrying.
 type Tokens interface {
 	Token(ctx context.Context) (*oauth2.Token, error)
 	Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error)

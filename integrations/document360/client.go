@@ -218,6 +218,12 @@ func (d *Document360) retryAfter(h http.Header) time.Duration {
 	return time.Second
 }
 
+// CredentialHeader is how the injector's proxy sends the API token
+// (integrations.CredentialInjector): the bare token in the API's own header.
+func (d *Document360) CredentialHeader() (header, prefix string) { return d.authHeader(), "" }
+
+var _ integrations.CredentialInjector = (*Document360)(nil)
+
 // authHeader is the header that carries the API token for the configured API.
 func (d *Document360) authHeader() string {
 	if d.api == APIv3 {
