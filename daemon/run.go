@@ -77,7 +77,14 @@ func (e *runExtras) desktop() DesktopStatus {
 // control API on the unix socket until ctx ends, then shuts down
 // gracefully: in-flight requests finish, the outbox stays on disk.
 func (d *Daemon) Run(ctx context.Context) error {
-	unlock, err := acquirePIDFile(d.paths.PIDFile())
+	// The one-daemon lock is the state directory's (the database's); the
+	// runtime directory's pid file is taken too, for its socket.
+	unlockState, err := acquirePIDFile(d.paths.daemonLockFile(), false)
+	if err != nil {
+		return err
+	}
+	defer unlockState()
+	unlock, err := acquirePIDFile(d.paths.PIDFile(), true)
 	if err != nil {
 		return err
 	}
@@ -206,8 +213,11 @@ func checkListen(addr string, allowNonLoopback bool) error {
 	return fmt.Errorf("listen address %q is not loopback: latchkey serves tokens to this machine only (set allow_non_loopback = true to override)", addr)
 }
 
-// acquirePIDFile takes the single-instance lock and writes our pid.
-func acquirePIDFile(path string) (func(), error) {
+// acquirePIDFile takes the single-instance lock of path and writes our
+// pid in it; the returned function releases it, and removes the file when
+// remove is set. The state directory's lock file is never removed: a
+// process that opened it just before would lock a file nobody else sees.
+func acquirePIDFile(path string, remove bool) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -226,12 +236,31 @@ func acquirePIDFile(path string) (func(), error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
-	return func() { os.Remove(path); f.Close() }, nil
+	return func() {
+		if remove {
+			os.Remove(path)
+		} else {
+			_ = f.Truncate(0)
+		}
+		f.Close()
+	}, nil
 }
 
-// RunningPID returns the pid of the running daemon, if any.
+// RunningPID returns the pid of the running daemon, if any: the holder of
+// the state directory's lock, or of the runtime directory's pid file.
 func RunningPID(p Paths) (int, bool) {
-	f, err := os.OpenFile(p.PIDFile(), os.O_RDWR, 0)
+	for _, path := range []string{p.daemonLockFile(), p.PIDFile()} {
+		if pid, ok := lockHolder(path); ok {
+			return pid, true
+		}
+	}
+	return 0, false
+}
+
+// lockHolder returns the pid written in the lock file path while another
+// process holds its lock.
+func lockHolder(path string) (int, bool) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return 0, false
 	}
@@ -239,7 +268,7 @@ func RunningPID(p Paths) (int, bool) {
 	if lockFile(f) == nil {
 		return 0, false // we could lock it: nobody holds it
 	}
-	b, _ := os.ReadFile(p.PIDFile())
+	b, _ := os.ReadFile(path)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	return pid, err == nil
 }
