@@ -69,6 +69,9 @@ type Daemon struct {
 	tok      map[string]*tokenManager
 	trayCh   chan struct{} // buffered(1): the tray's change signal
 
+	closing   chan struct{} // closed by Close: background writes stop
+	closeOnce sync.Once
+
 	flows *flowTable
 	oidc  oidcCache
 	// signedInSub is the identity provider's sub of the signed-in user (a
@@ -161,6 +164,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		kc: kc, store: st, vault: v, report: rep, http: newHTTPClient(),
 		tok: map[string]*tokenManager{}, trayCh: make(chan struct{}, 1), flows: newFlowTable(),
 		saltCheckInterval: o.SaltCheckInterval,
+		closing:           make(chan struct{}),
 	}
 	d.cfgp.Store(&o.Config)
 	if rep != nil && len(rep.Purged) > 0 {
@@ -171,8 +175,23 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 	return d, nil
 }
 
-// Close releases the store.
-func (d *Daemon) Close() error { return d.store.Close() }
+// Close releases the store, after a last attempt to store any refreshed
+// token still kept in memory.
+func (d *Daemon) Close() error {
+	d.closeOnce.Do(func() { close(d.closing) })
+	d.mu.Lock()
+	toks := make([]*tokenManager, 0, len(d.tok))
+	for _, t := range d.tok {
+		toks = append(toks, t)
+	}
+	d.mu.Unlock()
+	for _, t := range toks {
+		if !t.savePending() {
+			d.log.Error("a refreshed token could not be stored before closing: connect again if the next refresh is refused", "integration", t.name)
+		}
+	}
+	return d.store.Close()
+}
 
 // Report is what opening the vault found (new salt, purged integrations).
 func (d *Daemon) Report() *vault.Report { return d.report }

@@ -66,6 +66,9 @@ type IntegrationStatus struct {
 	// RateBudget is the provider's request budget, for integrations that
 	// track it (Document360).
 	RateBudget *integrations.RateBudget `json:"rate_budget,omitempty"`
+	// Unsaved: a refreshed token is served from memory because the
+	// database did not take it yet (it is written again until it does).
+	Unsaved string `json:"unsaved,omitempty"`
 }
 
 // SyncStatus is the state of pushes to the remote store.
@@ -203,6 +206,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 			}
 		}
 		is.RateBudget = d.rateBudget(name)
+		is.Unsaved = d.unsaved(name)
 		st.Integrations = append(st.Integrations, is)
 	}
 	for _, n := range d.registry.Names() {

@@ -15,25 +15,68 @@ import (
 	"github.com/latchkey/latchkey/vault/store"
 )
 
-// expiryMargin: a token this close to expiry is refreshed before use.
+// expiryMargin is how long before its expiry a token is refreshed, at
+// most: a short-lived token's margin is a quarter of its lifetime (see
+// margin), so a 5 s token is not stale the moment it is issued.
 const expiryMargin = 30 * time.Second
+
+// refreshTimeout bounds one refresh: the token-endpoint call and the first
+// write of its answer. It runs detached from the caller that started it.
+const refreshTimeout = time.Minute
+
+// saveRetryMax is the longest wait between two attempts to store a
+// refreshed token whose first write failed.
+const saveRetryMax = 10 * time.Second
 
 // tokenManager is integrations.Tokens for one integration: it opens the
 // sealed record at call time (no long-lived plaintext cache) and refreshes
-// once for all concurrent callers: lock, reload, re-check, refresh, persist,
-// release. The refreshed token, and a rotated refresh token, are sealed and
-// stored before any caller sees them.
+// once for all concurrent callers. A refresh runs in its own goroutine
+// under its own deadline, whatever happens to the callers waiting for it:
+// it takes the cross-process refresh lock (lockRefresh), re-reads the
+// record, asks the provider, and writes the answer before anyone sees it.
+// When that write fails, the new token is kept sealed in memory (pending),
+// served, and written again until it is durable.
 type tokenManager struct {
 	d    *Daemon
 	name string
-	mu   sync.Mutex // serialises refreshes of this integration
 
-	// A failed refresh is remembered briefly (guarded by mu), so callers
-	// queued behind it get its error instead of each asking the provider
-	// again: one failing token-endpoint call per burst, not one per caller.
+	// saveMu is held by a refresh from start to end and by each attempt
+	// to store the pending token, so the two never write over each other.
+	saveMu sync.Mutex
+
+	mu     sync.Mutex     // guards everything below
+	flight *refreshFlight // the refresh under way, nil when none
+
+	// A failed refresh is remembered briefly, so callers that come right
+	// after it get its error instead of each asking the provider again:
+	// one failing token-endpoint call per burst, not one per caller.
 	failedFor string // the access token whose refresh failed
 	failedAt  time.Time
 	failErr   error
+
+	// refreshed is the access token the last refresh produced: a 401 on
+	// it goes back to the caller without another refresh (one refresh per
+	// token; an upstream that refuses a fresh token refuses the request).
+	refreshed string
+
+	// pending is a refreshed token whose write failed, sealed, with the
+	// lock that keeps other processes from refreshing meanwhile.
+	pending *pendingToken
+}
+
+// refreshFlight is one refresh; done is closed once tok or err is set.
+type refreshFlight struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+}
+
+// pendingToken is a refreshed token not yet stored.
+type pendingToken struct {
+	rec    store.Record
+	conn   store.Connection
+	unlock func() // releases the refresh lock once the record is stored
+	err    error  // the last write error
 }
 
 // refreshFailureHold is how long a failed refresh answers for its token.
@@ -45,23 +88,20 @@ var (
 )
 
 func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
-	return t.current(ctx, t.d.vault.LoadToken)
+	return t.current(ctx, false)
 }
 
 // CallToken is Token for one API call: the access token alone is decoded
 // (integrations.CallTokens); the refresh token is never copied out of the
 // record's wiped plaintext buffer for a proxied request.
 func (t *tokenManager) CallToken(ctx context.Context) (*oauth2.Token, error) {
-	return t.current(ctx, func(ctx context.Context, name string) (*oauth2.Token, int64, error) {
-		tok, err := t.d.vault.LoadAccessToken(ctx, name)
-		return tok, 0, err
-	})
+	return t.current(ctx, true)
 }
 
-// current opens the token with read and refreshes it first when it is
-// expired or about to be.
-func (t *tokenManager) current(ctx context.Context, read func(context.Context, string) (*oauth2.Token, int64, error)) (*oauth2.Token, error) {
-	tok, err := t.load(ctx, read)
+// current opens the token (the access token alone when access is set)
+// and refreshes it first when it is expired or about to be.
+func (t *tokenManager) current(ctx context.Context, access bool) (*oauth2.Token, error) {
+	tok, err := t.open(ctx, access)
 	if err != nil {
 		return nil, err
 	}
@@ -71,37 +111,259 @@ func (t *tokenManager) current(ctx context.Context, read func(context.Context, s
 	return t.Refresh(ctx, tok)
 }
 
-// Refresh refreshes the token unless another caller already replaced
-// rejected while this one waited for the lock.
+// open opens the pending token when there is one, else the stored one.
+func (t *tokenManager) open(ctx context.Context, access bool) (*oauth2.Token, error) {
+	t.mu.Lock()
+	p := t.pending
+	t.mu.Unlock()
+	if p != nil {
+		if access {
+			return t.d.vault.OpenAccessRecord(p.rec)
+		}
+		return t.d.vault.OpenRecord(p.rec)
+	}
+	if access {
+		return t.load(ctx, func(ctx context.Context, name string) (*oauth2.Token, int64, error) {
+			tok, err := t.d.vault.LoadAccessToken(ctx, name)
+			return tok, 0, err
+		})
+	}
+	return t.load(ctx, t.d.vault.LoadToken)
+}
+
+// Refresh refreshes the token unless another caller or process already
+// replaced rejected, or there is nothing to refresh (see
+// integrations.Tokens). Callers that come while a refresh runs wait for
+// it and get its answer; a caller whose ctx ends stops waiting, the
+// refresh does not stop.
 func (t *tokenManager) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	cur, err := t.load(ctx, t.d.vault.LoadLatestToken)
+	f := t.flight
+	if f == nil {
+		f = &refreshFlight{done: make(chan struct{})}
+		t.flight = f
+		go t.fly(context.WithoutCancel(ctx), f, rejected)
+	}
+	t.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: stopped waiting for the token refresh (it goes on): %w", t.name, ctx.Err())
+	}
+}
+
+// fly runs one refresh under its own deadline and hands its answer to
+// everyone waiting for f.
+func (t *tokenManager) fly(ctx context.Context, f *refreshFlight, rejected *oauth2.Token) {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	tok, err := t.refresh(ctx, rejected)
+	t.mu.Lock()
+	f.tok, f.err = tok, err
+	t.flight = nil
+	t.mu.Unlock()
+	close(f.done)
+}
+
+// refresh is one refresh, run by fly: exclusive across processes, it
+// re-reads the record (another process may have refreshed), asks the
+// provider only when that is still needed, and stores the answer at once.
+func (t *tokenManager) refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	t.mu.Lock()
+	p := t.pending
+	t.mu.Unlock()
+	var cur *oauth2.Token
+	var conn store.Connection
+	unlock := func() {}
+	if p != nil {
+		// This process holds the refresh lock until p is stored, and p is
+		// newer than the record.
+		tok, err := t.d.vault.OpenRecord(p.rec)
+		if err != nil {
+			return nil, err
+		}
+		cur, conn = tok, p.conn
+	} else {
+		var err error
+		if unlock, err = t.d.lockRefresh(ctx, t.name); err != nil {
+			return nil, err
+		}
+		if cur, err = t.load(ctx, t.d.vault.LoadLatestToken); err != nil {
+			unlock()
+			return nil, err
+		}
+		// Read now, not after the provider's answer: nothing but the
+		// write stands between that answer and the disk.
+		if conn, err = t.d.store.GetConnection(ctx, t.name); err != nil {
+			conn = store.Connection{}
+		}
+	}
+	next, err := t.exchange(ctx, cur, rejected)
+	if err != nil || next == cur {
+		unlock()
+		return next, err
+	}
+	if p != nil {
+		unlock = p.unlock
+	}
+	conn.Integration = t.name
+	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateConnected, "", next.Expiry, time.Now()
+	rec, err := t.d.vault.Seal(t.name, next)
 	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("seal the refreshed token: %w", err)
+	}
+	if err := t.d.vault.SaveSealed(ctx, rec, &conn, t.d.pushEnabled()); err != nil {
+		// The provider may have rotated the refresh token: the old one is
+		// dead, so the new one is kept, served, and written again.
+		t.keepPending(rec, conn, unlock, err)
+		t.d.log.Error("the refreshed token could not be stored; it is kept in memory and stored as soon as the database takes it",
+			"integration", t.name, "err", err)
+		t.d.changed()
+		return next, nil
+	}
+	t.mu.Lock()
+	t.pending = nil
+	t.mu.Unlock()
+	unlock()
+	t.d.kickSync()
+	t.d.changed()
+	return next, nil
+}
+
+// exchange asks the provider for a new token unless cur already replaced
+// rejected, or there is nothing to refresh; it returns cur itself then.
+func (t *tokenManager) exchange(ctx context.Context, cur, rejected *oauth2.Token) (*oauth2.Token, error) {
+	if rejected != nil && cur.AccessToken != rejected.AccessToken && !expired(cur) {
+		return cur, nil // refreshed while we waited (here or in another process)
+	}
+	if fresh(cur) {
+		// An upstream 401 on a token that is not stale: refresh once, unless
+		// a refresh just produced it or it cannot be refreshed, in which
+		// case the 401 goes back to the caller and nothing is marked.
+		t.mu.Lock()
+		again := cur.AccessToken == t.refreshed
+		t.mu.Unlock()
+		if again || !t.d.canRefresh(t.name, cur) {
+			return cur, nil
+		}
+	}
+	t.mu.Lock()
+	if t.failErr != nil && t.failedFor == cur.AccessToken && time.Since(t.failedAt) < refreshFailureHold {
+		err := t.failErr
+		t.mu.Unlock()
 		return nil, err
 	}
-	if rejected != nil && cur.AccessToken != rejected.AccessToken && fresh(cur) {
-		return cur, nil // someone else refreshed while we waited
-	}
-	if t.failErr != nil && t.failedFor == cur.AccessToken && time.Since(t.failedAt) < refreshFailureHold {
-		return nil, t.failErr
-	}
+	t.mu.Unlock()
 	next, err := t.d.obtainNewToken(ctx, t.name, cur)
 	if err != nil {
+		t.mu.Lock()
 		t.failedFor, t.failedAt, t.failErr = cur.AccessToken, time.Now(), err
+		t.mu.Unlock()
 		if errors.Is(err, integrations.ErrReconnectNeeded) {
 			t.d.markReconnect(ctx, t.name, "the provider refused the refresh token; connect again")
 		}
 		return nil, err
 	}
-	t.failErr = nil
 	if next.RefreshToken == "" {
 		next.RefreshToken = cur.RefreshToken
 	}
-	if err := t.d.saveToken(ctx, t.name, next, nil); err != nil {
-		return nil, fmt.Errorf("store refreshed token: %w", err)
-	}
+	t.mu.Lock()
+	t.failErr = nil
+	t.refreshed = next.AccessToken
+	t.mu.Unlock()
 	return next, nil
+}
+
+// keepPending keeps rec, whose write failed with err, as the token to
+// serve, and starts writing it again (once per pending token).
+func (t *tokenManager) keepPending(rec store.Record, conn store.Connection, unlock func(), err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	start := t.pending == nil
+	t.pending = &pendingToken{rec: rec, conn: conn, unlock: unlock, err: err}
+	if start {
+		go t.persistPending()
+	}
+}
+
+// persistPending writes the pending token with growing waits until it is
+// stored (or the daemon closes), then releases the refresh lock.
+func (t *tokenManager) persistPending() {
+	wait := 100 * time.Millisecond
+	for {
+		timer := time.NewTimer(wait)
+		select {
+		case <-t.d.closing:
+			timer.Stop()
+			t.mu.Lock()
+			p := t.pending
+			t.mu.Unlock()
+			if p != nil {
+				t.d.log.Error("the daemon stops with a refreshed token it could not store: connect again if the next refresh is refused",
+					"integration", t.name, "err", p.err)
+			}
+			return
+		case <-timer.C:
+		}
+		wait = min(2*wait, saveRetryMax)
+		if t.savePending() {
+			return
+		}
+	}
+}
+
+// savePending tries once to store the pending token and reports whether
+// none is left.
+func (t *tokenManager) savePending() bool {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	t.mu.Lock()
+	p := t.pending
+	t.mu.Unlock()
+	if p == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	err := t.d.vault.SaveSealed(ctx, p.rec, &p.conn, t.d.pushEnabled())
+	cancel()
+	t.mu.Lock()
+	if err != nil {
+		p.err = err
+		t.mu.Unlock()
+		return false
+	}
+	t.pending = nil
+	t.mu.Unlock()
+	p.unlock()
+	t.d.log.Info("the refreshed token is stored", "integration", t.name)
+	t.d.kickSync()
+	t.d.changed()
+	return true
+}
+
+// unsaved says why a refreshed token is not stored yet, or "".
+func (t *tokenManager) unsaved() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending == nil {
+		return ""
+	}
+	return "refreshed token not yet saved (kept in memory, retrying): " + t.pending.err.Error()
+}
+
+// unsaved is name's tokenManager.unsaved, "" when it has none.
+func (d *Daemon) unsaved(name string) string {
+	d.mu.Lock()
+	t := d.tok[name]
+	d.mu.Unlock()
+	if t == nil {
+		return ""
+	}
+	return t.unsaved()
 }
 
 // load opens the token with read: the vault's LoadToken per request, its
@@ -122,11 +384,51 @@ func (t *tokenManager) load(ctx context.Context, read func(context.Context, stri
 	}
 }
 
+// margin is how long before its expiry tok counts as stale: expiryMargin,
+// or a quarter of the token's lifetime when that is shorter (but at least
+// a second, or half the lifetime of a token shorter than two seconds).
+func margin(tok *oauth2.Token) time.Duration {
+	if tok.ExpiresIn <= 0 {
+		return expiryMargin
+	}
+	life := time.Duration(tok.ExpiresIn) * time.Second
+	return max(min(expiryMargin, life/4), min(time.Second, life/2))
+}
+
+// fresh reports whether tok can be used without refreshing it first.
 func fresh(tok *oauth2.Token) bool {
 	if tok == nil || tok.AccessToken == "" {
 		return false
 	}
-	return tok.Expiry.IsZero() || time.Until(tok.Expiry) > expiryMargin
+	return tok.Expiry.IsZero() || time.Until(tok.Expiry) > margin(tok)
+}
+
+// expired reports whether tok is past its expiry (or empty).
+func expired(tok *oauth2.Token) bool {
+	return tok == nil || tok.AccessToken == "" || (!tok.Expiry.IsZero() && !time.Now().Before(tok.Expiry))
+}
+
+// canRefresh reports whether name has a way to a new token without the
+// user: a refresh token, or a grant that needs no user.
+func (d *Daemon) canRefresh(name string, cur *oauth2.Token) bool {
+	if cur.RefreshToken != "" {
+		return true
+	}
+	if name == identityName {
+		return false
+	}
+	in, ok := d.integration(name)
+	if !ok {
+		return false
+	}
+	if _, ok := in.(integrations.OAuth); !ok {
+		return false
+	}
+	switch integrations.Grant(d.conf().Integrations[name].Grant) {
+	case integrations.GrantClientCredentials, integrations.GrantJWTBearer:
+		return true
+	}
+	return false
 }
 
 // obtainNewToken gets a new access token for name: by its refresh token when

@@ -734,6 +734,47 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 	return err
 }
 
+// SaveSealed writes rec, a record Seal made, the way SaveToken writes a
+// token (queued for the remote store when push is set, conn upserted when
+// not nil, in one transaction). A record sealed under a key or for a binding
+// user that changed since is opened and sealed again first, under the lock
+// SaveToken holds, so it never lands under a key a rotation dropped.
+func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Connection, push bool) error {
+	name := rec.Integration
+	if conn != nil {
+		c := *conn
+		c.Integration = name
+		conn = &c
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if rec.KeyID != v.cur.id || rec.User != v.BindingUser() {
+		k := v.keys[rec.KeyID]
+		if k == nil {
+			return fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, name, rec.KeyID)
+		}
+		e, err := envelope.Parse(rec.Envelope)
+		if err != nil {
+			return err
+		}
+		tok, err := v.openWith(k, rec, e, decodeToken)
+		if err != nil {
+			return err
+		}
+		if rec, err = v.sealWith(v.cur, name, tok); err != nil {
+			return err
+		}
+	}
+	_, err := v.st.PutRecordEnqueue(ctx, rec, store.AnyVersion, push, conn)
+	return err
+}
+
+// OpenAccessRecord is OpenRecord for one API call: the access token, its
+// type and expiry, as LoadAccessToken returns them.
+func (v *Vault) OpenAccessRecord(rec store.Record) (*oauth2.Token, error) {
+	return v.openRecord(rec, decodeAccessToken)
+}
+
 // LoadToken opens the token stored for integration and returns it with the
 // record's version: the per-request read. The sealed record may come from
 // the store's short-lived record cache (sqlitestore.GetRecordCached): a
