@@ -188,6 +188,7 @@ func (d *Daemon) Close() error {
 	for _, t := range toks {
 		if !t.savePending() {
 			d.log.Error("a refreshed token could not be stored before closing: connect again if the next refresh is refused", "integration", t.name)
+			t.abandonPending()
 		}
 	}
 	return d.store.Close()

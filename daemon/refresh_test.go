@@ -103,6 +103,18 @@ func TestProxyDocument360TokenHeaderAndNo401Deletion(t *testing.T) {
 	if code, body := h.rawGet(path); code != 200 {
 		t.Fatalf("once the upstream takes the token again: %d %s", code, body)
 	}
+	// Through search (Document360's own client) likewise.
+	sb.FailNext(1, http.StatusUnauthorized)
+	var doc searchDoc
+	if code := h.api("GET", "/v1/search?q=go", &doc); code != 200 || len(doc.Errors) != 1 || doc.Errors[0].Integration != "document360" {
+		t.Fatalf("search with the upstream refusing the token: %d %+v", code, doc.Errors)
+	}
+	if got := h.state("document360"); got != "connected" {
+		t.Fatalf("state after a search 401: %q, want connected", got)
+	}
+	if _, _, err := h.d.vault.LoadToken(context.Background(), "document360"); err != nil {
+		t.Fatalf("the API token is gone after a search 401: %v", err)
+	}
 }
 
 // Item 7: a path that always answers 401 costs one refresh, not one per call.

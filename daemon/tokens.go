@@ -345,6 +345,20 @@ func (t *tokenManager) savePending() bool {
 	return true
 }
 
+// abandonPending drops the pending token and releases the refresh lock it
+// held (the daemon is closing and could not store it).
+func (t *tokenManager) abandonPending() {
+	t.saveMu.Lock()
+	defer t.saveMu.Unlock()
+	t.mu.Lock()
+	p := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	if p != nil {
+		p.unlock()
+	}
+}
+
 // unsaved says why a refreshed token is not stored yet, or "".
 func (t *tokenManager) unsaved() string {
 	t.mu.Lock()
