@@ -54,10 +54,10 @@ type tokenManager struct {
 	failedAt  time.Time
 	failErr   error
 
-	// refreshed is the access token the last refresh produced: a 401 on
-	// it goes back to the caller without another refresh (one refresh per
-	// token; an upstream that refuses a fresh token refuses the request).
-	refreshed string
+	// refused is the access token the upstream refused right after a
+	// refresh handed it out (Refused): a 401 on it goes back to the caller
+	// without another refresh, since refreshing did not help.
+	refused string
 
 	// pending is a refreshed token whose write failed, sealed, with the
 	// lock that keeps other processes from refreshing meanwhile.
@@ -83,8 +83,9 @@ type pendingToken struct {
 const refreshFailureHold = 2 * time.Second
 
 var (
-	_ integrations.Tokens     = (*tokenManager)(nil)
-	_ integrations.CallTokens = (*tokenManager)(nil)
+	_ integrations.Tokens        = (*tokenManager)(nil)
+	_ integrations.CallTokens    = (*tokenManager)(nil)
+	_ integrations.RefusedTokens = (*tokenManager)(nil)
 )
 
 func (t *tokenManager) Token(ctx context.Context) (*oauth2.Token, error) {
@@ -242,10 +243,11 @@ func (t *tokenManager) exchange(ctx context.Context, cur, rejected *oauth2.Token
 	}
 	if fresh(cur) {
 		// An upstream 401 on a token that is not stale: refresh once, unless
-		// a refresh just produced it or it cannot be refreshed, in which
-		// case the 401 goes back to the caller and nothing is marked.
+		// the upstream refused it right after a refresh produced it, or it
+		// cannot be refreshed; then the 401 goes back to the caller and
+		// nothing is marked.
 		t.mu.Lock()
-		again := cur.AccessToken == t.refreshed
+		again := cur.AccessToken == t.refused
 		t.mu.Unlock()
 		if again || !t.d.canRefresh(t.name, cur) {
 			return cur, nil
@@ -273,9 +275,16 @@ func (t *tokenManager) exchange(ctx context.Context, cur, rejected *oauth2.Token
 	}
 	t.mu.Lock()
 	t.failErr = nil
-	t.refreshed = next.AccessToken
 	t.mu.Unlock()
 	return next, nil
+}
+
+// Refused notes that the upstream refused tok right after Refresh handed
+// it out (integrations.RefusedTokens).
+func (t *tokenManager) Refused(tok *oauth2.Token) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refused = tok.AccessToken
 }
 
 // keepPending keeps rec, whose write failed with err, as the token to

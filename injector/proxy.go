@@ -335,6 +335,11 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 			tok = next
 			req.Header.Set(credHeader, credPrefix+tok.AccessToken)
 			err = hc.Do(req, resp)
+			if err == nil && resp.StatusCode() == http.StatusUnauthorized {
+				// Refused with a fresh token too: the next 401 on it goes
+				// back without another refresh.
+				integrations.NoteRefused(ci.Tokens, tok)
+			}
 		}
 	}
 	// Drop the plaintext: the request head is not kept past this handler

@@ -125,11 +125,28 @@ type SearchResult struct {
 // provider rejected tok (HTTP 401) and refreshes once for all concurrent
 // callers, returning the new token (or the already-refreshed one). Refresh
 // returns a token with rejected's own access token when there is nothing to
-// refresh: a static API token, or a token a refresh has just produced (one
-// refresh per token). The caller then hands the 401 on instead of retrying.
+// refresh: a static API token, or a token the upstream refused right after a
+// refresh produced it (RefusedTokens). The caller then hands the 401 on
+// instead of retrying.
 type Tokens interface {
 	Token(ctx context.Context) (*oauth2.Token, error)
 	Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error)
+}
+
+// RefusedTokens is implemented by Tokens that can be told that the upstream
+// refused, again, the token Refresh had just handed out (the retry got a 401
+// too): that 401 is not about the token, so a later 401 on it goes back to
+// the caller without another refresh (one refresh per token).
+type RefusedTokens interface {
+	Refused(tok *oauth2.Token)
+}
+
+// NoteRefused tells tokens, when it is a RefusedTokens, that the retry with
+// tok, which a Refresh just returned, was answered 401 as well.
+func NoteRefused(tokens Tokens, tok *oauth2.Token) {
+	if rt, ok := tokens.(RefusedTokens); ok && tok != nil {
+		rt.Refused(tok)
+	}
 }
 
 // CallTokens is implemented by Tokens that can open just what one API call
