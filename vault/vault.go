@@ -748,6 +748,9 @@ func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Co
 	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	if v.cur == nil {
+		return errors.New("vault: opened read-only without a salt: nothing can be stored")
+	}
 	if rec.KeyID != v.cur.id || rec.User != v.BindingUser() {
 		k := v.keys[rec.KeyID]
 		if k == nil {
