@@ -101,6 +101,11 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 			}
 			tok = next
 			continue
+		case resp.StatusCode == http.StatusUnauthorized:
+			// The token a refresh just gave was refused too: say so, so that
+			// later 401s on it do not refresh again (one refresh per token).
+			integrations.NoteRefused(tokens, tok)
+			return fmt.Errorf("docebo: %s %s: %w", c.method, c.path, parseError(resp.StatusCode, body))
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 			wait := d.retryWait(resp.Header.Get("Retry-After"), attempt)
 			if err := d.sleepForRetry(ctx, attempt, &waited, wait); err != nil {

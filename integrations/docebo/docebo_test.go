@@ -1046,3 +1046,35 @@ func BenchmarkCourses(b *testing.B) {
 		}
 	}
 }
+
+// refusedTokens is memTokens that records what the client reports as
+// refused after a refresh (integrations.RefusedTokens).
+type refusedTokens struct {
+	*memTokens
+	refused []string
+}
+
+func (r *refusedTokens) Refused(tok *oauth2.Token) { r.refused = append(r.refused, tok.AccessToken) }
+
+// A path that answers 401 to every token costs one refresh, and the client
+// reports the refreshed token as refused too, so the daemon's token manager
+// does not refresh again for the next call (one refresh per token).
+func TestAlways401ReportsTheRefreshedTokenRefused(t *testing.T) {
+	sb, base := startSandbox(t, sandbox.Options{RotateRefresh: true})
+	d := newDocebo(t, base, nil, docebo.Options{})
+	tok, err := d.PasswordGrant(context.Background(), "ada", sandbox.DefaultPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := &refusedTokens{memTokens: &memTokens{d: d, tok: tok}}
+	before := sb.GrantCalls("refresh_token")
+	if err := d.GetForTest(context.Background(), tokens, "/manage/v1/sandbox/refused"); err == nil {
+		t.Fatal("an always-401 path answered without an error")
+	}
+	if got := sb.GrantCalls("refresh_token") - before; got != 1 {
+		t.Fatalf("refreshes: %d, want 1", got)
+	}
+	if len(tokens.refused) != 1 || tokens.refused[0] != tokens.tok.AccessToken {
+		t.Fatalf("the refreshed token was not reported refused (%d reports)", len(tokens.refused))
+	}
+}

@@ -283,6 +283,7 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 			tok = nt
 			continue
 		case status == http.StatusUnauthorized:
+			integrations.NoteRefused(tokens, tok) // a just-refreshed token refused too
 			return d.rejected(status, h, body, tok)
 		case status == http.StatusTooManyRequests ||
 			(status == http.StatusServiceUnavailable && h.Get("Retry-After") != ""):
