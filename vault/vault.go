@@ -249,22 +249,8 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 			return err
 		}
 		var err error
-		if primary, err = v.getSalt(v.account); err != nil {
-			return err
-		}
-		if next, err = v.getSalt(v.account + nextSuffix); err != nil {
-			return err
-		}
-		if primary == nil && next == nil {
-			if primary, err = newSalt(); err != nil {
-				return err
-			}
-			if err := v.setSalt(v.account, primary); err != nil {
-				return err
-			}
-			rep.CreatedSalt = true
-		}
-		return nil
+		primary, next, rep.CreatedSalt, err = v.readOrCreateSalts()
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -276,16 +262,8 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 			return nil, nil, err
 		}
 	}
-	v.keys = map[string]*key{}
-	for _, s := range [][]byte{primary, next} {
-		if s == nil {
-			continue
-		}
-		k, err := deriveKey(s, v.user)
-		if err != nil {
-			return nil, nil, err
-		}
-		v.keys[k.id], v.cur = k, k // next, when present, wins
+	if v.keys, v.cur, err = v.saltKeys(primary, next); err != nil {
+		return nil, nil, err
 	}
 	bind := v.user
 	if b, err := v.st.GetMeta(ctx, metaBind); err == nil && b != "" {
@@ -417,22 +395,8 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 	var primary, next []byte
 	err := v.st.Lock(ctx, func() error {
 		var err error
-		if primary, err = v.getSalt(v.account); err != nil {
-			return err
-		}
-		if next, err = v.getSalt(v.account + nextSuffix); err != nil {
-			return err
-		}
-		if primary == nil && next == nil {
-			if primary, err = newSalt(); err != nil {
-				return err
-			}
-			if err := v.setSalt(v.account, primary); err != nil {
-				return err
-			}
-			rep.CreatedSalt = true
-		}
-		return nil
+		primary, next, rep.CreatedSalt, err = v.readOrCreateSalts()
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -454,17 +418,9 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 		return rep, nil
 	}
 	// The keys are now those of the salts in the keychain, and no other.
-	keys := map[string]*key{}
-	var cur *key
-	for _, s := range [][]byte{primary, next} {
-		if s == nil {
-			continue
-		}
-		k, err := deriveKey(s, v.user)
-		if err != nil {
-			return nil, err
-		}
-		keys[k.id], cur = k, k // next, when present, wins
+	keys, cur, err := v.saltKeys(primary, next)
+	if err != nil {
+		return nil, err
 	}
 	v.mu.Lock()
 	v.keys, v.cur = keys, cur
@@ -481,6 +437,46 @@ func (v *Vault) CheckSalt(ctx context.Context) (*Report, error) {
 
 // KeychainAccount returns the keychain account of this vault's salt.
 func (v *Vault) KeychainAccount() string { return v.account }
+
+// readOrCreateSalts reads this vault's salts from the keychain (the primary
+// and a rotation's next one) and makes and stores a primary one when neither
+// is there (created). Callers hold the database lock.
+func (v *Vault) readOrCreateSalts() (primary, next []byte, created bool, err error) {
+	if primary, err = v.getSalt(v.account); err != nil {
+		return nil, nil, false, err
+	}
+	if next, err = v.getSalt(v.account + nextSuffix); err != nil {
+		return nil, nil, false, err
+	}
+	if primary == nil && next == nil {
+		if primary, err = newSalt(); err != nil {
+			return nil, nil, false, err
+		}
+		if err := v.setSalt(v.account, primary); err != nil {
+			return nil, nil, false, err
+		}
+		created = true
+	}
+	return primary, next, created, nil
+}
+
+// saltKeys derives the keys of the given salts (nil ones skipped); cur is
+// next's key when there is one (a rotation under way seals under it), else
+// primary's.
+func (v *Vault) saltKeys(primary, next []byte) (keys map[string]*key, cur *key, err error) {
+	keys = map[string]*key{}
+	for _, s := range [][]byte{primary, next} {
+		if s == nil {
+			continue
+		}
+		k, err := deriveKey(s, v.user)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys[k.id], cur = k, k // next, when present, wins
+	}
+	return keys, cur, nil
+}
 
 // User returns the user this vault seals for.
 func (v *Vault) User() string { return v.user }
