@@ -16,7 +16,7 @@ import (
 	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
-// Personal OAuth2 clients (seed 003): a script exchanges a client id and
+// Personal OAuth2 clients (client id + secret with an expiry, revocable): a script exchanges a client id and
 // secret at the injector's POST /oauth2/token for a short-lived local JWT
 // scoped to the client's integrations. The secret is shown once; only its
 // SHA-256 is kept (it is 256 random bits, so a slow hash adds nothing).

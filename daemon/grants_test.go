@@ -10,7 +10,7 @@ import (
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 )
 
-// Every grant of seed 002 through the daemon and the vault: the token is
+// Every Docebo OAuth2 grant (docs/docebo.md) through the daemon and the vault: the token is
 // sealed, stored, and reopened equal; the account is recorded.
 func TestEveryGrantThroughTheVault(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
