@@ -342,10 +342,10 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 			}
 		}
 	}
-	// Drop the plaintext: the request head is not kept past this handler
-	// (ReleaseRequest resets it), and tok goes with this frame.
+	// Take the token out of the request head, which fasthttp pools and
+	// reuses. The token string itself cannot be wiped (Go strings are
+	// immutable); it is garbage once this handler returns.
 	req.Header.Del(credHeader)
-	tok = nil
 	if err != nil {
 		resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
