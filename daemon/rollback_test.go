@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
-	"time"
 
-	"golang.org/x/oauth2"
 	_ "modernc.org/sqlite"
 
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
@@ -25,28 +23,9 @@ func TestStoreRollbackRefused(t *testing.T) {
 	be := storetest.OpenSQLite(t)
 	idp := storetest.NewIdP(t)
 	srv := storetest.StartServer(t, be, idp)
-	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
-		c.Store = srv.URL
-		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: e2eClientID}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.restart()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", h.logs.String())
-		}
-	})
-	waitFor(t, "the sync loop runs", func() bool { return h.d.syncLoop() != nil })
+	h.useStore(srv.URL, idp)
 	const sub = "idp|alice-rollback"
-	idTok := idp.Token(sub, storetest.Claims{Extra: map[string]any{"aud": []string{e2eClientID, storetest.Audience}}})
-	itok := (&oauth2.Token{AccessToken: "idp-at-" + randomHex(16), RefreshToken: "idp-rt-" + randomHex(16), TokenType: "Bearer",
-		Expiry: time.Now().Add(time.Hour)}).WithExtra(map[string]any{"id_token": idTok})
-	if err := h.d.saveToken(ctx, identityName, itok, &store.Connection{AccountID: sub}); err != nil {
-		t.Fatal(err)
-	}
+	h.signInAs(ctx, idp, sub)
 	reader := remotestore.New(srv.URL, func(context.Context) (string, error) {
 		return idp.Token(sub, storetest.Claims{}), nil
 	}, srv.Client())

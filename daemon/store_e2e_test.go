@@ -226,21 +226,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 	seen := &storeLog{}
 	srv.SetWrap(seen.wrap)
 	tap := storetest.NewTap(t, srv.Listener.Addr().String())
-	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
-		c.Store = tap.URL()
-		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: e2eClientID}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.restart()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", h.logs.String())
-		}
-	})
-	waitFor(t, "the sync loop runs", func() bool { return h.d.syncLoop() != nil })
+	h.useStore(tap.URL(), idp)
 
 	user, dev := h.d.vault.User(), h.d.vault.Device()
 	// The provider's subject is not the OS user name: the store keys
@@ -594,5 +580,38 @@ func TestStoreE2ESecretDetector(t *testing.T) {
 		if bytes.Contains([]byte(rec.Envelope), f) {
 			t.Fatalf("the %s form of the secret is in its envelope", name)
 		}
+	}
+}
+
+// useStore points the daemon at the latchkey-store at url, with idp as the
+// organisation's identity provider, restarts it and waits for its sync loop.
+func (h *harness) useStore(url string, idp *storetest.IdP) {
+	h.t.Helper()
+	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
+		c.Store = url
+		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: e2eClientID}
+		return nil
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.restart()
+	h.t.Cleanup(func() {
+		if h.t.Failed() {
+			h.t.Logf("daemon log:\n%s", h.logs.String())
+		}
+	})
+	waitFor(h.t, "the sync loop runs", func() bool { return h.d.syncLoop() != nil })
+}
+
+// signInAs stores an identity-provider token for sub, as a login would, with
+// an ID token meant for the daemon's client and the store.
+func (h *harness) signInAs(ctx context.Context, idp *storetest.IdP, sub string) {
+	h.t.Helper()
+	idTok := idp.Token(sub, storetest.Claims{Extra: map[string]any{"aud": []string{e2eClientID, storetest.Audience}}})
+	itok := (&oauth2.Token{AccessToken: "idp-at-" + randomHex(16), RefreshToken: "idp-rt-" + randomHex(16), TokenType: "Bearer",
+		Expiry: time.Now().Add(time.Hour)}).WithExtra(map[string]any{"id_token": idTok})
+	if err := h.d.saveToken(ctx, identityName, itok, &store.Connection{AccountID: sub}); err != nil {
+		h.t.Fatal(err)
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	"github.com/latchkey/latchkey/vault/store"
 	"github.com/latchkey/latchkey/vault/store/remotestore"
@@ -42,28 +40,9 @@ func TestStoreRestartedOnSamePort(t *testing.T) {
 		return hs, ln.Addr().String()
 	}
 	hs, addr := serve("127.0.0.1:0")
-	err = SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
-		c.Store = "http://" + addr
-		c.Identity = IdentityConfig{Issuer: idp.Issuer(), ClientID: e2eClientID}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.restart()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", h.logs.String())
-		}
-	})
-	waitFor(t, "the sync loop runs", func() bool { return h.d.syncLoop() != nil })
+	h.useStore("http://"+addr, idp)
 	const sub = "idp|alice-restart"
-	idTok := idp.Token(sub, storetest.Claims{Extra: map[string]any{"aud": []string{e2eClientID, storetest.Audience}}})
-	itok := (&oauth2.Token{AccessToken: "idp-at-" + randomHex(16), RefreshToken: "idp-rt-" + randomHex(16), TokenType: "Bearer",
-		Expiry: time.Now().Add(time.Hour)}).WithExtra(map[string]any{"id_token": idTok})
-	if err := h.d.saveToken(ctx, identityName, itok, &store.Connection{AccountID: sub}); err != nil {
-		t.Fatal(err)
-	}
+	h.signInAs(ctx, idp, sub)
 	reader := remotestore.New("http://"+addr, func(context.Context) (string, error) {
 		return idp.Token(sub, storetest.Claims{}), nil
 	}, nil)
