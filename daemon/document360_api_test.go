@@ -15,8 +15,9 @@ import (
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
 )
 
-// withDocument360Settings is withDocument360 with more settings, made from
-// the sandbox's URL.
+// withDocument360Settings configures a Document360 sandbox beside the Docebo
+// one, through the same seam (settings in the config, the API token sealed),
+// with more settings made from the sandbox's URL.
 func withDocument360Settings(t *testing.T, h *harness, so d360.Options, more func(url string) map[string]string) *d360.Server {
 	t.Helper()
 	so.APIToken = d360Token

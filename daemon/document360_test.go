@@ -1,11 +1,9 @@
 package daemon
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,34 +19,11 @@ import (
 
 const d360Token = "d360-api-token-7f3c9a1b2e"
 
-// withDocument360 configures a Document360 sandbox beside the Docebo one,
-// through the same seam: settings in the config, the API token sealed.
+// withDocument360 configures a Document360 sandbox beside the Docebo one with
+// the default settings (withDocument360Settings).
 func withDocument360(t *testing.T, h *harness, so d360.Options) *d360.Server {
 	t.Helper()
-	so.APIToken = d360Token
-	so.ClientSecret = "widget-secret"
-	sb := d360.New(so)
-	srv := httptest.NewServer(sb)
-	t.Cleanup(srv.Close)
-	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
-		c.Integrations["document360"] = IntegrationConfig{URL: srv.URL, Settings: map[string]string{
-			"project": d360.DefaultProjectID, "version": d360.DefaultVersionID, "reader_groups": "engineering", "widget_id": "widget-1",
-		}}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.d.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.d.SetClientSecret("document360", "widget-secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.d.ConnectWithGrant(context.Background(), "document360", GrantRequest{Grant: integrations.GrantAPIToken, Token: d360Token}); err != nil {
-		t.Fatal(err)
-	}
-	return sb
+	return withDocument360Settings(t, h, so, func(string) map[string]string { return nil })
 }
 
 type searchDoc struct {
