@@ -15,16 +15,21 @@ import (
 const RecordCacheTTL = time.Second
 
 // recordCache holds sealed records (ciphertext only) read by
-// GetRecordCached. Every transaction that writes records (recordTx) clears
-// it and bumps gen once it has ended, and a read that raced with one is not
-// kept (its gen is stale).
+// GetRecordCached. While a transaction that writes records (recordTx) is
+// under way the cache is bypassed, from before it begins until after it has
+// ended: so a read right after its commit, even before recordTx returns,
+// goes to the database and sees the write. Each begin and end clears the
+// cache and bumps gen, and a read that raced with either is not kept.
 type recordCache struct {
 	ttl time.Duration
 	now func() time.Time
 
-	mu  sync.RWMutex
-	gen uint64
-	m   map[store.Key]cachedRecord
+	mu      sync.RWMutex
+	gen     uint64
+	writing int // record-writing transactions under way
+	m       map[store.Key]cachedRecord
+
+	afterTx func() // tests: runs after a record transaction, before the cache comes back
 }
 
 type cachedRecord struct {
@@ -36,8 +41,19 @@ func newRecordCache(ttl time.Duration, now func() time.Time) *recordCache {
 	return &recordCache{ttl: ttl, now: now, m: make(map[store.Key]cachedRecord)}
 }
 
-func (c *recordCache) invalidate() {
+// beginWrite bypasses the cache until the matching endWrite.
+func (c *recordCache) beginWrite() {
 	c.mu.Lock()
+	c.writing++
+	c.gen++
+	clear(c.m)
+	c.mu.Unlock()
+}
+
+// endWrite ends a beginWrite, dropping whatever was read meanwhile.
+func (c *recordCache) endWrite() {
+	c.mu.Lock()
+	c.writing--
 	c.gen++
 	clear(c.m)
 	c.mu.Unlock()
@@ -53,9 +69,9 @@ func (s *Store) GetRecordCached(ctx context.Context, k store.Key) (store.Record,
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.m[k]
-	gen := c.gen
+	gen, writing := c.gen, c.writing
 	c.mu.RUnlock()
-	if ok && now.Sub(e.readAt) < c.ttl {
+	if ok && writing == 0 && now.Sub(e.readAt) < c.ttl {
 		return e.rec, nil
 	}
 	rec, err := s.GetRecord(ctx, k)
@@ -63,16 +79,22 @@ func (s *Store) GetRecordCached(ctx context.Context, k store.Key) (store.Record,
 		return rec, err
 	}
 	c.mu.Lock()
-	if c.gen == gen {
+	if c.gen == gen && c.writing == 0 {
 		c.m[k] = cachedRecord{rec: rec, readAt: now}
 	}
 	c.mu.Unlock()
 	return rec, nil
 }
 
-// recordTx is tx for transactions that write records: whatever their
-// outcome, the record cache is dropped once they have ended.
+// recordTx is tx for transactions that write records: the record cache is
+// bypassed from before it begins until after it has ended, whatever its
+// outcome.
 func (s *Store) recordTx(ctx context.Context, f func(*sql.Tx) error) error {
-	defer s.records.invalidate()
-	return s.tx(ctx, f)
+	s.records.beginWrite()
+	defer s.records.endWrite()
+	err := s.tx(ctx, f)
+	if s.records.afterTx != nil {
+		s.records.afterTx()
+	}
+	return err
 }

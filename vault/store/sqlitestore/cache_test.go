@@ -48,6 +48,32 @@ func TestRecordCacheSeesOwnWrites(t *testing.T) {
 	}
 }
 
+// A read between a write's commit and the end of the call that made it
+// (another goroutine that saw the commit, e.g. in the connection's state) is
+// not served the record the write replaced or deleted.
+func TestRecordCacheSeesACommitAtOnce(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	if _, err := s.PutRecord(ctx, sealed(t, k1, "old"), store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRecordCached(ctx, k1); err != nil { // cached
+		t.Fatal(err)
+	}
+	var afterDelete error
+	s.records.afterTx = func() { _, afterDelete = s.GetRecordCached(ctx, k1) }
+	if err := s.DeleteRecordEnqueue(ctx, k1, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(afterDelete, store.ErrNotFound) {
+		t.Fatalf("a read right after the delete's commit: %v, want ErrNotFound", afterDelete)
+	}
+	s.records.afterTx = nil
+	if _, err := s.GetRecordCached(ctx, k1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after the delete: %v", err)
+	}
+}
+
 // A write by another process (another Store on the same file) is seen once
 // the cached entry is RecordCacheTTL old; GetRecord sees it at once.
 func TestRecordCacheTTLForOtherWriters(t *testing.T) {
