@@ -40,6 +40,17 @@ func TestMixedSearchAndOutage(t *testing.T) {
 	if got := h.state("document360"); got != "connected" {
 		t.Fatalf("document360 state %q", got)
 	}
+	// The menu offers Connect for OAuth integrations only.
+	st, err := h.d.StatusDoc(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range st.Integrations {
+		want := map[string]string{"docebo": "oauth", "document360": "api_token"}[in.Name]
+		if want != "" && in.Connect != want {
+			t.Errorf("%s: connect %q, want %q", in.Name, in.Connect, want)
+		}
+	}
 
 	var doc searchDoc
 	if code := h.api("GET", "/v1/search?q=go&limit=40", &doc); code != 200 {

@@ -55,9 +55,13 @@ type DaemonStatus struct {
 // IntegrationStatus is one integration's state. State is connected,
 // reconnect_needed, disconnected, or not_configured.
 type IntegrationStatus struct {
-	Name        string                `json:"name"`
-	State       string                `json:"state"`
-	Configured  bool                  `json:"configured"`
+	Name       string `json:"name"`
+	State      string `json:"state"`
+	Configured bool   `json:"configured"`
+	// Connect is how the integration is connected: "oauth" (a consent
+	// page, the Connect button) or "api_token" (configured with a token by
+	// `latchkey configure`, nothing to connect). Empty when not configured.
+	Connect     string                `json:"connect,omitempty"`
 	URL         string                `json:"url,omitempty"`
 	Account     *integrations.Account `json:"account,omitempty"`
 	TokenExpiry *time.Time            `json:"token_expiry,omitempty"`
@@ -193,6 +197,12 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 		}
 		if e := integErr[name]; e != nil {
 			is.ConfigError = e.Error()
+		}
+		if in, ok := d.integration(name); ok {
+			is.Connect = "api_token"
+			if _, ok := in.(integrations.OAuth); ok {
+				is.Connect = "oauth"
+			}
 		}
 		if c, ok := byName[name]; ok {
 			is.State = string(c.State)
