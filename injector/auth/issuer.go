@@ -21,6 +21,13 @@ const DefaultIssuer = "latchkey"
 // localClaims is the claim set of a local client token.
 type localClaims struct {
 	Scope []string `json:"scope"`
+	// ClientID and AuthorizedParty name the app a token was minted for
+	// (an app's grant; empty otherwise), Resource the resource (RFC 8707)
+	// it is bound to, as a path on the listener ("/mcp", "/v1"), or empty
+	// for every route.
+	ClientID        string `json:"client_id,omitempty"`
+	AuthorizedParty string `json:"azp,omitempty"`
+	Resource        string `json:"resource,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -85,6 +92,33 @@ var ErrNoLifetimeLeft = errors.New("auth: mint: no lifetime left before the hold
 // whole seconds, is never after notAfter. It returns the token and its
 // expiry, or ErrNoLifetimeLeft when that expiry would not be in the future.
 func (i *Issuer) MintBefore(sub string, scope []string, ttl time.Duration, notAfter time.Time) (string, time.Time, error) {
+	return i.mint(localClaims{Scope: scope}, sub, ttl, notAfter)
+}
+
+// AppToken describes an access token for an app's grant (MintApp).
+type AppToken struct {
+	// GrantID names the grant; the token's sub is SourceAppPrefix+GrantID.
+	GrantID string
+	// ClientID is the app's client id (client_id and azp).
+	ClientID string
+	// Resource is the path the token is bound to ("/mcp", "/v1"), or
+	// empty for every route.
+	Resource string
+	// Scope lists the granted integrations.
+	Scope []string
+	TTL   time.Duration
+}
+
+// MintApp returns an access token for an app's grant and its expiry.
+func (i *Issuer) MintApp(t AppToken) (string, time.Time, error) {
+	if t.GrantID == "" || t.ClientID == "" {
+		return "", time.Time{}, errors.New("auth: mint: an app token needs a grant and a client id")
+	}
+	return i.mint(localClaims{Scope: t.Scope, ClientID: t.ClientID, AuthorizedParty: t.ClientID, Resource: t.Resource},
+		SourceAppPrefix+t.GrantID, t.TTL, time.Time{})
+}
+
+func (i *Issuer) mint(c localClaims, sub string, ttl time.Duration, notAfter time.Time) (string, time.Time, error) {
 	if sub == "" {
 		return "", time.Time{}, errors.New("auth: mint: empty subject")
 	}
@@ -95,8 +129,8 @@ func (i *Issuer) MintBefore(sub string, scope []string, ttl time.Duration, notAf
 	if _, err := rand.Read(jti[:]); err != nil {
 		return "", time.Time{}, fmt.Errorf("auth: mint: %w", err)
 	}
-	if scope == nil {
-		scope = []string{}
+	if c.Scope == nil {
+		c.Scope = []string{}
 	}
 	t0 := i.now()
 	now := t0.Truncate(time.Second)
@@ -112,17 +146,14 @@ func (i *Issuer) MintBefore(sub string, scope []string, ttl time.Duration, notAf
 		}
 		return "", time.Time{}, ErrNoLifetimeLeft
 	}
-	c := localClaims{
-		Scope: scope,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    i.issuer,
-			Subject:   sub,
-			Audience:  jwt.ClaimStrings{i.audience},
-			IssuedAt:  jwt.NewNumericDate(now),
-			NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(exp),
-			ID:        hex.EncodeToString(jti[:]),
-		},
+	c.RegisteredClaims = jwt.RegisteredClaims{
+		Issuer:    i.issuer,
+		Subject:   sub,
+		Audience:  jwt.ClaimStrings{i.audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+		ID:        hex.EncodeToString(jti[:]),
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	t.Header["kid"] = i.kid

@@ -29,15 +29,24 @@ const (
 	// SourceClientPrefix prefixes the source of tokens minted for a
 	// personal OAuth2 client: "client:<id>" (also their sub).
 	SourceClientPrefix = "client:"
+	// SourceAppPrefix prefixes the source (and sub) of tokens minted for
+	// an app's grant: "app:<grant id>".
+	SourceAppPrefix = "app:"
 )
 
 // Claims is what a verified token says about its caller.
 type Claims struct {
 	Subject string
 	Scope   []string
-	// Source is "local", "idp" or "client:<id>".
+	// Source is "local", "idp", "client:<id>" or "app:<grant id>".
 	Source string
 	Expiry time.Time
+	// ClientID is the app a grant's token was minted for (empty for other
+	// tokens).
+	ClientID string
+	// Resource is the path a token is bound to ("/mcp", "/v1"); empty:
+	// every route.
+	Resource string
 }
 
 // Allows reports whether the caller may use integration: its scope holds
@@ -222,14 +231,19 @@ func (v *Verifier) verifyLocal(token string) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: no subject", ErrInvalidToken)
 	}
 	src := SourceLocal
-	if strings.HasPrefix(lc.Subject, SourceClientPrefix) {
+	if strings.HasPrefix(lc.Subject, SourceClientPrefix) || strings.HasPrefix(lc.Subject, SourceAppPrefix) {
 		src = lc.Subject
 	}
+	if strings.HasPrefix(lc.Subject, SourceAppPrefix) && lc.ClientID == "" {
+		return Claims{}, fmt.Errorf("%w: an app token without a client id", ErrInvalidToken)
+	}
 	return Claims{
-		Subject: lc.Subject,
-		Scope:   slices.Clone(lc.Scope),
-		Source:  src,
-		Expiry:  lc.ExpiresAt.Time,
+		Subject:  lc.Subject,
+		Scope:    slices.Clone(lc.Scope),
+		Source:   src,
+		Expiry:   lc.ExpiresAt.Time,
+		ClientID: lc.ClientID,
+		Resource: lc.Resource,
 	}, nil
 }
 
