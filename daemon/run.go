@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/internal/atomicfile"
+	"github.com/latchkey/latchkey/internal/loopback"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -204,10 +205,7 @@ func checkListen(addr string, allowNonLoopback bool) error {
 	if allowNonLoopback {
 		return nil
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback.IsHost(host) {
 		return nil
 	}
 	return fmt.Errorf("listen address %q is not loopback: latchkey serves tokens to this machine only (set allow_non_loopback = true to override)", addr)

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 const proxyPrefix = "/v1/proxy/"
@@ -560,66 +559,7 @@ func (s *Server) isSelf(u *url.URL) bool {
 	if !set.ports[strings.TrimLeft(port, "0")] && !set.ports[port] {
 		return false
 	}
-	return set.nonLoopback || reachesLocalHost(u.Hostname())
-}
-
-// reachesLocalHost reports whether a URL host names this machine's loopback
-// (or unspecified) address.
-func reachesLocalHost(host string) bool {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return true
-	}
-	if i := strings.IndexByte(h, '%'); i >= 0 {
-		h = h[:i] // an IPv6 zone
-	}
-	ip := net.ParseIP(h)
-	if ip == nil {
-		ip = parseLooseIPv4(h)
-	}
-	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
-}
-
-// parseLooseIPv4 parses the IPv4 forms of the WHATWG URL standard (and
-// inet_aton): one to four parts, each decimal, octal (leading 0) or
-// hexadecimal (0x), the last filling the remaining bytes ("127.1",
-// "2130706433", "0x7f.0.0.1"). It returns nil for anything else.
-func parseLooseIPv4(h string) net.IP {
-	parts := strings.Split(h, ".")
-	if len(parts) > 4 || h == "" {
-		return nil
-	}
-	var vals []uint64
-	for _, p := range parts {
-		base := 10
-		switch {
-		case strings.HasPrefix(p, "0x"):
-			base, p = 16, p[2:]
-			if p == "" {
-				p = "0"
-			}
-		case len(p) > 1 && p[0] == '0':
-			base, p = 8, p[1:]
-		}
-		v, err := strconv.ParseUint(p, base, 32)
-		if err != nil {
-			return nil
-		}
-		vals = append(vals, v)
-	}
-	var n uint64
-	for i, v := range vals[:len(vals)-1] {
-		if v > 255 {
-			return nil
-		}
-		n |= v << (8 * (3 - i))
-	}
-	last := vals[len(vals)-1]
-	if last >= 1<<(8*(5-len(vals))) {
-		return nil
-	}
-	n |= last
-	return net.IPv4(byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	return set.nonLoopback || loopback.ReachesThisMachine(u.Hostname())
 }
 
 // scrub returns an error's text without any URL query (url.Error carries

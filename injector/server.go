@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // DefaultListen is the listener address when Config.Listen is empty.
@@ -168,7 +169,7 @@ func New(cfg Config) (*Server, error) {
 	s.menu.codes = make(map[[32]byte]time.Time)
 	s.menu.sessions = make(map[[32]byte]*menuSession)
 	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "0" {
-		if ip := net.ParseIP(host); ip != nil && !ip.IsLoopback() && !cfg.AllowNonLoopback {
+		if net.ParseIP(host) != nil && !loopback.IsHost(host) && !cfg.AllowNonLoopback {
 			return nil, fmt.Errorf("injector: %s is not a loopback address (set AllowNonLoopback to listen on it)", cfg.Listen)
 		}
 		s.addListener(cfg.Listen, false)
@@ -296,7 +297,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("injector: listen address %q: %w", s.cfg.Listen, err)
 	}
-	if !s.cfg.AllowNonLoopback && !isLoopbackHost(host) {
+	if !s.cfg.AllowNonLoopback && !loopback.IsHost(host) {
 		return fmt.Errorf("injector: %s is not a loopback address (set AllowNonLoopback to listen on it)", s.cfg.Listen)
 	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
@@ -348,7 +349,7 @@ func (s *Server) addListener(addr string, served bool) {
 		n.nonLoopback, n.first, n.served = old.nonLoopback, old.first, old.served
 	}
 	n.ports[port] = true
-	if !isLoopbackHost(host) {
+	if !loopback.IsHost(host) {
 		n.nonLoopback = true
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
@@ -374,22 +375,12 @@ func (s *Server) hostOK(h string) bool {
 	if err != nil || !set.ports[port] {
 		return false
 	}
-	if host == "localhost" {
+	if loopback.IsHost(host) {
 		return true
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return false // a DNS name: rebinding
-	}
-	return ip.IsLoopback() || set.nonLoopback
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	// Any other IP literal names this listener only when it is not on
+	// loopback; a DNS name never does (rebinding).
+	return set.nonLoopback && net.ParseIP(host) != nil
 }
 
 // listenerHost is the host:port menu URLs use.

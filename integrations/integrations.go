@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // Config is one integration's settings, as the daemon read them from the
@@ -261,7 +263,7 @@ func (r *Registry) New(cfg Config) (Integration, error) {
 func (r *Registry) Has(name string) bool { _, ok := r.factories[name]; return ok }
 
 // CheckBaseURL validates an integration base URL: https, or http only on a
-// loopback host (127.0.0.1, [::1], localhost) for sandboxes; no userinfo,
+// loopback host (127.0.0.0/8, [::1], localhost) for sandboxes; no userinfo,
 // query or fragment. It returns the URL without a trailing slash.
 func CheckBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
@@ -274,9 +276,7 @@ func CheckBaseURL(raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		switch u.Hostname() {
-		case "127.0.0.1", "::1", "localhost":
-		default:
+		if !loopback.IsHost(u.Hostname()) {
 			return nil, fmt.Errorf("base URL %q must use https (http is allowed only for loopback sandboxes)", raw)
 		}
 	default:

@@ -30,3 +30,33 @@ func TestAccessTokenFor(t *testing.T) {
 		}
 	}
 }
+
+// CheckBaseURL takes http only on a loopback host, and gives the URL back
+// without a trailing slash.
+func TestCheckBaseURL(t *testing.T) {
+	t.Parallel()
+	for raw, want := range map[string]string{
+		"https://lms.example/":          "https://lms.example",
+		"https://lms.example/base//":    "https://lms.example/base",
+		"http://127.0.0.1:8801":         "http://127.0.0.1:8801",
+		"http://127.0.0.2:8801/":        "http://127.0.0.2:8801",
+		"http://[::1]:8801":             "http://[::1]:8801",
+		"http://localhost:8801":         "http://localhost:8801",
+		"http://lms.example":            "",
+		"http://0.0.0.0:8801":           "",
+		"http://127.1:8801":             "",
+		"ftp://lms.example":             "",
+		"https://user:pw@lms.example":   "",
+		"https://lms.example/?q=1":      "",
+		"https://lms.example/#fragment": "",
+		"/relative":                     "",
+	} {
+		u, err := CheckBaseURL(raw)
+		switch {
+		case want == "" && err == nil:
+			t.Errorf("CheckBaseURL(%q) = %v, want an error", raw, u)
+		case want != "" && (err != nil || u.String() != want):
+			t.Errorf("CheckBaseURL(%q) = %v, %v; want %s", raw, u, err, want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // Name is the registry name of the integration.
@@ -280,7 +281,7 @@ func newHTTPClient(base *url.URL) *http.Client {
 		ResponseHeaderTimeout: 30 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	if isLoopback(base.Hostname()) {
+	if loopback.IsHost(base.Hostname()) {
 		tr.Proxy = nil // a loopback sandbox is never reached through a proxy
 	}
 	return &http.Client{
@@ -296,12 +297,4 @@ func newHTTPClient(base *url.URL) *http.Client {
 			return nil
 		},
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // Name is the registry name of the integration.
@@ -194,7 +195,7 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 		d.identity = u
 	} else if host, ok := identityHosts[region]; ok && cfg.BaseURL == "" {
 		d.identity, _ = url.Parse(host)
-	} else if cfg.BaseURL != "" && isLoopback(d.base) {
+	} else if cfg.BaseURL != "" && loopback.IsHost(d.base.Hostname()) {
 		// A loopback sandbox serves the identity endpoint too.
 		u := *d.base
 		d.identity = &u
@@ -322,14 +323,6 @@ func (d *Document360) API() string { return d.api }
 // 5000 → 1440.
 func ClampTokenValidity(minutes int) int {
 	return min(max(minutes, MinTokenValidity), MaxTokenValidity)
-}
-
-func isLoopback(u *url.URL) bool {
-	switch u.Hostname() {
-	case "127.0.0.1", "::1", "localhost":
-		return true
-	}
-	return false
 }
 
 func validID(s string) bool {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // MultiFlag is a repeatable string flag.
@@ -32,10 +34,7 @@ func CheckLoopback(listen string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("--listen %q: %w", listen, err)
 	}
-	if allowRemote || host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if allowRemote || loopback.IsHost(host) {
 		return nil
 	}
 	return fmt.Errorf("--listen %q is not a loopback address: a sandbox listens on this machine only", listen)

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // DefaultListen is where `latchkey-store serve` listens by default.
@@ -65,10 +67,7 @@ func checkListen(flag, addr string, tls bool) error {
 	if err != nil {
 		return fmt.Errorf("storeserver: %s %q: %w", flag, addr, err)
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback.IsHost(host) {
 		return nil
 	}
 	return fmt.Errorf("storeserver: %s: refusing plain HTTP on %q: without --tls-cert/--tls-key the store listens on loopback only (e.g. 127.0.0.1:8787)", flag, addr)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 const (
@@ -94,9 +96,7 @@ func (s *Server) validRedirect(raw string) bool {
 	if err != nil || u.Scheme != "http" || u.Fragment != "" || u.User != nil {
 		return false
 	}
-	h := u.Hostname()
-	ip := net.ParseIP(h)
-	return h == "localhost" || ip != nil && ip.IsLoopback()
+	return loopback.IsHost(u.Hostname())
 }
 
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/latchkey/latchkey/internal/httpstatus"
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // The client every sandbox has unless Options.Clients says otherwise.
@@ -197,7 +198,7 @@ func Start(addr string, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc sandbox: listen address %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.IsHost(host) {
 		return nil, fmt.Errorf("oidc sandbox: refusing to listen on %s: loopback addresses only", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -471,7 +472,7 @@ func checkLoopbackURL(issuer string) error {
 	if err != nil {
 		return fmt.Errorf("oidc sandbox: issuer %q: %w", issuer, err)
 	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.IsHost(host) {
 		return fmt.Errorf("oidc sandbox: issuer %q is not on loopback", issuer)
 	}
 	return nil
