@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // Routes the server answers (Handler).
@@ -119,7 +121,7 @@ func normalizeResource(raw, host string) (string, error) {
 		return "", nil
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "http" || u.Fragment != "" || u.RawQuery != "" || !isLoopbackHost(u.Hostname()) {
+	if err != nil || u.Scheme != "http" || u.Fragment != "" || u.RawQuery != "" || !loopback.IsHost(u.Hostname()) {
 		return "", errors.New("the resource must be a URL on latchkey's loopback listener")
 	}
 	_, port, _ := net.SplitHostPort(host)

@@ -2,9 +2,10 @@ package oauthserver
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"strings"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // checkLoopbackRedirect accepts a redirect URI an app may register: http
@@ -21,18 +22,10 @@ func checkLoopbackRedirect(raw string) error {
 	if u.User != nil || u.Fragment != "" || u.Opaque != "" {
 		return errors.New("redirect URI " + quote(raw) + " may have no user info or fragment")
 	}
-	if !isLoopbackHost(u.Hostname()) {
+	if !loopback.IsHost(u.Hostname()) {
 		return errors.New("redirect URI " + quote(raw) + " is not on the loopback interface (127.0.0.1, [::1] or localhost)")
 	}
 	return nil
-}
-
-func isLoopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // matchRedirect reports whether the requested redirect URI is one of the
