@@ -66,6 +66,20 @@ LATCHKEY_STORE_JWKS_URL, …). A flag on the command line wins.
 Plain HTTP is served on loopback addresses only; anything else needs
 --tls-cert and --tls-key.
 
+Organisation integrations (PUT/GET/DELETE /v1/admin/integrations/NAME,
+GET /v1/org/integrations) keep each client secret sealed at rest under a key
+from --secrets-key-file: one base64 32-byte key per line, the current key
+first (make one with "latchkey-store new-secrets-key"; the file must be
+mode 0600). Without it a client secret is refused. To rotate: put a new key
+on the first line, keep the old one below it, restart (every secret is
+re-sealed under the new key at start-up; the log says how many), then remove
+the old line.
+
+The admin console (/admin) is on when --console-client-id is given: register
+that client at --issuer with the redirect URI <--console-url>/admin/callback
+(authorization code + PKCE). Administrators are those --admin-claim and
+--admin-value mark, as for the admin API. It needs --secrets-key-file.
+
 Prometheus metrics (/metrics) are not served on --listen: give
 --metrics-listen ADDR to serve them on a listener of their own (same TLS and
 loopback rule), reachable by whoever can reach that address.`,
@@ -97,9 +111,31 @@ loopback rule), reachable by whoever can reach that address.`,
 	f.StringVar(&o.AdminClaim, "admin-claim", "", "token claim that marks administrators, e.g. groups")
 	f.StringVar(&o.AdminValue, "admin-value", "", "value (or array element) of --admin-claim that marks administrators")
 	f.StringVar(&o.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address of its own (default: not served; plain HTTP: loopback only)")
+	f.StringVar(&o.SecretsKeyFile, "secrets-key-file", "", "file of keys sealing the org integrations' client secrets (current key first; see above)")
+	f.StringVar(&o.ConsoleClientID, "console-client-id", "", "OIDC client id of the admin console at --issuer (turns /admin on)")
+	f.StringVar(&o.ConsoleClientSecretFile, "console-client-secret-file", "", "file holding the admin console's OIDC client secret")
+	f.StringVar(&o.ConsoleURL, "console-url", "", "the store's public URL, for the console's redirect URI (default: the --listen address)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(serve)
+	root.AddCommand(&cobra.Command{
+		Use:   "new-secrets-key",
+		Short: "Print a new random key for --secrets-key-file",
+		Long: `Print a new random 32-byte key, base64, for --secrets-key-file:
+
+  latchkey-store new-secrets-key > secrets.key && chmod 600 secrets.key
+
+To rotate, put the new key on the first line of the existing file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			line, err := storeserver.NewSecretsKeyLine()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), line)
+			return nil
+		},
+	})
 	return root
 }
 

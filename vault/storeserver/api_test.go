@@ -160,6 +160,9 @@ func runSuite(t *testing.T, openBackend backendOpener) {
 		testConcurrentRMW(t, e.idp, []string{e.srv.URL}, e.srv.Client())
 	})
 	t.Run("CiphertextOnly", func(t *testing.T) { testCiphertextOnly(t, newEnv(t)) })
+	t.Run("OrgIntegrations", func(t *testing.T) { testOrgIntegrations(t, openBackend) })
+	t.Run("OrgWithoutSecretsKey", func(t *testing.T) { testOrgWithoutSecretsKey(t, openBackend) })
+	t.Run("OrgKeyRotation", func(t *testing.T) { testOrgKeyRotation(t, openBackend) })
 }
 
 func testCRUD(t *testing.T, e *env) {

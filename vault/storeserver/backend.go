@@ -42,6 +42,7 @@ type AdminRecord struct {
 // compare-and-set statement; store.AnyVersion is refused.
 type Backend interface {
 	store.RecordStore
+	OrgBackend
 	// DeleteVersion deletes the record under k if its version is
 	// expectVersion (store.AnyVersion: whatever it is). ErrNotFound when
 	// absent, ErrRevoked when revoked, ErrConflict on a version mismatch.

@@ -9,6 +9,12 @@
 // backends (SQLite through modernc.org/sqlite, PostgreSQL through pgx) with
 // their embedded migrations.
 //
+// It also owns the organisation's integrations: what an administrator
+// configures once for everybody (admin API and the HTML console at /admin,
+// signed in with the identity provider), their client secrets sealed at
+// rest under the server's secrets key (SecretsKeys), the audit trail of
+// every change, and GET /v1/org/integrations, which devices pull.
+//
 // The server keeps no state of its own: every version check is a single
 // compare-and-set statement in the database, so several replicas on one
 // PostgreSQL behave as one.

@@ -18,7 +18,11 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"/v1/records/{device}/{integration}":              {"get", "put", "delete"},
 		"/v1/admin/records":                               {"get"},
 		"/v1/admin/records/{user}/{device}/{integration}": {"delete"},
-		"/healthz": {"get"}, "/readyz": {"get"}, "/metrics": {"get"},
+		"/v1/admin/integrations":                          {"get"},
+		"/v1/admin/integrations/{name}":                   {"get", "put", "delete"},
+		"/v1/admin/integrations/{name}/history":           {"get"},
+		"/v1/org/integrations":                            {"get"},
+		"/healthz":                                        {"get"}, "/readyz": {"get"}, "/metrics": {"get"},
 	}
 	text := string(doc)
 	for path, methods := range routes {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/loopback"
@@ -33,7 +34,20 @@ type Options struct {
 	// listener of its own; empty: not served at all. Like Listen, plain
 	// HTTP is refused off loopback.
 	MetricsListen string
-	Logger        *slog.Logger
+	// SecretsKeyFile (--secrets-key-file) holds the keys that seal the org
+	// integrations' client secrets (LoadSecretsKeys); empty: client
+	// secrets are refused and the console is off.
+	SecretsKeyFile string
+	// ConsoleClientID (--console-client-id) turns on the admin console at
+	// /admin: the console's OIDC client at --issuer. Its secret is read
+	// from ConsoleClientSecretFile (--console-client-secret-file).
+	ConsoleClientID         string
+	ConsoleClientSecretFile string
+	// ConsoleURL (--console-url) is the store's public URL, whose
+	// /admin/callback is the console's redirect URI; default: the
+	// listener's own address.
+	ConsoleURL string
+	Logger     *slog.Logger
 	// Ready, if set, receives the bound address once the server accepts
 	// connections (tests use it with --listen 127.0.0.1:0).
 	Ready func(addr net.Addr)
@@ -109,23 +123,53 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var secrets *SecretsKeys
+	if o.SecretsKeyFile != "" {
+		if secrets, err = LoadSecretsKeys(o.SecretsKeyFile); err != nil {
+			return err
+		}
+	}
+	var consoleSecret string
+	if o.ConsoleClientSecretFile != "" {
+		b, err := os.ReadFile(o.ConsoleClientSecretFile)
+		if err != nil {
+			return fmt.Errorf("storeserver: --console-client-secret-file: %w", err)
+		}
+		consoleSecret = strings.TrimSpace(string(b))
+	}
 	backend, err := Open(ctx, o.DB)
 	if err != nil {
 		return err
 	}
 	defer backend.Close()
-	srv, err := New(Config{Backend: backend, Verifier: verifier, Logger: log})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("storeserver: listen: %w", err)
 	}
+	defer ln.Close()
+	cfg := Config{Backend: backend, Verifier: verifier, Logger: log, Secrets: secrets}
+	if o.ConsoleClientID != "" {
+		base := o.ConsoleURL
+		if base == "" {
+			scheme := "http"
+			if useTLS {
+				scheme = "https"
+			}
+			base = scheme + "://" + ln.Addr().String()
+		}
+		cfg.Console = &ConsoleConfig{Issuer: o.Issuer, ClientID: o.ConsoleClientID, ClientSecret: consoleSecret,
+			BaseURL: strings.TrimRight(base, "/"), AdminClaim: o.AdminClaim, AdminValue: o.AdminValue}
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := srv.Reseal(ctx); err != nil {
+		return err
+	}
 	var mln net.Listener
 	if o.MetricsListen != "" {
 		if mln, err = net.Listen("tcp", o.MetricsListen); err != nil {
-			ln.Close()
 			return fmt.Errorf("storeserver: listen for metrics (--metrics-listen): %w", err)
 		}
 	}

@@ -35,6 +35,11 @@ type Config struct {
 	Backend  Backend
 	Verifier Verifier
 	Logger   *slog.Logger // nil: slog.Default()
+	// Secrets seal the org integrations' client secrets; nil: a client
+	// secret is refused (ErrNoSecretsKey) and the console is off.
+	Secrets *SecretsKeys
+	// Console, when set, serves the admin console at /admin.
+	Console *ConsoleConfig
 }
 
 // Server is the latchkey-store HTTP API. It is an http.Handler and holds no
@@ -43,6 +48,7 @@ type Server struct {
 	backend  Backend
 	verifier Verifier
 	log      *slog.Logger
+	secrets  *SecretsKeys
 	m        *metrics
 	mux      *http.ServeMux
 }
@@ -52,7 +58,7 @@ func New(c Config) (*Server, error) {
 	if c.Backend == nil || c.Verifier == nil {
 		return nil, errors.New("storeserver: Config needs a Backend and a Verifier")
 	}
-	s := &Server{backend: c.Backend, verifier: c.Verifier, log: c.Logger, m: newMetrics(), mux: http.NewServeMux()}
+	s := &Server{backend: c.Backend, verifier: c.Verifier, log: c.Logger, secrets: c.Secrets, m: newMetrics(), mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -66,6 +72,17 @@ func New(c Config) (*Server, error) {
 	s.mux.Handle("DELETE /v1/records/{device}/{integration}", s.auth(s.deleteRecord))
 	s.mux.Handle("GET /v1/admin/records", s.auth(s.admin(s.adminList)))
 	s.mux.Handle("DELETE /v1/admin/records/{user}/{device}/{integration}", s.auth(s.admin(s.adminRevoke)))
+	s.mux.Handle("GET /v1/admin/integrations", s.auth(s.admin(s.adminListIntegrations)))
+	s.mux.Handle("GET /v1/admin/integrations/{name}", s.auth(s.admin(s.adminGetIntegration)))
+	s.mux.Handle("PUT /v1/admin/integrations/{name}", s.auth(s.admin(s.adminPutIntegration)))
+	s.mux.Handle("DELETE /v1/admin/integrations/{name}", s.auth(s.admin(s.adminDeleteIntegration)))
+	s.mux.Handle("GET /v1/admin/integrations/{name}/history", s.auth(s.admin(s.adminIntegrationHistory)))
+	s.mux.Handle("GET /v1/org/integrations", s.auth(s.orgIntegrations))
+	if c.Console != nil {
+		if err := s.mountConsole(*c.Console); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 

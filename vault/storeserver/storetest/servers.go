@@ -122,7 +122,13 @@ func StartServer(t testing.TB, backend storeserver.Backend, idp *IdP) *Server {
 // accepts.
 func StartServerVerifier(t testing.TB, backend storeserver.Backend, v storeserver.Verifier) *Server {
 	t.Helper()
-	s, err := storeserver.New(storeserver.Config{Backend: backend, Verifier: v, Logger: Quiet})
+	return StartServerConfig(t, storeserver.Config{Backend: backend, Verifier: v, Logger: Quiet})
+}
+
+// StartServerConfig serves the server c describes on 127.0.0.1.
+func StartServerConfig(t testing.TB, c storeserver.Config) *Server {
+	t.Helper()
+	s, err := storeserver.New(c)
 	if err != nil {
 		t.Fatal(err)
 	}
