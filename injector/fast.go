@@ -188,7 +188,7 @@ func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
 		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
 		return nil, false
 	}
-	c, ok := s.verifyBearer(context.Background(), tok)
+	c, ok := s.verifyBearer(context.Background(), tok, resourceAPI)
 	if !ok {
 		writeUnauthorized(fastWriter(ctx), "the bearer token is not valid")
 	}

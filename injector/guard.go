@@ -184,24 +184,31 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (*caller, bool) 
 	if isControl(r) {
 		return controlCaller, true
 	}
+	if c, ok := internalCaller(r); ok {
+		return c, true
+	}
 	tok, ok := bearerToken(r)
 	if !ok {
 		writeUnauthorized(w, "a bearer token is required")
 		return nil, false
 	}
-	c, ok := s.verifyBearer(r.Context(), tok)
+	c, ok := s.verifyBearer(r.Context(), tok, resourceAPI)
 	if !ok {
 		writeUnauthorized(w, "the bearer token is not valid")
 	}
 	return c, ok
 }
 
-// verifyBearer checks a caller's JWT and that its subject is not revoked;
-// the reason of a refusal goes to the debug log only.
-func (s *Server) verifyBearer(ctx context.Context, tok string) (*caller, bool) {
+// verifyBearer checks a caller's JWT, that its subject is not revoked and
+// that it is not bound to a resource other than route's (resourceAPI,
+// resourceMCP); the reason of a refusal goes to the debug log only.
+func (s *Server) verifyBearer(ctx context.Context, tok, route string) (*caller, bool) {
 	cl, err := s.verifier.Verify(ctx, tok)
 	if err == nil && s.isRevoked(cl.Subject) {
 		err = errRevoked
+	}
+	if err == nil && !resourceAllows(cl.Resource, route) {
+		err = errOtherResource
 	}
 	if err != nil {
 		s.log.Debug("caller token refused", "reason", err.Error())
@@ -235,6 +242,9 @@ func bearerValue(v string) (string, bool) {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, allowMenu, allowBearer bool) (*caller, bool) {
 	if isControl(r) {
 		return controlCaller, true
+	}
+	if c, ok := internalCaller(r); ok && allowBearer {
+		return c, true
 	}
 	if _, has := r.Header["Authorization"]; has || !allowMenu {
 		if !allowBearer {
@@ -298,4 +308,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 var (
 	errUnknownIntegration = errors.New("unknown integration")
 	errRevoked            = errors.New("the token's subject was revoked")
+	errOtherResource      = errors.New("the token is for another resource of this listener")
 )

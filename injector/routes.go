@@ -30,8 +30,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
 	m.HandleFunc("GET /v1/open/{integration}/{id}", s.withCaller(true, true, s.handleOpen))
 	m.HandleFunc("GET /{integration}/connected", s.handleConnected)
-	m.HandleFunc("POST /oauth2/token", s.handleToken)
+	m.HandleFunc("POST /oauth2/token", s.handleTokenRequest)
 	m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	s.appRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	})
@@ -220,10 +221,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "personal clients are not enabled")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
-		return
+	if r.PostForm == nil {
+		r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+		if err := r.ParseForm(); err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
+			return
+		}
 	}
 	if r.URL.RawQuery != "" {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "parameters must be in the body, not the URL")

@@ -155,6 +155,10 @@ func (s *Server) auditFan(c *caller, name, path string, err error, took time.Dur
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request, c *caller) {
+	c, ok := narrowed(w, r, c)
+	if !ok {
+		return
+	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	if q == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "the q parameter is required")
@@ -287,6 +291,10 @@ func statusRank(st string) int {
 }
 
 func (s *Server) handleCourses(w http.ResponseWriter, r *http.Request, c *caller) {
+	c, ok := narrowed(w, r, c)
+	if !ok {
+		return
+	}
 	results, err := fanOut(r.Context(), s, c, s.cfg.CoursesDeadline,
 		func(in integrations.Integration) bool { _, ok := in.(integrations.Courses); return ok },
 		func(ctx context.Context, ci ConnectedIntegration) ([]integrations.Course, bool, error) {

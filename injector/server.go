@@ -60,6 +60,13 @@ type Config struct {
 	MenuSessionIdle time.Duration
 	// Now is the clock (menu codes and sessions); default time.Now.
 	Now func() time.Time
+	// Apps is the authorization server for local apps (its Handler), served
+	// at /oauth2/authorize, /oauth2/register, the grants of /oauth2/token
+	// other than client_credentials, and the /.well-known metadata.
+	// Optional.
+	Apps http.Handler
+	// MCP turns on the MCP server at /mcp. Optional.
+	MCP *MCPConfig
 }
 
 // Server is the local API. Create it with New.

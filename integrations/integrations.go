@@ -179,6 +179,20 @@ type Courses interface {
 	Courses(ctx context.Context, tokens Tokens) ([]Course, error)
 }
 
+// Article is one knowledge-base article as plain text.
+type Article struct {
+	Integration string `json:"integration"`
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	URL         string `json:"url,omitempty"`
+	Text        string `json:"text"` // HTML removed
+}
+
+// Articles: one article's text, by the id search returned.
+type Articles interface {
+	Article(ctx context.Context, tokens Tokens, id string) (Article, error)
+}
+
 // Searcher: search the integration's content.
 type Searcher interface {
 	Search(ctx context.Context, tokens Tokens, query string, limit int) ([]SearchResult, error)
