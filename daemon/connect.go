@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
 )
@@ -143,7 +144,7 @@ func (d *Daemon) startConnect(name string) (consentURL, flowID string, err error
 func (d *Daemon) FinishConnect(ctx context.Context, name string, q url.Values) error {
 	f, ok := d.flows.take(q.Get("state"))
 	if !ok || f.Integration != name {
-		return errors.New("unknown or already used state: start the connection again")
+		return fmt.Errorf("%w: start the connection again", injector.ErrUnknownConnectState)
 	}
 	var err error
 	if name == identityName {

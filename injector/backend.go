@@ -29,6 +29,8 @@ type Backend interface {
 	// StartConnect begins an OAuth connect flow and returns the consent URL.
 	StartConnect(ctx context.Context, name string) (consentURL string, err error)
 	// FinishConnect completes a flow from the loopback redirect's query
+	// (an error wrapping ErrUnknownConnectState when its state is not a flow
+	// in progress)
 	// (state, code or error). It checks state and PKCE.
 	FinishConnect(ctx context.Context, name string, query url.Values) error
 	// Disconnect revokes where possible and deletes the sealed records.
@@ -78,3 +80,8 @@ type AuditEntry struct {
 	Status      int           `json:"status"`
 	Duration    time.Duration `json:"duration_ns"`
 }
+
+// ErrUnknownConnectState is the error of Backend.FinishConnect for a
+// redirect whose state is not a connection in progress (never started,
+// already finished, or expired).
+var ErrUnknownConnectState = errors.New("unknown or already used connection state")

@@ -168,7 +168,10 @@ func (b *backend) FinishConnect(ctx context.Context, name string, q url.Values) 
 	b.finish = append(b.finish, q)
 	b.mu.Unlock()
 	if q.Get("state") != "good-state" {
-		return fmt.Errorf("the state does not match a connect flow in progress")
+		return fmt.Errorf("the state does not match a connect flow in progress: %w", ErrUnknownConnectState)
+	}
+	if e := q.Get("error"); e != "" {
+		return fmt.Errorf("%s refused: %s", name, e)
 	}
 	return nil
 }

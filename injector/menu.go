@@ -158,12 +158,12 @@ func (s *Server) serveMenuSession(w http.ResponseWriter, r *http.Request) {
 // unredeemed.
 func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Has("code") {
-		writePage(w, http.StatusBadRequest, "Menu link not valid",
-			"Menu links carry their code after a #, never in the query. Open the menu again (Ctrl+Shift+E or the tray).")
+		writePage(w, http.StatusBadRequest, page{Title: "Menu link not valid",
+			Message: "Menu links carry their code after a #, never in the query.", Hint: reopenHint})
 		return
 	}
 	if s.cfg.Menu == nil {
-		writePage(w, http.StatusNotFound, "No menu", "This build has no menu UI.")
+		writePage(w, http.StatusNotFound, page{Title: "No menu", Message: "This build has no menu UI."})
 		return
 	}
 	if _, err := r.Cookie(legacyMenuCookie); err == nil {

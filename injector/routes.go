@@ -107,20 +107,47 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request, c *cal
 func (s *Server) handleConnected(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("integration")
 	if !validName(name) {
-		writePage(w, http.StatusNotFound, "Not found", "There is no such page.")
+		writePage(w, http.StatusNotFound, page{Title: "Not found", Message: "There is no such page.", Hint: reopenHint})
 		return
 	}
+	dn := displayName(name)
 	if _, ok := s.backend.Lookup(name); !ok {
-		writePage(w, http.StatusNotFound, "Unknown integration", name+" is not configured in latchkey.")
+		writePage(w, http.StatusNotFound, page{Title: "Unknown integration",
+			Message: dn + " is not configured in latchkey.", Hint: reopenHint})
 		return
 	}
-	if err := s.backend.FinishConnect(r.Context(), name, r.URL.Query()); err != nil {
+	q := r.URL.Query()
+	if err := s.backend.FinishConnect(r.Context(), name, q); err != nil {
 		s.log.Warn("connect failed", "integration", name, "error", scrub(err))
-		writePage(w, http.StatusBadRequest, "Connection failed",
-			"latchkey could not connect "+name+": "+scrub(err)+". Close this tab and try Connect again.")
+		p := page{Title: dn + " is not connected", Detail: scrub(err), Hint: reopenHint}
+		switch {
+		case errors.Is(err, ErrUnknownConnectState):
+			// Anyone may load this URL: no menu link without a flow of this user's.
+			p.Title = "This connection link has expired"
+			p.Message = "It was already used, or the connection took too long. Start again with Connect in the menu (Settings → Integrations) or with latchkey connect " + name + "."
+		case q.Get("error") != "":
+			p.Message = dn + " did not give latchkey access (you may have declined). Nothing changed; press Connect in the menu when you are ready."
+			p.Back = s.menuLink()
+		default:
+			p.Message = "latchkey could not finish connecting " + dn + ". Close this tab and press Connect again."
+			p.Back = s.menuLink()
+		}
+		writePage(w, http.StatusBadRequest, p)
 		return
 	}
-	writePage(w, http.StatusOK, "Connected", name+" is connected to latchkey. You can close this tab.")
+	writePage(w, http.StatusOK, page{Title: dn + " is connected",
+		Message: dn + " is connected to latchkey. You can close this tab: the menu has updated itself.",
+		Back:    s.menuLink(), Hint: reopenHint})
+}
+
+// menuLink is a menu URL with a fresh one-time code for a page shown at the
+// end of this user's own connect flow (its state proved that), or "" when
+// there is no menu.
+func (s *Server) menuLink() string {
+	if s.cfg.Menu == nil {
+		return ""
+	}
+	return s.NewMenuCode()
 }
 
 func (s *Server) handleWidgetToken(w http.ResponseWriter, r *http.Request, c *caller) {

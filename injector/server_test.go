@@ -311,9 +311,22 @@ func TestRoutes(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(body, "You can close this tab") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("connected %d %s", resp.StatusCode, body)
 	}
+	// Styled like the menu, named for people, with a link that opens the menu.
+	if !strings.Contains(body, `<link rel="stylesheet" href="/menu/style.css">`) || !strings.Contains(body, "<h1>Docebo is connected</h1>") ||
+		!strings.Contains(body, `href="http://`+e.addr+`/menu#code=`) {
+		t.Fatalf("connected page is not the menu's style, or has no way back to the menu: %s", body)
+	}
 	resp, body = e.do("GET", "/docebo/connected?state=bad&code=the-code-XYZ", "", nil, nil)
 	if resp.StatusCode != 400 || !strings.Contains(body, "state does not match") {
 		t.Fatalf("connected bad state %d %s", resp.StatusCode, body)
+	}
+	// Anyone can load a redirect with a made-up state: that page opens no menu session.
+	if strings.Contains(body, "#code=") || !strings.Contains(body, "has expired") || !strings.Contains(body, "latchkey menu") {
+		t.Fatalf("the expired-link page: %s", body)
+	}
+	resp, body = e.do("GET", "/docebo/connected?state=good-state&error=access_denied", "", nil, nil)
+	if resp.StatusCode != 400 || !strings.Contains(body, "Docebo did not give latchkey access") || !strings.Contains(body, "/menu#code=") {
+		t.Fatalf("denied consent %d %s", resp.StatusCode, body)
 	}
 	e.secrets = append(e.secrets, "the-code-XYZ")
 

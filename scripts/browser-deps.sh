@@ -2,8 +2,9 @@
 # browser-deps.sh: make the browser-test components present, idempotently and quietly.
 #
 #   - Debian's `chromium` (/usr/bin/chromium), installed with apt-get when missing;
-#   - e2e/browser/node_modules/playwright-core, installed with `npm ci` when missing or
-#     not the version package-lock.json pins (playwright-core never downloads a browser).
+#   - e2e/browser/node_modules/{playwright-core,axe-core}, installed with `npm ci` when
+#     missing or not the versions package.json pins (playwright-core never downloads a
+#     browser; axe-core checks the menu's accessibility).
 #
 # Use it either way:
 #   source scripts/browser-deps.sh          # exports LATCHKEY_TEST_BROWSER
@@ -41,9 +42,13 @@ _lk_browser_deps() {
 		rm -f "$log"
 		return 1
 	fi
-	want=$(sed -n 's/.*"playwright-core": *"\([0-9][^"]*\)".*/\1/p' "$dir/package.json" | head -n1)
-	have=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/playwright-core/package.json" 2>/dev/null | head -n1)
-	if [ -z "$have" ] || [ "$have" != "$want" ]; then
+	local pkg stale=""
+	for pkg in playwright-core axe-core; do
+		want=$(sed -n "s/.*\"$pkg\": *\"\([0-9][^\"]*\)\".*/\1/p" "$dir/package.json" | head -n1)
+		have=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$dir/node_modules/$pkg/package.json" 2>/dev/null | head -n1)
+		if [ -z "$have" ] || [ "$have" != "$want" ]; then stale=1; fi
+	done
+	if [ -n "$stale" ]; then
 		if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$log" 2>&1; then
 			cat "$log" >&2
 			echo "browser-deps: npm ci in $dir failed (see above)" >&2

@@ -20,6 +20,7 @@ type course struct {
 	ID       string   `json:"id"`
 	Title    string   `json:"title"`
 	Progress *float64 `json:"progress,omitempty"`
+	Status   string   `json:"status,omitempty"`
 }
 
 // scenario is what menu.spec.mjs drives and expects (see its header).
@@ -35,6 +36,15 @@ type scenario struct {
 	Courses      []course          `json:"courses"`
 	Consent      map[string]string `json:"consent,omitempty"`
 	Thumbnails   bool              `json:"thumbnails,omitempty"`
+	// StaleEnter: type First, wait for its results, type Then and press
+	// Enter at once: the result titled Opens (of First+Then) must open.
+	StaleEnter *staleEnter `json:"staleEnter,omitempty"`
+}
+
+type staleEnter struct {
+	First string `json:"first"`
+	Then  string `json:"then"`
+	Opens string `json:"opens"`
 }
 
 // specResult is the RESULT line of menu.spec.mjs.
@@ -42,12 +52,19 @@ type specResult struct {
 	Steps  []string `json:"steps"`
 	Shots  []string `json:"shots"`
 	Search struct {
-		Query  string `json:"query"`
-		Groups []struct {
-			Label  string   `json:"label"`
-			Titles []string `json:"titles"`
-		} `json:"groups"`
+		Query string `json:"query"`
+		Rows  []struct {
+			Source string `json:"source"`
+			Title  string `json:"title"`
+		} `json:"rows"`
 	} `json:"search"`
+	// ConnectedPage is what the daemon's page at the end of a consent showed.
+	ConnectedPage struct {
+		Title  string   `json:"title"`
+		H1     string   `json:"h1"`
+		Styled bool     `json:"styled"`
+		Back   []string `json:"back"`
+	} `json:"connectedPage"`
 	Popups        []map[string]string `json:"popups"`
 	Thumbnails    int                 `json:"thumbnails"`
 	ReusedStatus  int                 `json:"reusedStatus"`

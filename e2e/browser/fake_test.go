@@ -51,6 +51,10 @@ var fakeEnrollments = []fakeCourse{
 	{"102", "Going Further with Go", "classroom", "completed", pct(100)},
 	{"103", "Security Awareness", "elearning", "not_started", pct(0)},
 	{"104", "Company Onboarding", "webinar", "enrolled", nil},
+	{"105", "Writing Secure Services", "elearning", "in_progress", pct(75)},
+	{"106", "Data Privacy Basics", "elearning", "suspended", pct(20)},
+	{"107", "Kubernetes Basics", "elearning", "not_started", pct(0)},
+	{"108", "Team Leadership", "classroom", "enrolled", nil},
 }
 
 // fakeCatalog adds a course the user is not enrolled in; search finds it too.
@@ -180,10 +184,10 @@ func (f *fakeStack) isConnected() bool {
 }
 
 func (f *fakeStack) status(w http.ResponseWriter, r *http.Request) {
-	docebo := map[string]any{"name": "docebo", "state": "disconnected"}
+	docebo := map[string]any{"name": "docebo", "state": "disconnected", "connect": "oauth"}
 	if f.isConnected() {
 		docebo = map[string]any{
-			"name": "docebo", "state": "connected",
+			"name": "docebo", "state": "connected", "connect": "oauth",
 			"account":      map[string]string{"id": "12301", "username": "ada", "name": "Ada Lovelace", "email": "ada@example.test"},
 			"token_expiry": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		}
@@ -192,7 +196,9 @@ func (f *fakeStack) status(w http.ResponseWriter, r *http.Request) {
 		"key_id": "0123456789abcdef",
 		"integrations": []any{
 			docebo,
-			map[string]any{"name": "document360", "state": "connected", "account": map[string]string{"id": "kb", "name": "Help centre"}},
+			map[string]any{"name": "document360", "state": "connected", "connect": "api_token", "account": map[string]string{"id": "kb", "name": "Help centre"}},
+			// Configured with an API token, none given yet: nothing to connect from the menu.
+			map[string]any{"name": "zendesk", "state": "disconnected", "connect": "api_token"},
 			map[string]any{"name": "slack", "state": "not_configured"},
 		},
 	})
@@ -344,7 +350,7 @@ func TestMenuCanned(t *testing.T) {
 	f := newFakeStack(t)
 	var want []course
 	for _, c := range fakeEnrollments {
-		want = append(want, course{ID: c.ID, Title: c.Title, Progress: c.Progress})
+		want = append(want, course{ID: c.ID, Title: c.Title, Progress: c.Progress, Status: c.Status})
 	}
 	sc := scenario{
 		MenuURL:      f.mint(time.Minute),
@@ -355,25 +361,31 @@ func TestMenuCanned(t *testing.T) {
 		SearchTitles: []string{"Go Fundamentals", "Going Further with Go", "Golang Concurrency Patterns", "Getting started with the Go SDK"},
 		Courses:      want,
 		Thumbnails:   true,
+		StaleEnter:   &staleEnter{First: "go", Then: "lang", Opens: "Golang Concurrency Patterns"},
 	}
 	res := runSpec(t, sc)
 
 	if res.ReusedStatus != http.StatusUnauthorized || res.ExpiredStatus != http.StatusUnauthorized {
 		t.Errorf("refusals: reused %d, expired %d; want 401 both", res.ReusedStatus, res.ExpiredStatus)
 	}
-	// Grouped by integration, in rank order: docebo's group first.
-	if g := res.Search.Groups; len(g) != 2 || g[0].Label != "Docebo" || g[1].Label != "Document360" {
-		t.Errorf("search groups = %+v, want Docebo then Document360", g)
+	// One list in rank order across sources, each row naming its source.
+	var sources []string
+	for _, r := range res.Search.Rows {
+		sources = append(sources, r.Source)
+	}
+	if got := strings.Join(sources, ","); got != "Docebo,Docebo,Docebo,Document360" {
+		t.Errorf("search rows' sources = %s, want Docebo ×3 then Document360 (by score)", got)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.connected {
 		t.Error("the fake stack ends disconnected: Connect did not complete")
 	}
-	// A click on the first card, then Enter on the second search result,
-	// opened them through the signed-in link.
-	if strings.Join(f.opened, ",") != "101,102" {
-		t.Errorf("courses opened through /v1/open = %q, want [101 102]", f.opened)
+	// A click on the first row (the course with the most progress), Enter
+	// on the second search result, then Enter at once on a query typed on
+	// ("go" then "lang") opened them through the signed-in link.
+	if strings.Join(f.opened, ",") != "105,102,205" {
+		t.Errorf("courses opened through /v1/open = %q, want [105 102 205]", f.opened)
 	}
 	if res.Thumbnails != len(want) {
 		t.Errorf("%d course thumbnails shown, want %d", res.Thumbnails, len(want))

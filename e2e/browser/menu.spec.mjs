@@ -12,7 +12,8 @@
 //     "integration": "docebo",
 //     "query": "go",
 //     "searchTitles": ["…"],                 titles the search must show
-//     "courses": [{"id","title","progress"}], the enrollments My Courses must show
+//     "courses": [{"id","title","progress","status"}], the enrollments My Courses must show
+//                   (completed and suspended ones behind its Completed filter)
 //     "consent": {"username","password"}     optional, for a consent login form
 //     "thumbnails": true                     every course card must show its thumbnail
 //   }
@@ -33,6 +34,9 @@ const { chromium } = require('playwright-core');
 
 const TIMEOUT = Number(process.env.LK_TIMEOUT_MS || 15000);
 const result = { steps: [], shots: [], search: {}, courses: [], popups: [] };
+
+// doneStatus is whether My Courses keeps a course of status s behind its Completed filter.
+const doneStatus = (s) => s === 'completed' || s === 'suspended';
 
 function expect(cond, msg) {
   if (!cond) throw new Error(msg);
@@ -248,26 +252,47 @@ async function run() {
     step('My Courses shows the enrollments with progress');
     const cards = page.locator('#courses > li');
     await page.waitForFunction((n) => document.querySelectorAll('#courses > li').length === n, sc.courses.length);
-    for (const want of sc.courses) {
-      const card = page.locator(`#courses > li[data-id="${want.id}"]`);
-      expect((await card.count()) === 1, `no card for course ${want.id}`);
-      const title = (await card.locator('.title').textContent()).trim();
-      expect(title === want.title, `course ${want.id}: title ${JSON.stringify(title)}, want ${JSON.stringify(want.title)}`);
-      const open = await card.locator('a').getAttribute('data-open');
-      expect(open === `${I}/${want.id}`, `course ${want.id}: opens ${open}, want the signed-in link of ${I}/${want.id}`);
-      const bar = card.locator('[role="progressbar"]');
-      if (want.progress === undefined || want.progress === null) {
-        expect((await bar.count()) === 0, `course ${want.id}: a progress bar without progress`);
-      } else {
-        const now = await bar.getAttribute('aria-valuenow');
-        expect(Number(now) === Math.round(want.progress), `course ${want.id}: aria-valuenow ${now}, want ${Math.round(want.progress)}`);
-        expect((await bar.getAttribute('aria-valuemax')) === '100', 'aria-valuemax is not 100');
-        const width = await bar.locator('.bar').evaluate((el) => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width);
-        expect(Math.abs(width * 100 - Math.round(want.progress)) <= 2, `course ${want.id}: bar at ${Math.round(width * 100)}%`);
+    const more = page.locator('#courses-more');
+    if (await more.isVisible()) await more.click();
+    for (const filter of ['todo', 'done']) {
+      await page.locator(`#courses-panel [data-filter="${filter}"]`).click();
+      if (await more.isVisible() && /Show all/.test(await more.textContent())) await more.click();
+      const wantHere = sc.courses.filter((c) => doneStatus(c.status) === (filter === 'done'));
+      const shown = await page.locator('#courses > li:not([hidden])').evaluateAll((els) => els.map((el) => el.dataset.id));
+      expect(shown.length === wantHere.length, `filter ${filter}: ${shown.length} rows shown (${shown}), want ${wantHere.length}`);
+      for (const want of wantHere) {
+        const card = page.locator(`#courses > li[data-id="${want.id}"]`);
+        expect((await card.count()) === 1, `no row for course ${want.id}`);
+        expect(await card.isVisible(), `filter ${filter}: course ${want.id} (${want.status}) not shown`);
+        const title = (await card.locator('.title').textContent()).trim();
+        expect(title === want.title, `course ${want.id}: title ${JSON.stringify(title)}, want ${JSON.stringify(want.title)}`);
+        const text = await card.evaluate((el) => el.innerText);
+        expect(text.split(want.title).length === 2, `course ${want.id}: its title appears ${text.split(want.title).length - 1} times in its row`);
+        const open = await card.locator('a').getAttribute('data-open');
+        expect(open === `${I}/${want.id}`, `course ${want.id}: opens ${open}, want the signed-in link of ${I}/${want.id}`);
+        const bar = card.locator('[role="progressbar"]');
+        if (want.progress === undefined || want.progress === null) {
+          expect((await bar.count()) === 0, `course ${want.id}: a progress bar without progress`);
+        } else {
+          const now = await bar.getAttribute('aria-valuenow');
+          expect(Number(now) === Math.round(want.progress), `course ${want.id}: aria-valuenow ${now}, want ${Math.round(want.progress)}`);
+          expect((await bar.getAttribute('aria-valuemax')) === '100', 'aria-valuemax is not 100');
+          const width = await bar.locator('.bar').evaluate((el) => el.getBoundingClientRect().width / el.parentElement.clientWidth);
+          expect(Math.abs(width * 100 - Math.round(want.progress)) <= 2, `course ${want.id}: bar at ${Math.round(width * 100)}%`);
+          const pct = (await card.locator('.pct').textContent()).trim();
+          expect(pct === `${Math.round(want.progress)}%`, `course ${want.id}: shows ${pct}, want ${Math.round(want.progress)}%`);
+        }
+        if (filter === 'todo') result.courses.push({ id: want.id, title, progress: want.progress });
       }
-      result.courses.push({ id: want.id, title, progress: want.progress });
+      if (filter === 'todo') {
+        // Continue learning: in progress (most progress first), then the rest.
+        const st = await page.locator('#courses > li:not([hidden])').evaluateAll((els) => els.map((el) => el.dataset.status));
+        const firstOther = st.findIndex((x) => x !== 'in_progress');
+        expect(firstOther < 0 || !st.slice(firstOther).includes('in_progress'), `in-progress courses are not first: ${st}`);
+      }
     }
-    expect((await cards.count()) === sc.courses.length, 'unexpected extra course cards');
+    await page.locator('#courses-panel [data-filter="todo"]').click();
+    expect((await cards.count()) === sc.courses.length, 'unexpected extra course rows');
     if (sc.thumbnails) {
       // Through the daemon, as data: URLs (the CSP allows no other host or port).
       await page.waitForFunction((n) => document.querySelectorAll('#courses > li .thumb img').length === n, sc.courses.length);
@@ -280,7 +305,7 @@ async function run() {
 
     step('a click on a course opens its signed-in link');
     const cardPopup = signedInPopup(ctx.waitForEvent('page'), 'a click on the first course', address.origin);
-    await page.locator('#courses > li').first().locator('a').click();
+    await page.locator('#courses > li:not([hidden])').first().locator('a').click();
     result.popups.push({ card: await cardPopup });
 
     step('the session survives a reload of the tab');
@@ -295,15 +320,30 @@ async function run() {
     await page.locator('#results [role="option"]').first().waitFor();
     await page.waitForFunction(() => /result/.test(document.getElementById('search-status').textContent));
     expect((await page.locator('#q').getAttribute('aria-expanded')) === 'true', 'combobox not expanded');
-    const groups = await page.locator('#results [role="group"]').evaluateAll((gs) =>
-      gs.map((g) => ({
-        label: document.getElementById(g.getAttribute('aria-labelledby')).textContent,
-        titles: [...g.querySelectorAll('[role="option"] .title')].map((t) => t.textContent),
+    // One list ranked across sources, each row naming its source; the first row selected.
+    expect((await page.locator('#results [role="group"]').count()) === 0, 'search results are grouped by source');
+    const rows = await page.locator('#results [role="option"]').evaluateAll((os) =>
+      os.map((o) => ({
+        source: o.querySelector('.source')?.textContent || '',
+        title: o.querySelector('.title').textContent,
+        marks: [...o.querySelectorAll('.title mark')].map((m) => m.textContent),
+        selected: o.getAttribute('aria-selected'),
       })));
-    result.search = { query: sc.query, groups };
-    const seen = groups.flatMap((g) => g.titles);
+    result.search = { query: sc.query, rows: rows.map(({ source, title }) => ({ source, title })) };
+    const seen = rows.map((r) => r.title);
     for (const t of sc.searchTitles) expect(seen.includes(t), `search "${sc.query}": ${JSON.stringify(t)} missing from ${JSON.stringify(seen)}`);
-    expect(groups.some((g) => g.label.toLowerCase() === I), `no ${I} group in ${JSON.stringify(groups.map((g) => g.label))}`);
+    expect(rows.some((r) => r.source.toLowerCase() === I), `no row of ${I} in ${JSON.stringify(rows.map((r) => r.source))}`);
+    expect(rows[0].selected === 'true' && rows.slice(1).every((r) => r.selected !== 'true'), `selection ${JSON.stringify(rows.map((r) => r.selected))}, want the first row only`);
+    expect((await page.locator('#q').getAttribute('aria-activedescendant')) === (await page.locator('#results [role="option"]').first().getAttribute('id')), 'the first row is not the active descendant');
+    const q = sc.query.toLowerCase();
+    for (const r of rows) {
+      if (r.title.toLowerCase().includes(q)) {
+        expect(r.marks.length > 0 && r.marks.every((m) => m.toLowerCase() === q), `"${r.title}": highlighted ${JSON.stringify(r.marks)}, want "${sc.query}"`);
+      }
+    }
+    // A provider's text is text: markup in a title or snippet is never made into elements.
+    const foreign = await page.locator('#results [role="option"] *:not(span):not(mark)').count();
+    expect(foreign === 0, `${foreign} elements other than span/mark inside the results`);
     await shot(page, '02-search');
     const lowContrast = await contrastProblems(page, 'home, light');
     await page.emulateMedia({ colorScheme: 'dark' });
@@ -312,7 +352,6 @@ async function run() {
 
     step('arrow keys move through the results, Enter opens the active one');
     const options = page.locator('#results [role="option"]');
-    await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowDown');
     const want = Math.min(1, (await options.count()) - 1);
     const activeID = await page.locator('#q').getAttribute('aria-activedescendant');
@@ -326,13 +365,39 @@ async function run() {
     const mouseOpen = await page.locator('#results [role="option"]').first().getAttribute('target');
     expect(mouseOpen === '_blank', 'results do not open in a new tab');
 
-    step('Escape closes the results');
+    step('Escape clears the search');
     await page.locator('#q').focus();
     await page.keyboard.press('Escape');
     expect((await page.locator('#q').getAttribute('aria-expanded')) === 'false', 'Escape left the listbox open');
+    expect((await page.locator('#q').inputValue()) === '', 'Escape left the query');
+
+    if (sc.staleEnter) {
+      step('Enter acts on the query typed now, not on the results still shown');
+      const { first, then, opens } = sc.staleEnter;
+      await page.keyboard.type(first, { delay: 20 });
+      await page.waitForFunction((q) => document.getElementById('search-status').textContent.includes(`“${q}”`), first);
+      const stalePopup = signedInPopup(ctx.waitForEvent('page'), 'Enter on a query typed on', address.origin);
+      await page.keyboard.type(then);
+      await page.keyboard.press('Enter');
+      const opened = await stalePopup;
+      result.popups.push({ stale: opened });
+      const top = (await page.locator('#results [role="option"][aria-selected="true"] .title').textContent()) || '';
+      expect(top === opens, `after Enter on "${first}${then}" the selected row is ${JSON.stringify(top)}, want ${JSON.stringify(opens)}`);
+
+      step('a search with no results says what to do');
+      await page.locator('#q').fill('');
+      await page.keyboard.type('zzqx');
+      await page.locator('#search-empty').waitFor({ state: 'visible' });
+      const emptyText = await page.locator('#search-empty').textContent();
+      expect(/No results for “zzqx”/.test(emptyText) && /Try|connect/i.test(emptyText), `empty state ${JSON.stringify(emptyText)}`);
+      expect((await page.locator('#q').getAttribute('aria-expanded')) === 'false', 'an empty listbox is expanded');
+      await page.keyboard.press('Escape');
+      await page.locator('#search-empty').waitFor({ state: 'hidden' });
+    }
 
     step('Disconnect');
-    await page.locator('.tabs a[data-view="integrations"]').click();
+    await page.locator('#settings-link').focus();
+    await page.keyboard.press('Enter');
     const card = page.locator(`#integrations > li[data-name="${I}"]`);
     await card.waitFor();
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I);
@@ -345,9 +410,8 @@ async function run() {
     expect(lowContrast.length === 0, `text under WCAG AA contrast:\n  ${lowContrast.join('\n  ')}`);
 
     step('keyboard focus is visible');
-    await page.locator('.tabs a[data-view="integrations"]').focus();
     let reached = false;
-    for (let i = 0; i < 10 && !reached; i++) {
+    for (let i = 0; i < 12 && !reached; i++) {
       await page.keyboard.press('Tab');
       reached = await card.locator('button.disconnect').evaluate((el) => el === document.activeElement);
     }
@@ -357,12 +421,40 @@ async function run() {
       return { style: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
     });
     expect(outline.style !== 'none' && outline.width >= 2, `focused button has no visible outline (${JSON.stringify(outline)})`);
-    await card.locator('button.disconnect').click();
+    const label = (await card.locator('button.disconnect').textContent()).trim();
+    expect(/^Disconnect /.test(label) && label.length > 'Disconnect '.length, `the Disconnect button does not say what it disconnects: ${JSON.stringify(label)}`);
+
+    step('Disconnect asks first; Cancel keeps the connection and the focus');
+    await page.keyboard.press('Enter');
+    await page.locator('#confirm[open]').waitFor();
+    await shot(page, '04-confirm-disconnect');
+    await page.keyboard.press('Escape');
+    await page.locator('#confirm:not([open])').waitFor({ state: 'attached' });
+    expect((await stateOf(page, I)) === 'connected', 'Escape in the confirmation disconnected');
+    expect(await card.locator('button.disconnect').evaluate((el) => el === document.activeElement), 'focus left the Disconnect button after Cancel');
+
+    step('Disconnect confirmed: the card says so, keeps focus, names no account');
+    await page.keyboard.press('Enter');
+    await page.locator('#confirm[open]').waitFor();
+    await page.keyboard.press('Tab'); // Cancel → Disconnect
+    expect(await page.locator('#confirm-ok').evaluate((el) => el === document.activeElement), 'Tab in the confirmation does not reach its Disconnect button');
+    await page.keyboard.press('Enter');
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'disconnected', I);
     expect(await card.locator('button.connect').isVisible(), 'no Connect button after Disconnect');
     expect(!(await card.locator('button.disconnect').isVisible()), 'Disconnect still shown');
+    expect((await card.locator('.account').count()) === 0, 'the disconnected card still shows the account');
     expect((await stateOf(page, I)) === 'disconnected', 'the daemon does not report the integration disconnected');
-    await shot(page, '04-disconnected');
+    const inCard = await page.evaluate((n) => {
+      const el = document.activeElement;
+      return !!el && el !== document.body && !!el.closest(`#integrations > li[data-name="${n}"]`);
+    }, I);
+    expect(inCard, `focus fell to ${await page.evaluate(() => document.activeElement?.tagName)} after Disconnect, want the card`);
+    // The message stays through the next status refresh.
+    const renders = Number(await page.locator('#integrations').getAttribute('data-renders'));
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+    await page.waitForFunction((n) => Number(document.getElementById('integrations').dataset.renders) > n, renders);
+    expect(/disconnected/i.test(await card.locator('.pending').textContent()), 'the "disconnected" message is gone after a status refresh');
+    await shot(page, '05-disconnected');
 
     step('Connect');
     const [consent] = await Promise.all([ctx.waitForEvent('page'), card.locator('button.connect').click()]);
@@ -370,20 +462,28 @@ async function run() {
     await page.locator(`#integrations > li[data-name="${I}"] .pending`).filter({ hasText: 'Waiting' }).waitFor();
     const back = await approve(consent, I);
     result.popups.push({ consent: back.replace(/([?&](code|state)=)[^&]*/g, '$1…') });
+    result.connectedPage = await consent.evaluate(() => ({
+      title: document.title,
+      h1: document.querySelector('h1')?.textContent || '',
+      styled: getComputedStyle(document.body).fontFamily !== getComputedStyle(document.createElement('x')).fontFamily || document.styleSheets.length > 0,
+      back: [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')),
+    }));
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I, { timeout: 3 * TIMEOUT });
     expect((await stateOf(page, I)) === 'connected', 'the daemon does not report the integration connected');
     await consent.close();
-    await shot(page, '05-reconnected');
+    await shot(page, '06-reconnected');
 
-    step('My Courses comes back after Connect');
-    await page.locator('.tabs a[data-view="home"]').click();
+    step('Escape goes back from Settings; My Courses comes back after Connect');
+    await page.keyboard.press('Escape');
+    await page.locator('body[data-view="home"]').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id === 'q'), 'focus is not on the search field after going back');
     await page.waitForFunction((n) => document.querySelectorAll('#courses > li').length === n, sc.courses.length);
 
     step('dark colour scheme');
     await page.emulateMedia({ colorScheme: 'dark' });
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     expect(bg !== 'rgb(246, 247, 249)', `dark scheme keeps the light background ${bg}`);
-    await shot(page, '06-home-dark');
+    await shot(page, '07-home-dark');
     await page.emulateMedia({ colorScheme: 'light' });
 
     step('a lost session says so');
@@ -392,11 +492,11 @@ async function run() {
     await page.locator('#q').type('x');
     await page.locator('#banner').waitFor({ state: 'visible' });
     expect(/open the menu again/i.test(await page.locator('#banner').textContent()), 'the banner does not say how to get back');
-    await shot(page, '07-session-lost');
+    await shot(page, '08-session-lost');
 
     step('a reused one-time code is refused');
     result.reusedStatus = await checkRefused(page, menuURL, 'reused');
-    await shot(page, '08-reused-code');
+    await shot(page, '09-reused-code');
 
     step('an expired one-time code is refused');
     result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');

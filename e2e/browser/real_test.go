@@ -445,6 +445,7 @@ type cliItem struct {
 	Title       string   `json:"title"`
 	Kind        string   `json:"kind"`
 	Progress    *float64 `json:"progress"`
+	Status      string   `json:"status"`
 }
 
 func (s *realStack) jsonOut(v any, args ...string) {
@@ -482,7 +483,7 @@ func TestMenuRealStack(t *testing.T) {
 	var want []course
 	for _, c := range courses.Items {
 		if c.Integration == "docebo" {
-			want = append(want, course{ID: c.ID, Title: c.Title, Progress: c.Progress})
+			want = append(want, course{ID: c.ID, Title: c.Title, Progress: c.Progress, Status: c.Status})
 		}
 	}
 	if len(want) == 0 {

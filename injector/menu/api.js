@@ -162,10 +162,10 @@ export async function thumbnail(integration, id) {
  * openSignedIn opens a course in a new tab through its signed-in link: the
  * daemon answers the course URL with a fresh short-lived token. Call it from
  * the user's click or key press (the tab is opened at once, popup blockers),
- * it is pointed at the course once the daemon answers.
+ * it is pointed at the course once the daemon answers. win is a tab opened
+ * already in that click or key press, when the caller had to wait first.
  */
-export async function openSignedIn(integration, id) {
-  const win = window.open('about:blank', '_blank');
+export async function openSignedIn(integration, id, win = window.open('about:blank', '_blank')) {
   try {
     const res = await call('GET', `/v1/open/${seg(integration)}/${seg(id)}`);
     const url = safeURL(res && res.url);
@@ -190,9 +190,51 @@ export function safeURL(u) {
   }
 }
 
-const names = { docebo: 'Docebo', document360: 'Document360' };
+const names = { docebo: 'Docebo', document360: 'Document360', identity: 'Sign-in' };
 
 /** displayName is how an integration is named to people. */
 export function displayName(name) {
   return names[name] || (name ? name.charAt(0).toUpperCase() + name.slice(1) : '');
+}
+
+/**
+ * problem is what a person reads about a failure of integration name with
+ * the daemon's error code: a sentence saying what happened and what to do,
+ * never the raw Go error (the daemon's log and `latchkey … --json` keep
+ * that). message is used, its repeated "name: " prefixes cut, only for a
+ * code this page does not know.
+ */
+export function problem(name, code, message) {
+  const n = displayName(name) || 'latchkey';
+  switch (code) {
+    case 'not_connected':
+      return `${n} is not connected. Connect it in Settings.`;
+    case 'reconnect_needed':
+      return `${n} needs you to connect again (Settings).`;
+    case 'timeout':
+      return `${n} did not answer in time. Try again in a moment.`;
+    case 'unavailable':
+    case 'provider_error':
+    case 'integration_error':
+      return `${n} cannot be reached right now. Try again later.`;
+    case 'rate_limited':
+      return `${n} is busy. Try again in a minute.`;
+    case 'config_error':
+    case 'not_configured':
+    case 'unknown_integration':
+      return `${n} is not set up in latchkey. Ask your administrator (latchkey status shows the details).`;
+    case 'unreachable':
+      return 'latchkey is not answering. Is the daemon running?';
+    case 'session_expired':
+      return 'This menu session has ended.';
+    default: {
+      let m = String(message || code || 'unavailable');
+      const prefix = `${name}: `;
+      while (name && m.startsWith(prefix)) m = m.slice(prefix.length);
+      if (/\b(dial tcp|connection refused|no such host|EOF|i\/o timeout)\b/.test(m)) {
+        return `${n} cannot be reached right now. Try again later.`;
+      }
+      return `${n}: ${m.replace(/^./, (c) => c.toUpperCase())}`;
+    }
+  }
 }

@@ -1,12 +1,22 @@
-// The latchkey menu: search, My Courses and the integrations page.
+// The latchkey menu: a launcher. Search first with the results over the
+// home widgets (My Courses, the knowledge base); Settings → Integrations
+// behind the button at the bottom left; Escape closes the menu.
 import { onSessionLost, startSession } from './api.js';
 import { setupSearch } from './search.js';
-import { loadCourses } from './courses.js';
+import { Courses } from './courses.js';
 import { Integrations, KnowledgeBase } from './integrations.js';
 
 const $ = (id) => document.getElementById(id);
 
-const REOPEN = 'Open the menu again with Ctrl+Shift+E (Cmd+Shift+E on macOS) or from the tray.';
+const REOPEN = 'Open the menu again: run latchkey menu, press Ctrl+Shift+E (Cmd+Shift+E on macOS) or use the tray.';
+
+/** closeMenu closes the menu's window; a tab the page did not open stays, and says how to close it. */
+function closeMenu(status) {
+  window.close();
+  setTimeout(() => {
+    if (!window.closed) status.textContent = 'Close this tab to dismiss the menu (the browser keeps tabs it did not open).';
+  }, 100);
+}
 
 async function main() {
   const banner = $('banner');
@@ -15,11 +25,12 @@ async function main() {
   } catch (err) {
     // No session in this tab: say why and how to get one; show nothing else.
     banner.textContent = err.code === 'code_expired'
-      ? `This menu link has expired or was already used. ${REOPEN}`
+      ? `This menu link has expired or was already used (a link opens the menu once, within a short time). ${REOPEN}`
       : `There is no menu session in this tab. ${REOPEN}`;
     if (err.status === 0) banner.textContent = err.message;
     banner.hidden = false;
     $('main').hidden = true;
+    document.querySelector('.statusbar').hidden = true;
     document.body.dataset.session = 'none';
     return;
   }
@@ -28,53 +39,74 @@ async function main() {
     banner.hidden = false;
   });
 
-  setupSearch({ input: $('q'), form: $('search-form'), list: $('results'), status: $('search-status') });
+  const status = $('search-status');
+  let connected = null; // names of the connected integrations, once known
+  const courses = new Courses({
+    list: $('courses'),
+    status: $('courses-status'),
+    tpl: $('tpl-course'),
+    more: $('courses-more'),
+    filters: [...document.querySelectorAll('#courses-panel .filter [data-filter]')],
+  });
+  setupSearch({
+    input: $('q'),
+    form: $('search-form'),
+    list: $('results'),
+    empty: $('search-empty'),
+    status,
+    connected: () => connected || [],
+    onEscape: () => closeMenu(status),
+  });
 
-  const courses = { list: $('courses'), status: $('courses-status'), tpl: $('tpl-course') };
   const kb = new KnowledgeBase({ panel: $('kb'), status: $('kb-status') });
-  let connected = '';
   const integrations = new Integrations({
     list: $('integrations'),
     status: $('integrations-status'),
     tpl: $('tpl-integration'),
+    dialog: $('confirm'),
     onChange: (items) => {
       kb.update(items);
-      // Reload My Courses when the set of connected integrations changes.
-      const now = items.filter((i) => i.state === 'connected').map((i) => i.name).sort().join(',');
-      if (now !== connected) {
+      // Load My Courses the first time, and again when the connected set changes.
+      const now = items.filter((i) => i.state === 'connected').map((i) => i.name).sort();
+      if (connected === null || now.join(',') !== connected.join(',')) {
         connected = now;
-        loadCourses(courses);
+        courses.load(now);
       }
     },
   });
 
-  const views = { home: $('view-home'), integrations: $('view-integrations') };
-  const tabs = document.querySelectorAll('.tabs a[data-view]');
+  const views = { home: $('view-home'), settings: $('view-settings') };
   const show = () => {
-    const name = (window.location.hash || '#home').slice(1);
+    let name = (window.location.hash || '#home').slice(1);
+    if (name === 'integrations') name = 'settings';
     const view = views[name] ? name : 'home';
     for (const [k, el] of Object.entries(views)) el.hidden = k !== view;
-    tabs.forEach((a) => {
-      if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
-      else a.removeAttribute('aria-current');
-    });
+    const link = $('settings-link');
+    if (view === 'settings') link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
     document.body.dataset.view = view;
-    if (view === 'integrations') integrations.refresh();
+    if (view === 'settings') integrations.refresh();
     return view;
   };
   window.addEventListener('hashchange', () => {
     const view = show();
     if (view === 'home') $('q').focus();
-    else $('integrations-heading').focus();
+    else $('tab-integrations').focus();
   });
-  $('integrations-heading').tabIndex = -1;
 
   document.addEventListener('keydown', (ev) => {
-    if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.defaultPrevented || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
-    if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t.isContentEditable) return;
+    const typing = t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || t.isContentEditable;
+    if (ev.key === 'Escape' && !$('confirm').open) {
+      ev.preventDefault();
+      if (document.body.dataset.view === 'settings') window.location.hash = '#home';
+      else if (t !== $('q')) $('q').focus();
+      return;
+    }
+    if (ev.key !== '/' || typing) return;
     ev.preventDefault();
-    if (window.location.hash && window.location.hash !== '#home') window.location.hash = '#home';
+    if (document.body.dataset.view !== 'home') window.location.hash = '#home';
     else $('q').focus();
   });
   // Coming back to the menu window: pick up changes made elsewhere (tray, CLI).

@@ -1,7 +1,10 @@
-// The integrations page: a card per integration with its state, account and
-// Connect / Disconnect. Connect opens the provider's consent page in a new
-// window and polls /v1/status until the integration is connected.
-import { api, APIError, displayName, safeURL } from './api.js';
+// Settings → Integrations: a card per integration with its logo, state and
+// account, and Connect / Disconnect. Connect opens the provider's consent
+// page in a new window and polls /v1/status until the integration is
+// connected; Disconnect asks first, and keeps focus on the card.
+// Integrations configured with an API token say so instead of offering
+// Connect.
+import { api, APIError, displayName, problem, safeURL } from './api.js';
 
 const POLL_MS = 1000;
 const POLL_FOR_MS = 5 * 60 * 1000;
@@ -13,14 +16,41 @@ const stateWords = {
   not_configured: 'Not configured',
 };
 
+/** confirmDialog asks with the page's <dialog>; it resolves true on the confirming button. */
+export function confirmDialog(dialog, { title, text, ok }) {
+  dialog.querySelector('#confirm-title').textContent = title;
+  dialog.querySelector('#confirm-text').textContent = text;
+  const okBtn = dialog.querySelector('#confirm-ok');
+  const cancel = dialog.querySelector('#confirm-cancel');
+  okBtn.textContent = ok;
+  return new Promise((resolve) => {
+    const done = (v) => {
+      okBtn.removeEventListener('click', yes);
+      cancel.removeEventListener('click', no);
+      dialog.removeEventListener('close', no);
+      if (dialog.open) dialog.close();
+      resolve(v);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    okBtn.addEventListener('click', yes);
+    cancel.addEventListener('click', no);
+    dialog.addEventListener('close', no);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
 export class Integrations {
-  constructor({ list, status, tpl, onChange }) {
+  constructor({ list, status, tpl, dialog, onChange }) {
     this.list = list;
     this.status = status;
     this.tpl = tpl;
+    this.dialog = dialog;
     this.onChange = onChange;
     this.items = [];
-    this.pending = new Map(); // name -> {until, message}
+    this.pending = new Map(); // name -> {until, message, url}
+    this.notices = new Map(); // name -> what the last action on its card did
     this.timer = 0;
   }
 
@@ -28,13 +58,15 @@ export class Integrations {
   async refresh() {
     try {
       const st = (await api.status()) || {};
-      this.items = Array.isArray(st.integrations) ? st.integrations : [];
+      this.items = (Array.isArray(st.integrations) ? st.integrations : []).filter((i) => i.name !== 'identity');
       this.status.textContent = this.items.length ? '' : 'No integrations are configured. Ask your administrator to configure one.';
     } catch (err) {
-      this.status.textContent = `Could not load the integrations: ${err.message}`;
+      this.status.textContent = `Could not load the integrations. ${problem('', err.code, err.message)}`;
+      return this.items;
     }
     for (const [name, p] of this.pending) {
       const it = this.items.find((i) => i.name === name);
+      if (it && it.state === 'connected') this.notices.set(name, `${displayName(name)} is connected.`);
       if ((it && it.state === 'connected') || Date.now() > p.until) this.pending.delete(name);
     }
     this.render();
@@ -49,39 +81,53 @@ export class Integrations {
   }
 
   render() {
-    // Keep focus on the same button across re-renders.
+    // Keep focus on the same card's button across re-renders (its other
+    // button, or the card's name, when that one is gone).
     const focused = document.activeElement;
-    const focusKey = focused && this.list.contains(focused) ? [focused.closest('li')?.dataset.name, focused.className] : null;
+    const li0 = focused && this.list.contains(focused) ? focused.closest('li') : null;
+    const focusKey = li0 ? [li0.dataset.name, focused.dataset.action] : null;
     this.list.replaceChildren(...this.items.map((it) => this.card(it)));
-    if (focusKey) {
-      const li = [...this.list.children].find((el) => el.dataset.name === focusKey[0]);
-      const btn = li && li.querySelector(`button.${focusKey[1]}:not([hidden])`);
-      (btn || li?.querySelector('button:not([hidden])'))?.focus();
-    }
+    this.list.dataset.renders = String(Number(this.list.dataset.renders || 0) + 1);
+    if (focusKey) this.focusCard(focusKey[0], focusKey[1]);
+  }
+
+  /** focusCard focuses name's card: its button action, else its other button, else its heading. */
+  focusCard(name, action) {
+    const li = [...this.list.children].find((el) => el.dataset.name === name);
+    if (!li) return;
+    const btn = (action && li.querySelector(`button[data-action="${action}"]:not([hidden])`)) || li.querySelector('button:not([hidden])');
+    (btn || li.querySelector('.name')).focus();
   }
 
   card(it) {
     const li = this.tpl.content.firstElementChild.cloneNode(true);
     const name = it.name || '';
+    const dn = displayName(name);
+    const viaToken = it.connect === 'api_token';
     li.dataset.name = name;
     li.dataset.state = it.state || '';
     const h = li.querySelector('.name');
     h.id = `int-${name}`;
-    h.textContent = displayName(name);
+    h.textContent = dn;
+    h.tabIndex = -1;
     li.setAttribute('aria-labelledby', h.id);
+    const logo = li.querySelector('.logo');
+    logo.dataset.name = name;
+    logo.textContent = dn.charAt(0);
     const badge = li.querySelector('.badge');
     badge.textContent = stateWords[it.state] || it.state || 'Unknown';
     badge.dataset.state = it.state || '';
 
+    // The account is shown only while connected: a disconnected card names no one.
     const dl = li.querySelector('.account');
-    const acct = it.account || null;
+    const acct = it.state === 'connected' || it.state === 'reconnect_needed' ? it.account || null : null;
     const rows = [];
     if (acct) {
       if (acct.name) rows.push(['Account', acct.name]);
       if (acct.username && acct.username !== acct.name) rows.push(['User', acct.username]);
       if (acct.email) rows.push(['Email', acct.email]);
     }
-    if (it.token_expiry && it.state === 'connected') {
+    if (it.token_expiry && it.state === 'connected' && !viaToken) {
       const d = new Date(it.token_expiry);
       if (!Number.isNaN(d.getTime())) rows.push(['Token renews', d.toLocaleString()]);
     }
@@ -96,7 +142,11 @@ export class Integrations {
 
     const reason = li.querySelector('.reason');
     if (it.state === 'not_configured') {
-      reason.textContent = `${displayName(name)} is not available yet: ask your organisation's latchkey administrator to configure it.`;
+      reason.textContent = `${dn} is not available yet: ask your organisation's latchkey administrator to configure it.`;
+    } else if (viaToken) {
+      reason.textContent = it.state === 'connected'
+        ? `${dn} uses an API token your administrator configured (latchkey configure ${name}); there is nothing to connect.`
+        : `${dn} is set up with an API token, not from here: run latchkey configure ${name} with the token your administrator gives you.`;
     } else if (it.reason) {
       reason.textContent = it.reason;
     } else {
@@ -105,14 +155,15 @@ export class Integrations {
 
     const connect = li.querySelector('.connect');
     const disconnect = li.querySelector('.disconnect');
-    connect.textContent = it.state === 'reconnect_needed' ? 'Reconnect' : 'Connect';
-    connect.setAttribute('aria-describedby', h.id);
-    disconnect.setAttribute('aria-describedby', h.id);
-    connect.hidden = !(it.state === 'disconnected' || it.state === 'reconnect_needed');
+    connect.dataset.action = 'connect';
+    disconnect.dataset.action = 'disconnect';
+    connect.textContent = `${it.state === 'reconnect_needed' ? 'Reconnect' : 'Connect'} ${dn}`;
+    disconnect.textContent = `Disconnect ${dn}`;
+    connect.hidden = viaToken || !(it.state === 'disconnected' || it.state === 'reconnect_needed');
     disconnect.hidden = !(it.state === 'connected' || it.state === 'reconnect_needed');
     if (connect.hidden && disconnect.hidden) li.querySelector('.actions').remove();
     connect.addEventListener('click', () => this.connect(name, li));
-    disconnect.addEventListener('click', () => this.disconnect(name, li));
+    disconnect.addEventListener('click', () => this.disconnect(name, li, viaToken));
 
     const pending = li.querySelector('.pending');
     const p = this.pending.get(name);
@@ -128,6 +179,8 @@ export class Integrations {
         a.textContent = 'Open the consent page again';
         pending.append(' ', a);
       }
+    } else if (this.notices.has(name)) {
+      pending.textContent = this.notices.get(name);
     }
     return li;
   }
@@ -136,6 +189,7 @@ export class Integrations {
     // Open the window inside the click (popup blockers), then point it at the consent URL.
     const win = window.open('about:blank', '_blank');
     const pending = li.querySelector('.pending');
+    this.notices.delete(name);
     li.querySelector('.connect').disabled = true;
     pending.textContent = `Starting the connection to ${displayName(name)}…`;
     let url = '';
@@ -146,7 +200,7 @@ export class Integrations {
     } catch (err) {
       if (win) win.close();
       li.querySelector('.connect').disabled = false;
-      pending.textContent = `Could not connect ${displayName(name)}: ${err.message}`;
+      pending.textContent = `Could not connect ${displayName(name)}. ${problem(name, err.code, err.message)}`;
       return;
     }
     if (win) {
@@ -162,21 +216,36 @@ export class Integrations {
     this.schedule();
   }
 
-  async disconnect(name, li) {
-    const pending = li.querySelector('.pending');
+  async disconnect(name, li, viaToken) {
+    const dn = displayName(name);
+    const yes = await confirmDialog(this.dialog, {
+      title: `Disconnect ${dn}?`,
+      text: viaToken
+        ? `latchkey forgets ${dn}'s API token on this device; connecting it again takes latchkey configure ${name}.`
+        : `latchkey forgets ${dn}'s tokens on this device. My Courses and search stop showing ${dn} until you connect it again.`,
+      ok: `Disconnect ${dn}`,
+    });
     const btn = li.querySelector('.disconnect');
+    if (!yes) {
+      btn.focus();
+      return;
+    }
+    const pending = li.querySelector('.pending');
     btn.disabled = true;
-    pending.textContent = `Disconnecting ${displayName(name)}…`;
+    btn.focus();
+    this.notices.delete(name);
+    pending.textContent = `Disconnecting ${dn}…`;
     try {
       await api.disconnect(name);
-      this.status.textContent = `${displayName(name)} disconnected.`;
     } catch (err) {
       btn.disabled = false;
-      pending.textContent = `Could not disconnect ${displayName(name)}: ${err.message}`;
+      pending.textContent = `Could not disconnect ${dn}. ${problem(name, err.code, err.message)}`;
       return;
     }
     this.pending.delete(name);
+    this.notices.set(name, `${dn} is disconnected.`);
     await this.refresh();
+    this.focusCard(name, 'connect');
   }
 }
 
@@ -222,7 +291,7 @@ export class KnowledgeBase {
       this.timer = setTimeout(() => this.renew(), renewIn * 1000);
     } catch (err) {
       this.token = null;
-      this.status.textContent = `The knowledge base is unavailable: ${err.message}`;
+      this.status.textContent = `The knowledge base is unavailable. ${problem('document360', err.code, err.message)}`;
       this.timer = setTimeout(() => this.renew(), 60 * 1000);
     }
   }

@@ -1,9 +1,12 @@
-// Enterprise search as you type: debounced, grouped by integration, a
-// combobox + listbox with arrow-key navigation; Enter opens the active result.
-import { api, openSignedIn, safeURL, displayName } from './api.js';
+// Search as you type, like a launcher: one list ranked across sources (each
+// row names its source), the words typed highlighted, the first row
+// selected. Enter acts on the results of what is typed now: a query still
+// waiting for its debounce, or in flight, is run first. A combobox + listbox
+// with arrow-key navigation; Escape clears, then closes the menu.
+import { api, openSignedIn, safeURL, displayName, problem } from './api.js';
 import { signedInLink } from './courses.js';
 
-const DEBOUNCE_MS = 200;
+const DEBOUNCE_MS = 150;
 const LIMIT = 20;
 
 /** signedIn is whether result r opens through the daemon's signed-in link (courses). */
@@ -11,10 +14,55 @@ function signedIn(r) {
   return r.kind === 'course' && !!r.integration && !!r.id;
 }
 
-export function setupSearch({ input, form, list, status }) {
+/** ranked is results in one list, best score first (the order given for equal or missing scores). */
+export function ranked(results) {
+  const score = (r) => (Number.isFinite(Number(r.score)) && r.score !== null && r.score !== '' ? Number(r.score) : -Infinity);
+  return results.map((r, i) => ({ r, i })).sort((a, b) => score(b.r) - score(a.r) || a.i - b.i).map((x) => x.r);
+}
+
+/** terms are the words of q to highlight, longest first (so "go" does not split "golang"). */
+function terms(q) {
+  return [...new Set(q.toLowerCase().split(/\s+/).filter(Boolean))].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * highlight fills el with text, each occurrence of a term in a <mark>. It
+ * builds text nodes only: the text (a provider's) is never parsed as HTML.
+ */
+export function highlight(el, text, words) {
+  el.replaceChildren();
+  if (!words.length) {
+    el.textContent = text;
+    return;
+  }
+  const esc = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(esc.join('|'), 'gi');
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    if (m.index > last) el.append(document.createTextNode(text.slice(last, m.index)));
+    const mark = document.createElement('mark');
+    mark.textContent = m[0];
+    el.append(mark);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) el.append(document.createTextNode(text.slice(last)));
+}
+
+/** snippetOf is r's snippet without a copy of its title. */
+function snippetOf(r) {
+  let s = String(r.snippet || '').replace(/\s+/g, ' ').trim();
+  const t = String(r.title || '').trim();
+  if (t && s.toLowerCase().startsWith(t.toLowerCase())) s = s.slice(t.length).replace(/^[\s:.,;·—–-]+/, '');
+  return s;
+}
+
+const kindWords = { course: 'Course', article: 'Article' };
+
+export function setupSearch({ input, form, list, empty, status, connected, onEscape }) {
   let timer = 0;
-  let inflight = null;
+  let inflight = null; // {q, controller, done}
   let seq = 0;
+  let shown = null; // the query whose results are on screen
   let options = [];
   let active = -1;
 
@@ -24,7 +72,7 @@ export function setupSearch({ input, form, list, status }) {
   };
 
   const setActive = (i) => {
-    if (active >= 0 && options[active]) options[active].removeAttribute('aria-selected');
+    if (active >= 0 && options[active]) options[active].setAttribute('aria-selected', 'false');
     active = i;
     if (i < 0 || !options[i]) {
       input.removeAttribute('aria-activedescendant');
@@ -38,126 +86,175 @@ export function setupSearch({ input, form, list, status }) {
 
   const clear = (message = '') => {
     list.replaceChildren();
+    empty.replaceChildren();
+    empty.hidden = true;
     options = [];
+    shown = null;
     setActive(-1);
     open(false);
     status.textContent = message;
   };
 
+  const showEmpty = (q, errors) => {
+    const p = document.createElement('p');
+    p.textContent = `No results for “${q}”.`;
+    const hint = document.createElement('p');
+    hint.className = 'hint';
+    const on = connected();
+    if (!on.length) {
+      hint.append('Nothing is connected yet: connect Docebo or Document360 in ');
+      const a = document.createElement('a');
+      a.href = '#settings';
+      a.textContent = 'Settings';
+      hint.append(a, ' to search them.');
+    } else {
+      hint.textContent = `Searched ${on.map(displayName).join(' and ')}. Try fewer or other words.`;
+    }
+    empty.replaceChildren(p, hint);
+    for (const e of errors) {
+      const ep = document.createElement('p');
+      ep.className = 'search-error';
+      ep.dataset.integration = e.integration || '';
+      ep.textContent = problem(e.integration, e.code, e.message);
+      empty.append(ep);
+    }
+    empty.hidden = false;
+  };
+
   const render = (q, data) => {
-    const results = Array.isArray(data.results) ? data.results : [];
+    const results = ranked(Array.isArray(data.results) ? data.results : []);
     const errors = Array.isArray(data.errors) ? data.errors : [];
+    const words = terms(q);
     list.replaceChildren();
+    empty.hidden = true;
     options = [];
     active = -1;
+    shown = q;
     input.removeAttribute('aria-activedescendant');
 
-    // Groups keep the ranking: an integration's group sits where its best result ranks.
-    const groups = new Map();
-    for (const r of results) {
-      if (!groups.has(r.integration)) groups.set(r.integration, []);
-      groups.get(r.integration).push(r);
-    }
-    let n = 0;
-    for (const [integration, items] of groups) {
-      const group = document.createElement('div');
-      group.setAttribute('role', 'group');
-      group.className = 'group';
-      const label = document.createElement('div');
-      label.className = 'group-label';
-      label.id = `grp-${n}`;
-      label.textContent = displayName(integration);
-      group.setAttribute('aria-labelledby', label.id);
-      group.append(label);
-      for (const r of items) {
-        const href = safeURL(r.url) || (signedIn(r) ? '#' : '');
-        const opt = document.createElement('a');
-        opt.id = `opt-${n++}`;
-        opt.className = 'option';
-        opt.setAttribute('role', 'option');
-        opt.tabIndex = -1;
-        opt.dataset.integration = r.integration || '';
-        opt.dataset.kind = r.kind || '';
-        if (href) {
-          opt.href = href;
-          opt.target = '_blank';
-          opt.rel = 'noopener noreferrer';
-          if (signedIn(r)) {
-            signedInLink(opt, r.integration, r.id, (err) => {
-              status.textContent = `Could not open ${r.title || 'the course'}: ${err.message}`;
-            });
-          }
-        } else {
-          opt.setAttribute('aria-disabled', 'true');
+    results.forEach((r, n) => {
+      const href = safeURL(r.url) || (signedIn(r) ? '#' : '');
+      const opt = document.createElement('a');
+      opt.id = `opt-${n}`;
+      opt.className = 'option';
+      opt.setAttribute('role', 'option');
+      opt.setAttribute('aria-selected', 'false');
+      opt.tabIndex = -1;
+      opt.dataset.integration = r.integration || '';
+      opt.dataset.kind = r.kind || '';
+      if (href) {
+        opt.href = href;
+        opt.target = '_blank';
+        opt.rel = 'noopener noreferrer';
+        if (signedIn(r)) {
+          signedInLink(opt, r.integration, r.id, (err) => {
+            status.textContent = `Could not open ${r.title || 'the course'}. ${problem(r.integration, err.code, err.message)}`;
+          });
         }
-        const title = document.createElement('span');
-        title.className = 'title';
-        title.textContent = r.title || r.id || '(untitled)';
-        const kind = document.createElement('span');
-        kind.className = 'kind';
-        kind.textContent = r.kind || '';
-        opt.append(title, kind);
-        if (r.snippet) {
-          const snip = document.createElement('span');
-          snip.className = 'snippet';
-          snip.textContent = r.snippet;
-          opt.append(snip);
-        }
-        opt.addEventListener('mousemove', () => setActive(options.indexOf(opt)));
-        group.append(opt);
-        options.push(opt);
+      } else {
+        opt.setAttribute('aria-disabled', 'true');
       }
-      list.append(group);
-    }
-    for (const e of errors) {
+      const source = document.createElement('span');
+      source.className = 'source';
+      source.textContent = displayName(r.integration);
+      const title = document.createElement('span');
+      title.className = 'title';
+      highlight(title, r.title || r.id || '(untitled)', words);
+      opt.append(source, title);
+      const snip = snippetOf(r);
+      if (snip) {
+        const s = document.createElement('span');
+        s.className = 'snippet';
+        highlight(s, snip, words);
+        opt.append(s);
+      }
+      const kind = document.createElement('span');
+      kind.className = 'kind';
+      kind.textContent = kindWords[r.kind] || r.kind || '';
+      if (kind.textContent) opt.append(kind);
+      opt.addEventListener('mousemove', () => {
+        if (options.indexOf(opt) !== active) setActive(options.indexOf(opt));
+      });
+      list.append(opt);
+      options.push(opt);
+    });
+    for (const e of results.length ? errors : []) {
       const p = document.createElement('p');
       p.className = 'search-error';
       p.dataset.integration = e.integration || '';
-      p.textContent = `${displayName(e.integration)}: ${e.message || e.code || 'unavailable'}`;
+      p.textContent = problem(e.integration, e.code, e.message);
       list.append(p);
     }
-    open(results.length > 0 || errors.length > 0);
+    open(results.length > 0);
+    if (results.length) setActive(0);
+    else showEmpty(q, errors);
     const count = results.length === 1 ? '1 result' : `${results.length} results`;
     const partial = errors.length ? ` (${errors.length} source${errors.length > 1 ? 's' : ''} unavailable)` : '';
     status.textContent = results.length ? `${count} for “${q}”${partial}` : `No results for “${q}”${partial}`;
   };
 
-  const run = async () => {
-    const q = input.value.trim();
-    if (inflight) inflight.abort();
+  /** run searches q (the field's text now) unless it is on screen or on its way; it resolves once q is shown. */
+  const run = (q = input.value.trim()) => {
+    clearTimeout(timer);
     if (!q) {
+      if (inflight) inflight.controller.abort();
+      inflight = null;
       clear();
-      return;
+      return Promise.resolve();
     }
+    if (shown === q && !inflight) return Promise.resolve();
+    if (inflight && inflight.q === q) return inflight.done;
+    if (inflight) inflight.controller.abort();
     const mine = ++seq;
-    inflight = new AbortController();
+    const controller = new AbortController();
     status.textContent = 'Searching…';
-    try {
-      const data = await api.search(q, LIMIT, { signal: inflight.signal });
-      if (mine === seq) render(q, data || {});
-    } catch (err) {
-      if (err.name === 'AbortError' || mine !== seq) return;
-      clear(`Search failed: ${err.message}`);
-    }
+    const done = api.search(q, LIMIT, { signal: controller.signal }).then(
+      (data) => {
+        if (mine === seq) render(q, data || {});
+      },
+      (err) => {
+        if (err.name === 'AbortError' || mine !== seq) return;
+        clear(`Search failed. ${problem('', err.code, err.message)}`);
+      },
+    ).finally(() => {
+      if (mine === seq) inflight = null;
+    });
+    inflight = { q, controller, done };
+    return done;
   };
 
   const openActive = () => {
     const el = options[active >= 0 ? active : 0];
     if (!el || !el.href) return;
-    const open = el.dataset.open;
-    if (open) {
-      const i = open.indexOf('/');
-      openSignedIn(open.slice(0, i), open.slice(i + 1)).catch((err) => {
-        status.textContent = `Could not open the course: ${err.message}`;
+    const target = el.dataset.open;
+    if (target) {
+      const i = target.indexOf('/');
+      openSignedIn(target.slice(0, i), target.slice(i + 1)).catch((err) => {
+        status.textContent = `Could not open the course. ${problem(target.slice(0, i), err.code, err.message)}`;
       });
       return;
     }
     window.open(el.href, '_blank', 'noopener,noreferrer');
   };
 
+  // Enter opens the active row of the query typed now; a newer query is run first.
+  const enter = async () => {
+    const q = input.value.trim();
+    if (!q) return;
+    if (shown !== q || inflight) {
+      await run(q);
+      if (input.value.trim() !== q) return; // typed on while it ran: that query's Enter is gone
+    }
+    if (options.length) openActive();
+  };
+
   input.addEventListener('input', () => {
     clearTimeout(timer);
-    timer = setTimeout(run, DEBOUNCE_MS);
+    if (!input.value.trim()) {
+      run('');
+      return;
+    }
+    timer = setTimeout(() => run(), DEBOUNCE_MS);
   });
   input.addEventListener('keydown', (ev) => {
     const n = options.length;
@@ -173,27 +270,23 @@ export function setupSearch({ input, form, list, status }) {
         ev.preventDefault();
         setActive(active > 0 ? active - 1 : n - 1);
         break;
-      case 'Home':
-      case 'End':
-        if (!n || active < 0) return;
+      case 'PageDown':
+      case 'PageUp':
+        if (!n) return;
         ev.preventDefault();
-        setActive(ev.key === 'Home' ? 0 : n - 1);
+        setActive(ev.key === 'PageDown' ? Math.min(n - 1, Math.max(active, 0) + 7) : Math.max(0, active - 7));
         break;
       case 'Enter':
         ev.preventDefault();
-        clearTimeout(timer);
-        if (n) openActive();
-        else run();
+        enter();
         break;
       case 'Escape':
-        if (!list.hidden) {
-          ev.preventDefault();
-          open(false);
-          setActive(-1);
-        } else if (input.value) {
-          ev.preventDefault();
+        ev.preventDefault();
+        if (input.value) {
           input.value = '';
-          clear();
+          run('');
+        } else if (onEscape) {
+          onEscape();
         }
         break;
       default:
