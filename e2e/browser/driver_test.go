@@ -94,6 +94,22 @@ func artifactsDir(t *testing.T) string {
 // the script's output when the script fails.
 func runSpec(t *testing.T, sc scenario) specResult {
 	t.Helper()
+	var res specResult
+	runScript(t, "menu.spec.mjs", sc, &res)
+	return res
+}
+
+// shotsResult is the part of a RESULT line every spec has.
+type shotsResult struct {
+	Steps []string `json:"steps"`
+	Shots []string `json:"shots"`
+}
+
+// runScript runs the spec file with scenario sc (as JSON in LK_SCENARIO)
+// and decodes its RESULT line into res. It fails t with the script's
+// output when the script fails, or when a screenshot it names is missing.
+func runScript(t *testing.T, file string, sc, res any) {
+	t.Helper()
 	deps := testenv.Require(t, testenv.Browser)
 	if _, err := os.Stat(filepath.Join(deps, "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("LATCHKEY_TEST_BROWSER=%s has no node_modules/playwright-core (run scripts/browser-deps.sh): %v", deps, err)
@@ -102,7 +118,7 @@ func runSpec(t *testing.T, sc scenario) specResult {
 	if err != nil {
 		t.Fatalf("node is not installed: %v", err)
 	}
-	spec, err := filepath.Abs("menu.spec.mjs")
+	spec, err := filepath.Abs(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,16 +136,17 @@ func runSpec(t *testing.T, sc scenario) specResult {
 	cmd.Stderr = &out
 	runErr := cmd.Run()
 
-	var res specResult
+	var shots shotsResult
 	var failed []string
 	sc2 := bufio.NewScanner(bytes.NewReader(out.Bytes()))
 	sc2.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc2.Scan() {
 		line := sc2.Text()
 		if rest, ok := strings.CutPrefix(line, "RESULT "); ok {
-			if err := json.Unmarshal([]byte(rest), &res); err != nil {
+			if err := json.Unmarshal([]byte(rest), res); err != nil {
 				t.Errorf("bad RESULT line: %v", err)
 			}
+			json.Unmarshal([]byte(rest), &shots)
 			continue
 		}
 		t.Log(line)
@@ -138,13 +155,12 @@ func runSpec(t *testing.T, sc scenario) specResult {
 		}
 	}
 	if runErr != nil || len(failed) > 0 {
-		t.Fatalf("menu.spec.mjs failed (%v) after steps %q", runErr, res.Steps)
+		t.Fatalf("%s failed (%v) after steps %q", file, runErr, shots.Steps)
 	}
-	for _, f := range res.Shots {
+	for _, f := range shots.Shots {
 		st, err := os.Stat(f)
 		if err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s missing or empty (%v)", f, err)
 		}
 	}
-	return res
 }

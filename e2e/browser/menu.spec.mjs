@@ -465,7 +465,7 @@ async function run() {
     result.connectedPage = await consent.evaluate(() => ({
       title: document.title,
       h1: document.querySelector('h1')?.textContent || '',
-      styled: getComputedStyle(document.body).fontFamily !== getComputedStyle(document.createElement('x')).fontFamily || document.styleSheets.length > 0,
+      styled: [...document.styleSheets].some((ss) => ss.href && ss.href.endsWith('/menu/style.css') && ss.cssRules.length > 0),
       back: [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')),
     }));
     await page.waitForFunction((n) => document.querySelector(`#integrations > li[data-name="${n}"]`)?.dataset.state === 'connected', I, { timeout: 3 * TIMEOUT });

@@ -524,6 +524,11 @@ func TestMenuRealStack(t *testing.T) {
 	if res.ReusedStatus == 0 || res.ExpiredStatus == 0 {
 		t.Errorf("refusals not observed: reused %d, expired %d", res.ReusedStatus, res.ExpiredStatus)
 	}
+	// The daemon's page at the end of the consent: the menu's style, a
+	// display name, and a link that opens the menu.
+	if cp := res.ConnectedPage; cp.H1 != "Docebo is connected" || !cp.Styled || len(cp.Back) == 0 || !strings.Contains(cp.Back[0], "/menu#code=") {
+		t.Errorf("the connected page = %+v, want the menu's stylesheet, \"Docebo is connected\" and a link to a fresh menu", cp)
+	}
 	if st := s.doceboState(); st != "connected" {
 		t.Errorf("after the browser's Disconnect + Connect, latchkey status says docebo is %q", st)
 	}
