@@ -237,7 +237,7 @@ func (c *console) render(w http.ResponseWriter, status int, name string, p page)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // no-referrer would make form posts carry Origin: null
 	w.WriteHeader(status)
 	if err := consoleTmpl.ExecuteTemplate(w, name, p); err != nil {
 		c.s.log.Error("console: render", "page", name, "err", err)
