@@ -13,7 +13,6 @@ import (
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
-	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
 // Personal OAuth2 clients (client id + secret with an expiry, revocable): a script exchanges a client id and
@@ -65,7 +64,7 @@ func (d *Daemon) CreateClient(ctx context.Context, req CreateClientRequest) (Cre
 		return CreatedClient{}, errors.New("--expires must be positive")
 	}
 	now := time.Now().UTC()
-	c := sqlitestore.Client{ID: "lkc_" + randomString(12), Name: req.Name, Integrations: req.Integrations, CreatedAt: now}
+	c := store.Client{ID: "lkc_" + randomString(12), Name: req.Name, Integrations: req.Integrations, CreatedAt: now}
 	if req.Expires > 0 {
 		c.ExpiresAt = now.Add(req.Expires)
 	}
@@ -154,7 +153,7 @@ func (d *Daemon) AuthenticateClient(ctx context.Context, id, secret string) ([]s
 	return c.Integrations, c.ExpiresAt, nil
 }
 
-func clientInfo(c sqlitestore.Client, now time.Time) ClientInfo {
+func clientInfo(c store.Client, now time.Time) ClientInfo {
 	ci := ClientInfo{ID: c.ID, Name: c.Name, Integrations: c.Integrations, CreatedAt: c.CreatedAt, State: "active"}
 	if ci.Integrations == nil {
 		ci.Integrations = []string{}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -201,9 +202,9 @@ func redirectCode(f *flow, q url.Values) (string, error) {
 
 // storeNewConnection seals a freshly granted token and records the account.
 func (d *Daemon) storeNewConnection(ctx context.Context, name string, in integrations.Integration, tok *oauth2.Token) error {
-	conn := &store.Connection{Integration: name}
-	// Seal first so the account lookup below goes through the vault like any call.
-	if err := d.saveToken(ctx, name, tok, conn); err != nil {
+	// Seal first so the account lookup below goes through the vault like
+	// any call; the account of an earlier connection is cleared until then.
+	if err := d.saveToken(ctx, name, tok, &vault.Account{}); err != nil {
 		return fmt.Errorf("store the token: %w", err)
 	}
 	if al, ok := in.(integrations.AccountLookup); ok {
@@ -211,14 +212,12 @@ func (d *Daemon) storeNewConnection(ctx context.Context, name string, in integra
 		if err != nil {
 			d.log.Warn("account lookup failed", "integration", name, "err", err)
 		} else {
-			c, err := d.store.GetConnection(ctx, name)
-			if err == nil {
-				c.AccountID, c.Username, c.DisplayName, c.Email = acct.ID, acct.Username, acct.Name, acct.Email
-				c.UpdatedAt = time.Now()
-				if err := d.store.PutConnection(ctx, c); err != nil {
-					return err
-				}
+			err := d.vault.SetAccount(ctx, name, vault.Account{ID: acct.ID, Username: acct.Username, DisplayName: acct.Name, Email: acct.Email})
+			switch {
+			case err == nil:
 				d.changed()
+			case !errors.Is(err, store.ErrNotFound):
+				return err
 			}
 		}
 	}
@@ -360,18 +359,7 @@ func (d *Daemon) Disconnect(ctx context.Context, name string) error {
 			return d.notConfigured(name)
 		}
 	}
-	if err := d.vault.DeleteToken(ctx, name, d.pushEnabled()); err != nil && !isNotFound(err) {
-		return err
-	}
-	c, err := d.store.GetConnection(ctx, name)
-	if err != nil {
-		c = store.Connection{Integration: name}
-	}
-	c.State = store.StateDisconnected
-	c.Reason = ""
-	c.Expiry = time.Time{}
-	c.UpdatedAt = time.Now()
-	if err := d.store.PutConnection(ctx, c); err != nil {
+	if err := d.vault.Disconnect(ctx, name, d.pushEnabled()); err != nil {
 		return err
 	}
 	d.kickSync()

@@ -22,9 +22,26 @@ import (
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/keychain"
 	"github.com/latchkey/latchkey/vault/store"
-	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 	"github.com/latchkey/latchkey/vault/syncer"
 )
+
+// localStore is what the daemon reads and writes of the local store beside
+// the vault: connection metadata, meta and the outbox it reports on (and
+// the sync loop drains), personal clients, the audit trail. Sealed records
+// are only read here (by the sync loop); the vault writes them.
+type localStore interface {
+	syncer.Local
+	GetConnection(ctx context.Context, integration string) (store.Connection, error)
+	ListConnections(ctx context.Context) ([]store.Connection, error)
+	GetMeta(ctx context.Context, key string) (string, error)
+	PutClient(ctx context.Context, c store.Client) error
+	GetClient(ctx context.Context, id string) (store.Client, error)
+	ListClients(ctx context.Context) ([]store.Client, error)
+	RevokeClient(ctx context.Context, id string, at time.Time) error
+	AppendAudit(ctx context.Context, rows ...store.AuditRow) error
+	ListAudit(ctx context.Context, limit int) ([]store.AuditRow, error)
+	Close() error
+}
 
 // Options configure a Daemon.
 type Options struct {
@@ -58,7 +75,7 @@ type Daemon struct {
 	out      io.Writer
 
 	kc     keychain.Keychain
-	store  *sqlitestore.Store
+	store  localStore
 	vault  *vault.Vault
 	report *vault.Report
 	http   *http.Client
@@ -138,9 +155,9 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 	if _, err := os.Lstat(o.Paths.DBPath()); err == nil {
 		legacy = o.User
 	}
-	st, err := sqlitestore.Open(o.Paths.DBPath())
+	st, err := vault.OpenLocalStore(o.Paths.DBPath())
 	if err != nil {
-		return nil, fmt.Errorf("open local store %s: %w", o.Paths.DBPath(), err)
+		return nil, err
 	}
 	device, err := vault.DeviceID(ctx, st)
 	if err != nil {
@@ -441,9 +458,9 @@ func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {
 // Audit appends injected calls to the local audit trail, a batch in one
 // transaction.
 func (d *Daemon) Audit(ctx context.Context, entries []injector.AuditEntry) {
-	rows := make([]sqlitestore.AuditRow, len(entries))
+	rows := make([]store.AuditRow, len(entries))
 	for i, e := range entries {
-		rows[i] = sqlitestore.AuditRow{
+		rows[i] = store.AuditRow{
 			Time: e.Time, Caller: e.Caller, Integration: e.Integration, Method: e.Method,
 			Path: e.Path, Status: e.Status, Duration: e.Duration,
 		}
@@ -477,7 +494,7 @@ func (d *Daemon) Reader(ctx context.Context) integrations.Reader {
 
 // AuditRows returns the newest audit rows, the calls still queued by the
 // injector included.
-func (d *Daemon) AuditRows(ctx context.Context, limit int) ([]sqlitestore.AuditRow, error) {
+func (d *Daemon) AuditRows(ctx context.Context, limit int) ([]store.AuditRow, error) {
 	if d.inj != nil {
 		d.inj.FlushAudit()
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -152,15 +153,13 @@ func (d *Daemon) storeIdentity(ctx context.Context, idt *oidc.IDToken, c idClaim
 	if name == "" {
 		name = strings.TrimSpace(c.GivenName + " " + c.FamilyName)
 	}
-	conn := &store.Connection{Integration: identityName, AccountID: idt.Subject, Username: c.PreferredUsername, DisplayName: name, Email: c.Email}
-	if err := d.saveToken(ctx, identityName, tok, conn); err != nil {
+	acct := &vault.Account{ID: idt.Subject, Username: c.PreferredUsername, DisplayName: name, Email: c.Email}
+	// The groups are stored with the token, in one transaction.
+	if err := d.saveTokenMeta(ctx, identityName, tok, acct, map[string]string{"identity_groups": strings.Join(c.Groups, "\n")}); err != nil {
 		return err
 	}
 	d.signedInSub.Store(idt.Subject)
-	if err := d.rebind(ctx, idt.Subject); err != nil {
-		return err
-	}
-	return d.store.SetMeta(ctx, "identity_groups", strings.Join(c.Groups, "\n"))
+	return d.rebind(ctx, idt.Subject)
 }
 
 // refreshIdentity refreshes the identity tokens; the new ID token, when the

@@ -274,8 +274,8 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 		tok := (&oauth2.Token{AccessToken: "idp-at-" + randomHex(16), RefreshToken: "idp-rt-" + randomHex(16), TokenType: "Bearer",
 			Expiry: time.Now().Add(time.Hour)}).WithExtra(map[string]any{"id_token": idTok})
 		secrets.addToken(fmt.Sprintf("identity #%d", len(secrets)), tok)
-		conn := &store.Connection{AccountID: sub, DisplayName: "Alice Example", Email: "alice@example.com"}
-		if err := h.d.saveToken(ctx, identityName, tok, conn); err != nil {
+		acct := &vault.Account{ID: sub, DisplayName: "Alice Example", Email: "alice@example.com"}
+		if err := h.d.saveToken(ctx, identityName, tok, acct); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -611,7 +611,7 @@ func (h *harness) signInAs(ctx context.Context, idp *storetest.IdP, sub string) 
 	idTok := idp.Token(sub, storetest.Claims{Extra: map[string]any{"aud": []string{e2eClientID, storetest.Audience}}})
 	itok := (&oauth2.Token{AccessToken: "idp-at-" + randomHex(16), RefreshToken: "idp-rt-" + randomHex(16), TokenType: "Bearer",
 		Expiry: time.Now().Add(time.Hour)}).WithExtra(map[string]any{"id_token": idTok})
-	if err := h.d.saveToken(ctx, identityName, itok, &store.Connection{AccountID: sub}); err != nil {
+	if err := h.d.saveToken(ctx, identityName, itok, &vault.Account{ID: sub}); err != nil {
 		h.t.Fatal(err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
@@ -93,19 +92,11 @@ func (d *Daemon) adoptRemote(ctx context.Context, rec store.Record) error {
 	if rec.Device != d.vault.Device() {
 		return fmt.Errorf("the store's record of %s is for device %s, not this one", rec.Integration, rec.Device)
 	}
-	tok, err := d.vault.OpenNewer(ctx, rec)
+	err := d.vault.AdoptRecord(ctx, rec)
 	if errors.Is(err, vault.ErrNotNewer) {
 		return fmt.Errorf("%w: %w", syncer.ErrNotNewer, err)
 	}
 	if err != nil {
-		return fmt.Errorf("the store's newer record of %s cannot be opened with this device's key: %w", rec.Integration, err)
-	}
-	conn, err := d.store.GetConnection(ctx, rec.Integration)
-	if err != nil {
-		conn = store.Connection{Integration: rec.Integration}
-	}
-	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateConnected, "", tok.Expiry, time.Now()
-	if _, err := d.store.PutRecordEnqueue(ctx, rec, store.AnyVersion, false, &conn); err != nil {
 		return err
 	}
 	d.changed()

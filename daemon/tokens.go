@@ -518,20 +518,13 @@ func (d *Daemon) markReconnect(ctx context.Context, name, reason string) {
 // saveToken seals tok and stores it (pushing it to the remote store when one
 // is configured), updating the connection's expiry; conn, when given,
 // replaces the connection metadata.
-func (d *Daemon) saveToken(ctx context.Context, name string, tok *oauth2.Token, conn *store.Connection) error {
-	if conn == nil {
-		c, err := d.store.GetConnection(ctx, name)
-		if err != nil {
-			c = store.Connection{Integration: name}
-		}
-		conn = &c
-	}
-	conn.Integration = name
-	conn.State = store.StateConnected
-	conn.Reason = ""
-	conn.Expiry = tok.Expiry
-	conn.UpdatedAt = time.Now()
-	if err := d.vault.SaveToken(ctx, name, tok, conn, d.pushEnabled()); err != nil {
+func (d *Daemon) saveToken(ctx context.Context, name string, tok *oauth2.Token, acct *vault.Account) error {
+	return d.saveTokenMeta(ctx, name, tok, acct, nil)
+}
+
+// saveTokenMeta is saveToken that also sets the meta entries in meta ("" deletes), in the same transaction.
+func (d *Daemon) saveTokenMeta(ctx context.Context, name string, tok *oauth2.Token, acct *vault.Account, meta map[string]string) error {
+	if err := d.vault.SaveConnected(ctx, name, tok, acct, meta, d.pushEnabled()); err != nil {
 		return err
 	}
 	d.kickSync()

@@ -21,7 +21,6 @@ import (
 	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/keychain"
 	"github.com/latchkey/latchkey/vault/store"
-	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
 // DefaultService is the keychain service latchkey's items live under.
@@ -60,8 +59,9 @@ type Options struct {
 	// Keychain holds the salt (keychain.System(), or the opt-in
 	// keychain.File).
 	Keychain keychain.Keychain
-	// Store is the local database.
-	Store *sqlitestore.Store
+	// Store is the local database (sqlitestore.Store; an in-memory fake in
+	// tests).
+	Store Store
 	// User is the OS user name: the keychain account and part of every
 	// binding.
 	User string
@@ -172,12 +172,16 @@ func deriveKey(salt []byte, user string) (*key, error) {
 // Vault seals and opens one user's tokens on one device.
 type Vault struct {
 	kc      keychain.Keychain
-	st      *sqlitestore.Store
+	st      Store
 	user    string // the OS user: key derivation and the default binding
 	account string // the keychain account (Options.Account)
 	device  string
 	service string
 	push    bool
+
+	// cached is the per-request read: the store's GetRecordCached when it
+	// has one, else GetRecord.
+	cached func(context.Context, store.Key) (store.Record, error)
 
 	// bind is the user records are bound to (AAD and record key): the
 	// organisation identity's subject when one is signed in, else user.
@@ -226,6 +230,10 @@ func Open(ctx context.Context, o Options) (*Vault, *Report, error) {
 		return nil, nil, errors.New("vault: Open needs a user name")
 	}
 	v := &Vault{kc: o.Keychain, st: o.Store, user: o.User, account: o.Account, device: o.Device, service: o.Service, push: o.Push}
+	v.cached = v.st.GetRecord
+	if c, ok := v.st.(CachedRecordReader); ok {
+		v.cached = c.GetRecordCached
+	}
 	if v.service == "" {
 		v.service = DefaultService
 	}
@@ -726,7 +734,7 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 	if err != nil {
 		return err
 	}
-	_, err = v.st.PutRecordEnqueue(ctx, rec, store.AnyVersion, push, conn)
+	_, err = v.st.Apply(ctx, store.Change{Put: &rec, Expect: store.AnyVersion, Push: push, Conn: replace(conn)})
 	return err
 }
 
@@ -764,7 +772,7 @@ func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Co
 			return err
 		}
 	}
-	_, err := v.st.PutRecordEnqueue(ctx, rec, store.AnyVersion, push, conn)
+	_, err := v.st.Apply(ctx, store.Change{Put: &rec, Expect: store.AnyVersion, Push: push, Conn: replace(conn)})
 	return err
 }
 
@@ -783,7 +791,7 @@ func (v *Vault) OpenAccessRecord(rec store.Record) (*oauth2.Token, error) {
 // makes it re-read the keychain once before failing with
 // envelope.ErrKeyMismatch.
 func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Token, int64, error) {
-	return v.loadToken(ctx, integration, v.st.GetRecordCached, decodeToken)
+	return v.loadToken(ctx, integration, v.cached, decodeToken)
 }
 
 // LoadAccessToken is LoadToken for one call to the integration's API: the
@@ -792,7 +800,7 @@ func (v *Vault) LoadToken(ctx context.Context, integration string) (*oauth2.Toke
 // rest of the record, are skipped rather than decoded: they are never
 // copied out of the plaintext buffer, which is wiped at once.
 func (v *Vault) LoadAccessToken(ctx context.Context, integration string) (*oauth2.Token, error) {
-	tok, _, err := v.loadToken(ctx, integration, v.st.GetRecordCached, decodeAccessToken)
+	tok, _, err := v.loadToken(ctx, integration, v.cached, decodeAccessToken)
 	return tok, err
 }
 
@@ -831,7 +839,9 @@ func (v *Vault) DeleteToken(ctx context.Context, integration string, push bool) 
 	if integration == "" {
 		return errors.New("vault: delete needs an integration name")
 	}
-	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, nil)
+	k := v.storeKey(integration)
+	_, err := v.st.Apply(ctx, store.Change{Delete: &k, Push: push})
+	return err
 }
 
 // MarkReconnect removes the token of integration (queuing the delete when
@@ -839,13 +849,9 @@ func (v *Vault) DeleteToken(ctx context.Context, integration string, push bool) 
 // transaction. Account metadata is kept so the user sees which account to
 // reconnect.
 func (v *Vault) MarkReconnect(ctx context.Context, integration, reason string, push bool) error {
-	conn, err := v.st.GetConnection(ctx, integration)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	conn.Integration = integration
-	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateReconnectNeeded, reason, time.Time{}, time.Now()
-	return v.st.DeleteRecordEnqueue(ctx, v.storeKey(integration), push, &conn)
+	k := v.storeKey(integration)
+	_, err := v.st.Apply(ctx, store.Change{Delete: &k, Push: push, Conn: reconnectNeeded(reason)})
+	return err
 }
 
 // SignOut ends the organisation identity on this device in one
@@ -873,7 +879,9 @@ func (v *Vault) SignOut(ctx context.Context, integration string, conn store.Conn
 	if v.BindingUser() == v.user {
 		delete(all, metaBindNext) // nothing to re-bind
 	}
-	return v.st.DeleteRecordEnqueueMeta(ctx, v.storeKey(integration), push, &conn, all)
+	k := v.storeKey(integration)
+	_, err := v.st.Apply(ctx, store.Change{Delete: &k, Push: push, Conn: replace(&conn), Meta: all})
+	return err
 }
 
 // RotateKey makes a new salt and re-seals every record of this device under
@@ -1002,7 +1010,7 @@ func (v *Vault) resealRecords(ctx context.Context, nk *key, n *int) (int, error)
 			return 0, err
 		}
 		nr := store.Record{Key: rec.Key, KeyID: nk.id, Envelope: s}
-		_, err = v.st.PutRecordEnqueue(ctx, nr, rec.Version, v.push, nil)
+		_, err = v.st.Apply(ctx, store.Change{Put: &nr, Expect: rec.Version, Push: v.push})
 		if errors.Is(err, store.ErrConflict) {
 			continue // written meanwhile; the next pass looks again
 		}
@@ -1180,13 +1188,7 @@ func (v *Vault) rebindLocked(ctx context.Context, to string, push bool) error {
 				if k != nil {
 					reason = ReasonCorrupt
 				}
-				conn, cerr := v.st.GetConnection(ctx, rec.Integration)
-				if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
-					return cerr
-				}
-				conn.Integration = rec.Integration
-				conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateReconnectNeeded, reason, time.Time{}, time.Now()
-				if err := v.st.DeleteRecordEnqueue(ctx, rec.Key, false, &conn); err != nil {
+				if _, err := v.st.Apply(ctx, store.Change{Delete: &rec.Key, Conn: reconnectNeeded(reason)}); err != nil {
 					return err
 				}
 				continue
@@ -1197,10 +1199,10 @@ func (v *Vault) rebindLocked(ctx context.Context, to string, push bool) error {
 				return err
 			}
 			nr := store.Record{Key: store.Key{User: to, Device: v.device, Integration: rec.Integration}, KeyID: v.cur.id, Envelope: sealed}
-			if _, err := v.st.PutRecordEnqueue(ctx, nr, store.AnyVersion, push, nil); err != nil {
+			if _, err := v.st.Apply(ctx, store.Change{Put: &nr, Expect: store.AnyVersion, Push: push}); err != nil {
 				return err
 			}
-			if err := v.st.DeleteRecordEnqueue(ctx, rec.Key, false, nil); err != nil {
+			if _, err := v.st.Apply(ctx, store.Change{Delete: &rec.Key}); err != nil {
 				return err
 			}
 		}
@@ -1364,7 +1366,7 @@ const metaDeviceID = "device_id"
 
 // DeviceID returns this machine's stable device id for the user owning s,
 // creating it (16 random bytes, hex) the first time.
-func DeviceID(ctx context.Context, s *sqlitestore.Store) (string, error) {
+func DeviceID(ctx context.Context, s MetaStore) (string, error) {
 	id, err := s.GetMeta(ctx, metaDeviceID)
 	if err == nil {
 		return id, nil

@@ -27,6 +27,7 @@ import (
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/keychain"
+	"github.com/latchkey/latchkey/vault/store"
 	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
@@ -164,9 +165,9 @@ func (b *benchBackend) FinishConnect(ctx context.Context, name string, q url.Val
 }
 func (b *benchBackend) Disconnect(ctx context.Context, name string) error { return nil }
 func (b *benchBackend) Audit(ctx context.Context, entries []injector.AuditEntry) {
-	rows := make([]sqlitestore.AuditRow, len(entries))
+	rows := make([]store.AuditRow, len(entries))
 	for i, e := range entries {
-		rows[i] = sqlitestore.AuditRow{Time: e.Time, Caller: e.Caller, Integration: e.Integration,
+		rows[i] = store.AuditRow{Time: e.Time, Caller: e.Caller, Integration: e.Integration,
 			Method: e.Method, Path: e.Path, Status: e.Status, Duration: e.Duration}
 	}
 	if err := b.st.AppendAudit(ctx, rows...); err != nil {

@@ -124,3 +124,77 @@ type Connection struct {
 	Reason      string    `json:"reason,omitempty"` // why reconnect is needed, in plain words
 	UpdatedAt   time.Time `json:"updated_at"`
 }
+
+// Change is one change of local state that commits whole or not at all: a
+// sealed record written or deleted, its push queued for the remote store,
+// its integration's connection updated and meta entries set, in one
+// transaction.
+type Change struct {
+	// Put, when not nil, is the sealed record to write if the current
+	// version equals Expect (CreateOnly, AnyVersion, or a version).
+	Put    *Record
+	Expect int64
+	// Delete, when not nil, names the record to remove with any pending
+	// push of it; a record that is not there is not an error (the remote
+	// one may still have to go). Put and Delete are not both set.
+	Delete *Key
+	// Push queues the Put or the Delete for the remote store, replacing
+	// any older pending item of the same key.
+	Push bool
+	// Conn, when not nil, is called in the transaction with the current
+	// connection of the record's integration, or of Integration when the
+	// change has no record (the zero Connection with its Integration set
+	// when there is none), and may change it; the result is stored (a zero
+	// UpdatedAt is stamped with the current time). An error it returns
+	// aborts the whole change and is returned.
+	Conn func(*Connection) error
+	// Integration names the connection Conn updates when the change puts
+	// and deletes no record.
+	Integration string
+	// Meta entries to set; an empty value deletes the entry.
+	Meta map[string]string
+}
+
+// Key returns the key of the record c writes or deletes.
+func (c Change) Key() (Key, bool) {
+	switch {
+	case c.Put != nil:
+		return c.Put.Key, true
+	case c.Delete != nil:
+		return *c.Delete, true
+	}
+	return Key{}, false
+}
+
+// ConnIntegration returns the integration whose connection Conn updates.
+func (c Change) ConnIntegration() string {
+	if k, ok := c.Key(); ok {
+		return k.Integration
+	}
+	return c.Integration
+}
+
+// Client is a personal OAuth2 client (client id + secret) a user created to
+// reach the injector from scripts and SDKs. Only a hash of the secret is
+// kept. A zero ExpiresAt never expires; a non-zero RevokedAt is revoked.
+type Client struct {
+	ID           string
+	Name         string
+	SecretHash   []byte
+	Integrations []string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	RevokedAt    time.Time
+}
+
+// AuditRow is one proxied request as the audit trail keeps it: who called,
+// what, and how it went. Never a token, a query string or a body.
+type AuditRow struct {
+	Time        time.Time
+	Caller      string
+	Integration string
+	Method      string
+	Path        string
+	Status      int
+	Duration    time.Duration
+}

@@ -9,22 +9,12 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/vault/store"
 )
 
-// AuditRow is one proxied request as the audit trail keeps it: who called,
-// what, and how it went. Never a token, a query string or a body.
-type AuditRow struct {
-	Time        time.Time
-	Caller      string
-	Integration string
-	Method      string
-	Path        string
-	Status      int
-	Duration    time.Duration
-}
-
 type auditReq struct {
-	rows []AuditRow
+	rows []store.AuditRow
 	done chan error
 }
 
@@ -46,12 +36,12 @@ const auditAgeProbe = 256
 // than AuditMaxAge (whole chunks of the oldest calls go, so a little less
 // may be kept). It returns once the rows are committed; the rows of one
 // call, and of calls made concurrently, share one transaction.
-func (s *Store) AppendAudit(ctx context.Context, rows ...AuditRow) error {
+func (s *Store) AppendAudit(ctx context.Context, rows ...store.AuditRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	now := time.Now()
-	own := make([]AuditRow, len(rows))
+	own := make([]store.AuditRow, len(rows))
 	for i, r := range rows {
 		if r.Time.IsZero() {
 			r.Time = now
@@ -144,7 +134,7 @@ func (st *auditStmts) close() {
 
 func (s *Store) writeAudit(batch []auditReq) error {
 	ctx := context.Background()
-	var rows []AuditRow
+	var rows []store.AuditRow
 	for _, req := range batch {
 		rows = append(rows, req.rows...)
 	}
@@ -185,7 +175,7 @@ func (s *Store) writeAudit(batch []auditReq) error {
 
 // oldestCall is the earliest time in rows: calls queued together are in
 // the order they ended, not started.
-func oldestCall(rows []AuditRow) time.Time {
+func oldestCall(rows []store.AuditRow) time.Time {
 	t := rows[0].Time
 	for _, r := range rows[1:] {
 		if r.Time.Before(t) {
@@ -198,7 +188,7 @@ func oldestCall(rows []AuditRow) time.Time {
 // appendAuditChunk appends rows to b as the JSON array audit_chunk.calls
 // holds: one [time, caller, integration, method, path, status, duration]
 // array per call, time in µs since the epoch and duration in ns.
-func appendAuditChunk(b []byte, rows []AuditRow) []byte {
+func appendAuditChunk(b []byte, rows []store.AuditRow) []byte {
 	b = append(b, '[')
 	for i, r := range rows {
 		if i > 0 {
@@ -260,7 +250,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // ListAudit returns up to limit rows, newest first.
-func (s *Store) ListAudit(ctx context.Context, limit int) ([]AuditRow, error) {
+func (s *Store) ListAudit(ctx context.Context, limit int) ([]store.AuditRow, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -269,7 +259,7 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]AuditRow, error) {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []AuditRow
+	var out []store.AuditRow
 	for len(out) < limit && rows.Next() {
 		var calls string
 		if err := rows.Scan(&calls); err != nil {
@@ -287,12 +277,12 @@ func (s *Store) ListAudit(ctx context.Context, limit int) ([]AuditRow, error) {
 }
 
 // parseAuditChunk reads what appendAuditChunk wrote.
-func parseAuditChunk(calls string) ([]AuditRow, error) {
+func parseAuditChunk(calls string) ([]store.AuditRow, error) {
 	var arr [][7]json.RawMessage
 	if err := json.Unmarshal([]byte(calls), &arr); err != nil {
 		return nil, fmt.Errorf("sqlitestore: an audit chunk does not decode: %w", err)
 	}
-	out := make([]AuditRow, len(arr))
+	out := make([]store.AuditRow, len(arr))
 	for i, a := range arr {
 		var t, d int64
 		r := &out[i]

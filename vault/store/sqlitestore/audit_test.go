@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/vault/store"
 )
 
 // awkward holds what a path or caller may carry that JSON must escape.
@@ -16,10 +18,10 @@ var awkward = []string{"", `"quoted" \\ back`, "tab\tnew\nline\r", "\x00\x01\x1f
 func TestAuditViewReadsTheChunks(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	var in []AuditRow
+	var in []store.AuditRow
 	base := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
 	for i := range 150 { // three chunks from one append
-		in = append(in, AuditRow{Time: base.Add(time.Duration(i) * time.Microsecond), Caller: awkward[i%len(awkward)],
+		in = append(in, store.AuditRow{Time: base.Add(time.Duration(i) * time.Microsecond), Caller: awkward[i%len(awkward)],
 			Integration: "docebo", Method: "GET", Path: "/p/" + awkward[(i+3)%len(awkward)], Status: 200 + i, Duration: time.Duration(i) * time.Microsecond})
 	}
 	if err := s.AppendAudit(ctx, in...); err != nil {
@@ -37,7 +39,7 @@ func TestAuditViewReadsTheChunks(t *testing.T) {
 	i := 0
 	for ; rows.Next(); i++ {
 		var seq, tm, d int64
-		var r AuditRow
+		var r store.AuditRow
 		if err := rows.Scan(&seq, &tm, &r.Caller, &r.Integration, &r.Method, &r.Path, &r.Status, &d); err != nil {
 			t.Fatal(err)
 		}
@@ -86,9 +88,9 @@ func TestAuditRetentionByChunk(t *testing.T) {
 	s := openTest(t)
 	s.auditMaxRows = 100
 	ctx := context.Background()
-	batch := make([]AuditRow, 150) // chunks of 64, 64 and 22 calls
+	batch := make([]store.AuditRow, 150) // chunks of 64, 64 and 22 calls
 	for i := range batch {
-		batch[i] = AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/p", Status: i}
+		batch[i] = store.AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/p", Status: i}
 	}
 	if err := s.AppendAudit(ctx, batch...); err != nil {
 		t.Fatal(err)
@@ -111,7 +113,7 @@ func FuzzAuditChunk(f *testing.F) {
 		f.Add(a, a+"/x")
 	}
 	f.Fuzz(func(t *testing.T, caller, path string) {
-		in := []AuditRow{{Time: fromMicros(42), Caller: caller, Integration: "docebo", Method: "GET", Path: path, Status: 200, Duration: 7}}
+		in := []store.AuditRow{{Time: fromMicros(42), Caller: caller, Integration: "docebo", Method: "GET", Path: path, Status: 200, Duration: 7}}
 		out, err := parseAuditChunk(string(appendAuditChunk(nil, in)))
 		if err != nil {
 			t.Fatalf("%q %q: %v", caller, path, err)
@@ -132,12 +134,12 @@ func TestAuditAgePruningByOldestCall(t *testing.T) {
 	s.auditMaxAge = time.Hour
 	now := time.Now()
 	if err := s.AppendAudit(ctx,
-		AuditRow{Time: now.Add(-time.Minute), Caller: "recent", Method: "GET", Path: "/a", Status: 200},
-		AuditRow{Time: now.Add(-2 * time.Hour), Caller: "old, started first", Method: "GET", Path: "/b", Status: 200},
+		store.AuditRow{Time: now.Add(-time.Minute), Caller: "recent", Method: "GET", Path: "/a", Status: 200},
+		store.AuditRow{Time: now.Add(-2 * time.Hour), Caller: "old, started first", Method: "GET", Path: "/b", Status: 200},
 	); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendAudit(ctx, AuditRow{Caller: "new", Method: "GET", Path: "/c", Status: 200}); err != nil {
+	if err := s.AppendAudit(ctx, store.AuditRow{Caller: "new", Method: "GET", Path: "/c", Status: 200}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.ListAudit(ctx, 10)

@@ -13,7 +13,7 @@ import (
 func BenchmarkAppendAudit(b *testing.B) {
 	s := openTest(b)
 	ctx := context.Background()
-	row := AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200, Duration: 12 * time.Millisecond}
+	row := store.AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200, Duration: 12 * time.Millisecond}
 	b.SetParallelism(16)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -53,9 +53,9 @@ func benchGet(b *testing.B, get func(*Store, context.Context, store.Key) (store.
 func BenchmarkAppendAuditBatch(b *testing.B) {
 	s := openTest(b)
 	ctx := context.Background()
-	batch := make([]AuditRow, 500)
+	batch := make([]store.AuditRow, 500)
 	for i := range batch {
-		batch[i] = AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200, Duration: 12 * time.Millisecond}
+		batch[i] = store.AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200, Duration: 12 * time.Millisecond}
 	}
 	for b.Loop() {
 		if err := s.AppendAudit(ctx, batch...); err != nil {

@@ -40,6 +40,26 @@ func putConnection(ctx context.Context, tx *sql.Tx, c store.Connection) error {
 	return err
 }
 
+// updateConnection stores what f makes of the current connection of
+// integration (the zero one with its Integration set when there is none).
+func updateConnection(ctx context.Context, tx *sql.Tx, integration string, f func(*store.Connection) error) error {
+	c, err := scanConnection(tx.QueryRowContext(ctx,
+		`SELECT `+connectionCols+` FROM connections WHERE integration = ?`, integration))
+	if errors.Is(err, sql.ErrNoRows) {
+		c, err = store.Connection{Integration: integration}, nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f(&c); err != nil {
+		return err
+	}
+	if err := checkConnection(c); err != nil {
+		return err
+	}
+	return putConnection(ctx, tx, c)
+}
+
 // PutConnection inserts or replaces the metadata of c.Integration. A zero
 // UpdatedAt is stamped with the current time.
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
@@ -175,21 +195,8 @@ func (s *Store) DeleteMeta(ctx context.Context, key string) error {
 
 // --- personal OAuth2 clients ---
 
-// Client is a personal OAuth2 client (client id + secret) a user created to
-// reach the injector from scripts and SDKs. Only a hash of the secret is
-// kept. A zero ExpiresAt never expires; a non-zero RevokedAt is revoked.
-type Client struct {
-	ID           string
-	Name         string
-	SecretHash   []byte
-	Integrations []string
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
-	RevokedAt    time.Time
-}
-
 // PutClient inserts or replaces c. A zero CreatedAt is stamped now.
-func (s *Store) PutClient(ctx context.Context, c Client) error {
+func (s *Store) PutClient(ctx context.Context, c store.Client) error {
 	if c.ID == "" {
 		return errors.New("sqlitestore: client needs an id")
 	}
@@ -218,37 +225,37 @@ func (s *Store) PutClient(ctx context.Context, c Client) error {
 
 const clientCols = `id, name, secret_hash, integrations, created_at, expires_at, revoked_at`
 
-func scanClient(sc interface{ Scan(...any) error }) (Client, error) {
-	var c Client
+func scanClient(sc interface{ Scan(...any) error }) (store.Client, error) {
+	var c store.Client
 	var ints string
 	var created, expires, revoked int64
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &ints, &created, &expires, &revoked); err != nil {
-		return Client{}, err
+		return store.Client{}, err
 	}
 	if err := json.Unmarshal([]byte(ints), &c.Integrations); err != nil {
-		return Client{}, fmt.Errorf("client %s: integrations: %w", c.ID, err)
+		return store.Client{}, fmt.Errorf("client %s: integrations: %w", c.ID, err)
 	}
 	c.CreatedAt, c.ExpiresAt, c.RevokedAt = fromMicros(created), fromMicros(expires), fromMicros(revoked)
 	return c, nil
 }
 
 // GetClient returns the client id, or store.ErrNotFound.
-func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
+func (s *Store) GetClient(ctx context.Context, id string) (store.Client, error) {
 	c, err := scanClient(s.db.QueryRowContext(ctx, `SELECT `+clientCols+` FROM clients WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Client{}, store.ErrNotFound
+		return store.Client{}, store.ErrNotFound
 	}
 	return c, wrap(err)
 }
 
 // ListClients returns every client, oldest first.
-func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
+func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+clientCols+` FROM clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer rows.Close()
-	var out []Client
+	var out []store.Client
 	for rows.Next() {
 		c, err := scanClient(rows)
 		if err != nil {

@@ -105,60 +105,12 @@ func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
 // pending item for the same key) and upserts conn when it is not nil. Either
 // all of it is committed or none.
 func (s *Store) PutRecordEnqueue(ctx context.Context, rec store.Record, expect int64, enqueue bool, conn *store.Connection) (store.Record, error) {
-	if err := checkRecord(rec); err != nil {
-		return store.Record{}, err
-	}
-	if expect < store.AnyVersion {
-		return store.Record{}, fmt.Errorf("sqlitestore: bad expected version %d", expect)
-	}
 	if conn != nil {
 		if err := checkConnection(*conn); err != nil {
 			return store.Record{}, err
 		}
 	}
-	var out store.Record
-	err := s.recordTx(ctx, func(tx *sql.Tx) error {
-		var cur int64
-		err := tx.QueryRowContext(ctx,
-			`SELECT version FROM records WHERE user = ? AND device = ? AND integration = ?`,
-			rec.User, rec.Device, rec.Integration).Scan(&cur)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		switch {
-		case expect == store.AnyVersion:
-		case expect == store.CreateOnly && exists:
-			return fmt.Errorf("%w: a record already exists (version %d)", store.ErrConflict, cur)
-		case expect > 0 && (!exists || cur != expect):
-			return fmt.Errorf("%w: expected version %d", store.ErrConflict, expect)
-		}
-		out = rec
-		out.Version = cur + 1
-		out.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO records (user, device, integration, key_id, envelope, version, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (user, device, integration) DO UPDATE SET
-				key_id = excluded.key_id, envelope = excluded.envelope,
-				version = excluded.version, updated_at = excluded.updated_at`,
-			out.User, out.Device, out.Integration, out.KeyID, out.Envelope, out.Version, micros(out.UpdatedAt)); err != nil {
-			return err
-		}
-		if enqueue {
-			if err := enqueueTx(ctx, tx, store.OpPut, out); err != nil {
-				return err
-			}
-		}
-		if conn != nil {
-			return putConnection(ctx, tx, *conn)
-		}
-		return nil
-	})
-	if err != nil {
-		return store.Record{}, err
-	}
-	return out, nil
+	return s.Apply(ctx, store.Change{Put: &rec, Expect: expect, Push: enqueue, Conn: replaceConnection(conn)})
 }
 
 // DeleteRecordEnqueue removes the record under k (if any) and any pending
@@ -174,29 +126,83 @@ func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bo
 // entries in meta (an empty value deletes the entry), all in one
 // transaction: a crash leaves either all of it or none.
 func (s *Store) DeleteRecordEnqueueMeta(ctx context.Context, k store.Key, enqueue bool, conn *store.Connection, meta map[string]string) error {
-	if err := checkKey(k); err != nil {
-		return err
-	}
 	if conn != nil {
 		if err := checkConnection(*conn); err != nil {
 			return err
 		}
 	}
-	return s.recordTx(ctx, func(tx *sql.Tx) error {
-		if _, err := deleteRecord(ctx, tx, k); err != nil {
-			return err
+	_, err := s.Apply(ctx, store.Change{Delete: &k, Push: enqueue, Conn: replaceConnection(conn), Meta: meta})
+	return err
+}
+
+// replaceConnection is the Change.Conn that stores conn as it is (nil: the
+// connection is left alone).
+func replaceConnection(conn *store.Connection) func(*store.Connection) error {
+	if conn == nil {
+		return nil
+	}
+	c := *conn
+	return func(cur *store.Connection) error { *cur = c; return nil }
+}
+
+// Apply commits c in one transaction: the record put (if its version is the
+// expected one) or deleted, its push queued, its connection updated, the
+// meta entries set. It returns the record as stored when c puts one. On any
+// error nothing is written.
+func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error) {
+	k, hasKey := c.Key()
+	switch {
+	case c.Put != nil && c.Delete != nil:
+		return store.Record{}, errors.New("sqlitestore: a change either puts or deletes a record, not both")
+	case c.Put != nil:
+		if err := checkRecord(*c.Put); err != nil {
+			return store.Record{}, err
 		}
-		if enqueue {
-			if err := enqueueTx(ctx, tx, store.OpDelete, store.Record{Key: k}); err != nil {
+		if c.Expect < store.AnyVersion {
+			return store.Record{}, fmt.Errorf("sqlitestore: bad expected version %d", c.Expect)
+		}
+	case c.Delete != nil:
+		if err := checkKey(*c.Delete); err != nil {
+			return store.Record{}, err
+		}
+	case c.Push:
+		return store.Record{}, errors.New("sqlitestore: a push needs a record to put or delete")
+	case c.Conn != nil && c.Integration == "":
+		return store.Record{}, errors.New("sqlitestore: a connection change needs an integration name")
+	}
+	var out store.Record
+	run := s.tx
+	if hasKey {
+		run = s.recordTx
+	}
+	err := run(ctx, func(tx *sql.Tx) error {
+		switch {
+		case c.Put != nil:
+			var err error
+			if out, err = putRecordTx(ctx, tx, *c.Put, c.Expect); err != nil {
+				return err
+			}
+			if c.Push {
+				if err := enqueueTx(ctx, tx, store.OpPut, out); err != nil {
+					return err
+				}
+			}
+		case c.Delete != nil:
+			if _, err := deleteRecord(ctx, tx, k); err != nil {
+				return err
+			}
+			if c.Push {
+				if err := enqueueTx(ctx, tx, store.OpDelete, store.Record{Key: k}); err != nil {
+					return err
+				}
+			}
+		}
+		if c.Conn != nil {
+			if err := updateConnection(ctx, tx, c.ConnIntegration(), c.Conn); err != nil {
 				return err
 			}
 		}
-		if conn != nil {
-			if err := putConnection(ctx, tx, *conn); err != nil {
-				return err
-			}
-		}
-		for key, val := range meta {
+		for key, val := range c.Meta {
 			var err error
 			if val == "" {
 				_, err = tx.ExecContext(ctx, `DELETE FROM meta WHERE key = ?`, key)
@@ -209,6 +215,43 @@ func (s *Store) DeleteRecordEnqueueMeta(ctx context.Context, k store.Key, enqueu
 		}
 		return nil
 	})
+	if err != nil {
+		return store.Record{}, err
+	}
+	return out, nil
+}
+
+// putRecordTx writes rec if the current version is expect and returns it
+// with its new version and time.
+func putRecordTx(ctx context.Context, tx *sql.Tx, rec store.Record, expect int64) (store.Record, error) {
+	var cur int64
+	err := tx.QueryRowContext(ctx,
+		`SELECT version FROM records WHERE user = ? AND device = ? AND integration = ?`,
+		rec.User, rec.Device, rec.Integration).Scan(&cur)
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, err
+	}
+	switch {
+	case expect == store.AnyVersion:
+	case expect == store.CreateOnly && exists:
+		return store.Record{}, fmt.Errorf("%w: a record already exists (version %d)", store.ErrConflict, cur)
+	case expect > 0 && (!exists || cur != expect):
+		return store.Record{}, fmt.Errorf("%w: expected version %d", store.ErrConflict, expect)
+	}
+	out := rec
+	out.Version = cur + 1
+	out.UpdatedAt = time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO records (user, device, integration, key_id, envelope, version, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user, device, integration) DO UPDATE SET
+			key_id = excluded.key_id, envelope = excluded.envelope,
+			version = excluded.version, updated_at = excluded.updated_at`,
+		out.User, out.Device, out.Integration, out.KeyID, out.Envelope, out.Version, micros(out.UpdatedAt)); err != nil {
+		return store.Record{}, err
+	}
+	return out, nil
 }
 
 // deleteRecord removes the record under k and any outbox item still waiting

@@ -369,12 +369,12 @@ func TestAuditRetention(t *testing.T) {
 	s := openTest(t)
 	s.auditMaxRows = 5
 	ctx := context.Background()
-	old := AuditRow{Time: time.Now().Add(-AuditMaxAge - time.Hour), Caller: "old", Method: "GET", Path: "/x", Status: 200}
+	old := store.AuditRow{Time: time.Now().Add(-AuditMaxAge - time.Hour), Caller: "old", Method: "GET", Path: "/x", Status: 200}
 	if err := s.AppendAudit(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 8; i++ {
-		r := AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200 + i, Duration: time.Duration(i) * time.Millisecond}
+		r := store.AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/learn/v1/courses", Status: 200 + i, Duration: time.Duration(i) * time.Millisecond}
 		if err := s.AppendAudit(ctx, r); err != nil {
 			t.Fatal(err)
 		}
@@ -401,9 +401,9 @@ func TestAuditRetention(t *testing.T) {
 func TestAuditBatch(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	batch := make([]AuditRow, 1000) // more than auditBatch
+	batch := make([]store.AuditRow, 1000) // more than auditBatch
 	for i := range batch {
-		batch[i] = AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/p", Status: i}
+		batch[i] = store.AuditRow{Caller: "cli", Integration: "docebo", Method: "GET", Path: "/p", Status: i}
 	}
 	if err := s.AppendAudit(ctx, batch...); err != nil {
 		t.Fatal(err)
@@ -429,14 +429,14 @@ func TestClients(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	c := Client{ID: "lkc_1", Name: "script", SecretHash: []byte{1, 2, 3}, Integrations: []string{"docebo"}, CreatedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0)}
+	c := store.Client{ID: "lkc_1", Name: "script", SecretHash: []byte{1, 2, 3}, Integrations: []string{"docebo"}, CreatedAt: t0, ExpiresAt: t0.AddDate(1, 0, 0)}
 	if err := s.PutClient(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutClient(ctx, Client{ID: "lkc_0", SecretHash: []byte{9}, CreatedAt: t0.Add(-time.Hour)}); err != nil {
+	if err := s.PutClient(ctx, store.Client{ID: "lkc_0", SecretHash: []byte{9}, CreatedAt: t0.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutClient(ctx, Client{ID: "x"}); err == nil {
+	if err := s.PutClient(ctx, store.Client{ID: "x"}); err == nil {
 		t.Fatal("client without secret hash accepted")
 	}
 	got, err := s.GetClient(ctx, "lkc_1")
@@ -504,7 +504,7 @@ func TestAuditConcurrentAndClose(t *testing.T) {
 	for w := 0; w < writers; w++ {
 		go func() {
 			for i := 0; i < each; i++ {
-				if err := s.AppendAudit(ctx, AuditRow{Caller: "c", Method: "GET", Path: "/", Status: 200}); err != nil {
+				if err := s.AppendAudit(ctx, store.AuditRow{Caller: "c", Method: "GET", Path: "/", Status: 200}); err != nil {
 					errs <- err
 					return
 				}
@@ -524,7 +524,7 @@ func TestAuditConcurrentAndClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendAudit(ctx, AuditRow{}); err == nil || !strings.Contains(err.Error(), "closed") {
+	if err := s.AppendAudit(ctx, store.AuditRow{}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Fatalf("append after close: %v", err)
 	}
 }
@@ -563,7 +563,7 @@ func TestMigrateAuditFromVersion1(t *testing.T) {
 		t.Fatalf("schema version %d, %v", v, err)
 	}
 	s.auditMaxAge = 100 * 365 * 24 * time.Hour // keep the rows dated 1970
-	if err := s.AppendAudit(ctx, AuditRow{Caller: "b", Integration: "docebo", Method: "GET", Path: "/three", Status: 200}); err != nil {
+	if err := s.AppendAudit(ctx, store.AuditRow{Caller: "b", Integration: "docebo", Method: "GET", Path: "/three", Status: 200}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.ListAudit(ctx, 10)
@@ -583,16 +583,16 @@ func TestMigrateAuditFromVersion1(t *testing.T) {
 func TestAuditAgePruning(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	old := make([]AuditRow, 3*auditAgeProbe+7)
+	old := make([]store.AuditRow, 3*auditAgeProbe+7)
 	for i := range old {
-		old[i] = AuditRow{Time: time.Now().Add(-AuditMaxAge - time.Hour), Caller: "old", Method: "GET", Path: "/x", Status: 200}
+		old[i] = store.AuditRow{Time: time.Now().Add(-AuditMaxAge - time.Hour), Caller: "old", Method: "GET", Path: "/x", Status: 200}
 	}
 	s.auditMaxAge = 100 * 365 * 24 * time.Hour
 	if err := s.AppendAudit(ctx, old...); err != nil {
 		t.Fatal(err)
 	}
 	s.auditMaxAge = AuditMaxAge
-	if err := s.AppendAudit(ctx, AuditRow{Caller: "new", Method: "GET", Path: "/y", Status: 200}); err != nil {
+	if err := s.AppendAudit(ctx, store.AuditRow{Caller: "new", Method: "GET", Path: "/y", Status: 200}); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := s.ListAudit(ctx, 10000)
