@@ -1,0 +1,12 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey/vault/store/memstore"
+	"github.com/latchkey/latchkey/vault/store/storecontract"
+)
+
+func TestContract(t *testing.T) {
+	storecontract.Run(t, func(t *testing.T) storecontract.Store { return memstore.New() })
+}

@@ -1,0 +1,11 @@
+package sqlitestore
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey/vault/store/storecontract"
+)
+
+func TestContract(t *testing.T) {
+	storecontract.Run(t, func(t *testing.T) storecontract.Store { return openTest(t) })
+}
