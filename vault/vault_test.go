@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/keychain"
 	"github.com/latchkey/latchkey/vault/store"
+	"github.com/latchkey/latchkey/vault/store/memstore"
 	"github.com/latchkey/latchkey/vault/store/sqlitestore"
 )
 
@@ -138,7 +139,7 @@ func TestTokenRoundTrip(t *testing.T) {
 // token stays in it between requests.
 func TestOpenWipesItsPlaintextBuffer(t *testing.T) {
 	ctx := context.Background()
-	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: openStore(t, filepath.Join(t.TempDir(), "latchkey.db")), User: "alice"})
+	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: memstore.New(), User: "alice"})
 	if err := v.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestOpenWipesItsPlaintextBuffer(t *testing.T) {
 func TestSaveLoadDelete(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	if !rep.CreatedSalt || len(rep.Purged) != 0 || rep.ResumedRotation {
 		t.Fatalf("first open report: %+v", rep)
@@ -246,7 +247,7 @@ func TestSaveLoadDelete(t *testing.T) {
 func TestBinding(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	alice, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Device: "d1"})
 	bob, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "bob", Device: "d1"})
 	aliceD2, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Device: "d2"})
@@ -286,9 +287,9 @@ func TestBinding(t *testing.T) {
 // A record sealed under another salt is a key mismatch, never tried.
 func TestKeyMismatch(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice", Device: "d1"})
-	other, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: openStore(t, filepath.Join(t.TempDir(), "x.db")), User: "alice", Device: "d1"})
+	other, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: memstore.New(), User: "alice", Device: "d1"})
 	rec, err := other.Seal("docebo", realisticToken())
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +314,7 @@ func TestKeyMismatch(t *testing.T) {
 func TestLostSalt(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	for _, in := range []string{"document360", "docebo"} {
 		conn := &store.Connection{State: store.StateConnected, Username: "alice@" + in}
@@ -363,7 +364,7 @@ func TestLostSalt(t *testing.T) {
 func TestRotateKey(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice", Push: true})
 	toks := map[string]*oauth2.Token{}
 	for _, in := range []string{"a", "b", "c", "d"} {
@@ -415,7 +416,7 @@ func TestRotateKey(t *testing.T) {
 func TestRotateKeyConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	for _, in := range []string{"a", "b", "c"} {
 		if err := v.SaveToken(ctx, in, realisticToken(), nil, false); err != nil {
@@ -454,7 +455,7 @@ func TestRotateKeyConcurrentWrites(t *testing.T) {
 func TestLoadAfterRotationElsewhere(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	a, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	b, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	if err := a.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
@@ -473,7 +474,7 @@ func TestLoadAfterRotationElsewhere(t *testing.T) {
 
 func TestSecrets(t *testing.T) {
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	if err := v.SetSecret("docebo.client_secret", "s3cret"); err != nil {
 		t.Fatal(err)
@@ -507,7 +508,7 @@ func TestDeviceIDStable(t *testing.T) {
 	if id2, _ := DeviceID(ctx, st2); id2 != id {
 		t.Fatalf("device id changed: %s → %s", id, id2)
 	}
-	other := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	other := memstore.New()
 	if id3, _ := DeviceID(ctx, other); id3 == id {
 		t.Fatal("two state dirs share a device id")
 	}
@@ -516,7 +517,7 @@ func TestDeviceIDStable(t *testing.T) {
 func TestBadSalt(t *testing.T) {
 	kc := testKeychain(t)
 	kc.Set("latchkey", "alice", "not-base64-salt!")
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	_, _, err := Open(context.Background(), Options{Keychain: kc, Store: st, User: "alice"})
 	if err == nil || !strings.Contains(err.Error(), "does not hold a latchkey salt") {
 		t.Fatalf("got %v", err)
@@ -531,7 +532,7 @@ func TestKeyIDOfAndNotice(t *testing.T) {
 	if _, err := KeyIDOf(kc, "", "alice"); !errors.Is(err, keychain.ErrNotFound) {
 		t.Fatalf("no salt: %v", err)
 	}
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, rep := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	if id, err := KeyIDOf(kc, "", "alice"); err != nil || id != v.KeyID() {
 		t.Fatalf("KeyIDOf = %q %v, vault %q", id, err, v.KeyID())
@@ -593,7 +594,7 @@ func TestConcurrentFirstOpen(t *testing.T) {
 func TestRotateKeySealedMeta(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	if err := v.SetSealedMeta(ctx, "jwt_signing_key", []byte("seed-bytes")); err != nil {
 		t.Fatal(err)
@@ -644,7 +645,7 @@ func TestRotateKeySealedMeta(t *testing.T) {
 func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
 	ctx := context.Background()
 	kc := testKeychain(t)
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	a, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	b, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
 	for _, in := range []string{"x", "y", "z"} {
@@ -686,7 +687,7 @@ func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
 
 func TestMarkReconnect(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))
+	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
 	conn := &store.Connection{State: store.StateConnected, Username: "alice", Expiry: time.Now().Add(time.Hour)}
 	if err := v.SaveToken(ctx, "docebo", realisticToken(), conn, false); err != nil {
