@@ -23,6 +23,8 @@ BINARIES := latchkey latchkey-store docebo-sandbox document360-sandbox oidc-sand
 FUZZTIME ?= 10s
 TESTFLAGS ?= -race -count=1 -timeout 30m
 PKGS ?= ./...
+# Where the browser tests write their screenshots (every menu view at 600×420 and 900×700).
+export LATCHKEY_TEST_ARTIFACTS ?= $(CURDIR)/e2e/browser/artifacts
 # Flags of the load test in `make bench` (go run ./injector/loadtest -h), e.g. '-runs 7 -inprocess'.
 LOADTEST_FLAGS ?=
 

@@ -32,6 +32,7 @@ type fakeStack struct {
 	codes       map[string]time.Time // one-time code → expiry; deleted when used
 	sessions    map[string]bool
 	connected   bool
+	nothing     bool // nothing connected, Document360 (an API token) included
 	consentWant string // state of the connect flow in progress
 	widgetCalls int
 	opened      []string // course ids opened through /v1/open
@@ -196,12 +197,21 @@ func (f *fakeStack) status(w http.ResponseWriter, r *http.Request) {
 		"key_id": "0123456789abcdef",
 		"integrations": []any{
 			docebo,
-			map[string]any{"name": "document360", "state": "connected", "connect": "api_token", "account": map[string]string{"id": "kb", "name": "Help centre"}},
+			f.document360(),
 			// Configured with an API token, none given yet: nothing to connect from the menu.
 			map[string]any{"name": "zendesk", "state": "disconnected", "connect": "api_token"},
 			map[string]any{"name": "slack", "state": "not_configured"},
 		},
 	})
+}
+
+func (f *fakeStack) document360() map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nothing {
+		return map[string]any{"name": "document360", "state": "disconnected", "connect": "api_token"}
+	}
+	return map[string]any{"name": "document360", "state": "connected", "connect": "api_token", "account": map[string]string{"id": "kb", "name": "Help centre"}}
 }
 
 func (f *fakeStack) courseJSON(c fakeCourse) map[string]any {
@@ -249,7 +259,10 @@ func (f *fakeStack) search(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if strings.Contains("getting started with the go sdk", q) {
+	f.mu.Lock()
+	nothing := f.nothing
+	f.mu.Unlock()
+	if strings.Contains("getting started with the go sdk", q) && !nothing {
 		results = append(results, map[string]any{
 			"integration": "document360", "kind": "article", "id": "a1", "title": "Getting started with the Go SDK",
 			"url": f.provider.URL + "/docs/go-sdk", "snippet": "Install the SDK, then <b>go</b>…", "score": 0.5,
