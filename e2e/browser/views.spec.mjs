@@ -297,7 +297,8 @@ async function run() {
       await menu.locator('body[data-ready="true"]').waitFor();
       await menu.locator('#q').focus();
       const closed = menu.waitForEvent('close', { timeout: 5000 }).then(() => true, () => false);
-      await menu.keyboard.press('Escape');
+      // The window may be gone before the key press returns: the close event is what counts.
+      await menu.keyboard.press('Escape').catch(() => {});
       result.closedByEscape = await closed;
       expect(result.closedByEscape, 'Escape with an empty search did not close the menu');
       step('a tab the menu may not close says how to close it');
