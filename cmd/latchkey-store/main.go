@@ -14,11 +14,16 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/latchkey/latchkey/internal/manpages"
 	"github.com/latchkey/latchkey/vault/storeserver"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=… -X main.commit=…" (make package does).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,6 +52,10 @@ func newRootCmd(stdout, stderr io.Writer, ready func(listener, addr string)) *co
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if commit != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "latchkey-store %s (commit %s)\n", version, commit)
+				return nil
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "latchkey-store", version)
 			return nil
 		},
@@ -118,6 +127,7 @@ loopback rule), reachable by whoever can reach that address.`,
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	root.AddCommand(serve)
+	root.AddCommand(manpages.Command(root, "latchkey-store "+version))
 	root.AddCommand(&cobra.Command{
 		Use:   "new-secrets-key",
 		Short: "Print a new random key for --secrets-key-file",

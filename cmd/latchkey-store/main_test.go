@@ -258,3 +258,21 @@ func TestServeMetricsOnlyWhenAsked(t *testing.T) {
 		t.Fatalf("plain-HTTP metrics off loopback: %v", err)
 	}
 }
+
+// gen-man (hidden; make package runs it) writes one page per command, the
+// serve flags in serve's page.
+func TestGenMan(t *testing.T) {
+	dir := t.TempDir()
+	cmd := newRootCmd(io.Discard, io.Discard, nil)
+	cmd.SetArgs([]string{"gen-man", dir})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "latchkey-store-serve.1"))
+	if err != nil || !bytes.Contains(page, []byte("secrets-key-file")) || !bytes.Contains(page, []byte(".TH")) {
+		t.Fatalf("latchkey-store-serve.1: %v\n%s", err, page)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "latchkey-store-gen-man.1")); err == nil {
+		t.Error("the hidden gen-man command has a man page")
+	}
+}

@@ -32,8 +32,15 @@ func newVersionCmd(env *cliEnv) *cobra.Command {
 					}
 				}
 			}
+			if commit != "" {
+				v["commit"] = commit
+			}
 			if env.jsonOut {
 				return printJSON(env.stdout, v)
+			}
+			if commit != "" {
+				env.printf("latchkey %s (commit %s, %s, %s/%s)\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				return nil
 			}
 			env.printf("latchkey %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil

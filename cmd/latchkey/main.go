@@ -18,11 +18,16 @@ import (
 
 	"github.com/latchkey/latchkey/daemon"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/manpages"
 	"github.com/latchkey/latchkey/vault/keychain"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and commit are set at build time with
+// -ldflags "-X main.version=… -X main.commit=…" (make package does).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // Exit codes (documented in the README).
 const (
@@ -143,5 +148,6 @@ TOML file in the user config directory ($XDG_CONFIG_HOME/latchkey/config.toml).`
 		newKeysCmd(env), newMenuCmd(env),
 	)
 	addIdentityCmds(root, env)
+	root.AddCommand(manpages.Command(root, "latchkey "+version))
 	return root
 }
