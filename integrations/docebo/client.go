@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/integrations"
@@ -27,22 +25,16 @@ type apiCall struct {
 	body   any // JSON-encoded when non-nil
 }
 
-// call runs c with a bearer token from tokens and decodes the "data" member of
-// the answer into out (the whole body when there is no "data" member).
+// call runs c with the token of tokens (integrations.Transport: bearer
+// header, one refresh and retry on 401, no redirect followed) and decodes
+// the "data" member of the answer into out (the whole body when there is
+// no "data" member).
 //
-// On 401 it asks tokens.Refresh once and retries; on 429/503 it waits for
-// Retry-After (or an exponential backoff when absent), within MaxRetries,
-// MaxRetryWait and the context deadline, then gives up with
-// *integrations.RateLimitError.
+// On 429/503 it waits for Retry-After (or an exponential backoff when
+// absent), within MaxRetries, MaxRetryWait and the context deadline, then
+// gives up with *integrations.RateLimitError.
 func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall, out any) error {
 	if tokens == nil {
-		return fmt.Errorf("docebo: %w", integrations.ErrNotConnected)
-	}
-	tok, err := integrations.AccessTokenFor(ctx, tokens)
-	if err != nil {
-		return err
-	}
-	if tok == nil || tok.AccessToken == "" {
 		return fmt.Errorf("docebo: %w", integrations.ErrNotConnected)
 	}
 	u := d.url(c.path)
@@ -51,11 +43,14 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 	}
 	var payload []byte
 	if c.body != nil {
+		var err error
 		if payload, err = json.Marshal(c.body); err != nil {
 			return fmt.Errorf("docebo: encode request: %w", err)
 		}
 	}
-	refreshed := false
+	// Docebo answers "Bearer"; whatever token_type says, the header scheme
+	// is Bearer (integrations.CredentialHeaderOf).
+	hc := integrations.NewTransport(d, tokens, d.hc.Transport).Client(d.hc.Timeout)
 	var waited time.Duration
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, c.method, u, bodyReader(payload))
@@ -66,11 +61,12 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 		if payload != nil {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		// Docebo answers "Bearer"; whatever token_type says, the header
-		// scheme is Bearer.
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		resp, err := d.hc.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
+			var re *integrations.RefreshError
+			if errors.As(err, &re) {
+				err = re.Err // the refresh's own error says what to do
+			}
 			return fmt.Errorf("docebo: %s %s: %w", c.method, c.path, scrubURLError(err))
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -90,22 +86,6 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 				return fmt.Errorf("docebo: %s %s: %w", c.method, c.path, err)
 			}
 			return nil
-		case resp.StatusCode == http.StatusUnauthorized && !refreshed:
-			refreshed = true
-			next, err := tokens.Refresh(ctx, tok)
-			if err != nil {
-				return err
-			}
-			if next == nil || next.AccessToken == "" {
-				return fmt.Errorf("docebo: %w", integrations.ErrNotConnected)
-			}
-			tok = next
-			continue
-		case resp.StatusCode == http.StatusUnauthorized:
-			// The token a refresh just gave was refused too: say so, so that
-			// later 401s on it do not refresh again (one refresh per token).
-			integrations.NoteRefused(tokens, tok)
-			return fmt.Errorf("docebo: %s %s: %w", c.method, c.path, parseError(resp.StatusCode, body))
 		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 			wait := d.retryWait(resp.Header.Get("Retry-After"), attempt)
 			if err := d.sleepForRetry(ctx, attempt, &waited, wait); err != nil {
@@ -113,6 +93,7 @@ func (d *Docebo) call(ctx context.Context, tokens integrations.Tokens, c apiCall
 			}
 			continue
 		default:
+			// A 401 here is one the transport's refresh did not cure.
 			return fmt.Errorf("docebo: %s %s: %w", c.method, c.path, parseError(resp.StatusCode, body))
 		}
 	}
@@ -126,33 +107,13 @@ func bodyReader(b []byte) io.Reader {
 }
 
 // retryWait is how long to wait before retry number attempt+1: Retry-After
-// when the server sent one (seconds or an HTTP date; unconfirmed whether Docebo
-// sends it at all), else 500ms·2^attempt.
+// when the server sent one (integrations.RetryAfter; unconfirmed whether
+// Docebo sends it at all), else 500ms·2^attempt.
 func (d *Docebo) retryWait(header string, attempt int) time.Duration {
-	if w, ok := parseRetryAfter(header, d.now()); ok {
+	if w, ok := integrations.RetryAfter(header, d.now()); ok {
 		return w
 	}
 	return (500 * time.Millisecond) << min(attempt, 6)
-}
-
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.Atoi(h); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, 24*3600)) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		if w := t.Sub(now); w > 0 {
-			return w, true
-		}
-		return 0, true
-	}
-	return 0, false
 }
 
 // sleepForRetry waits d before a retry, or returns an error when that would

@@ -2,7 +2,6 @@ package docebo
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/integrations"
-	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // Name is the registry name of the integration.
@@ -76,8 +74,9 @@ const (
 // nil or zero field takes the default documented on it.
 type Options struct {
 	// HTTPClient is used for every request, API and token endpoint alike.
-	// If nil, a tuned client of the integration's own is used (timeouts,
-	// idle pool, no redirect off the base URL's origin).
+	// If nil, integrations.EgressClient with a 60 s timeout is used: no
+	// redirect is followed and the environment's proxy settings are
+	// ignored. API calls never follow a redirect, whatever the client.
 	HTTPClient *http.Client
 	// MaxRetryWait caps the total time spent waiting on 429/503 answers
 	// within one call (default 20s; the context deadline caps it too).
@@ -168,7 +167,7 @@ func New(cfg integrations.Config, opts Options) (*Docebo, error) {
 		d.now = time.Now
 	}
 	if d.hc == nil {
-		d.hc = newHTTPClient(base)
+		d.hc = integrations.EgressClient(60 * time.Second)
 	}
 	s := cfg.Settings
 	switch v := strings.TrimSpace(s[SettingSignIn]); v {
@@ -261,40 +260,4 @@ func (d *Docebo) HTTPClient() *http.Client { return d.hc }
 // url joins path to the base URL.
 func (d *Docebo) url(path string) string {
 	return d.base.String() + path
-}
-
-// newHTTPClient is the tuned client: bounded timeouts, a modest idle pool,
-// and redirects followed only within the base URL's origin (Go already drops
-// Authorization on cross-host redirects; this refuses them outright).
-func newHTTPClient(base *url.URL) *http.Client {
-	tr := &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: (&net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          32,
-		MaxIdleConnsPerHost:   8,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 30 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	if loopback.IsHost(base.Hostname()) {
-		tr.Proxy = nil // a loopback sandbox is never reached through a proxy
-	}
-	return &http.Client{
-		Transport: tr,
-		Timeout:   60 * time.Second,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return fmt.Errorf("docebo: too many redirects")
-			}
-			if req.URL.Scheme != base.Scheme || req.URL.Host != base.Host {
-				return fmt.Errorf("docebo: refusing redirect away from %s", base.Host)
-			}
-			return nil
-		},
-	}
 }

@@ -3,7 +3,6 @@ package docebo
 import (
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -98,31 +97,6 @@ func longestSecretRun(s string) int {
 	}
 	end(len(s))
 	return best
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	if d, ok := parseRetryAfter("3", timeZero); !ok || d.Seconds() != 3 {
-		t.Fatalf("seconds: %v %v", d, ok)
-	}
-	if _, ok := parseRetryAfter("soon", timeZero); ok {
-		t.Fatal("garbage accepted")
-	}
-	if _, ok := parseRetryAfter("-1", timeZero); ok {
-		t.Fatal("negative accepted")
-	}
-	if d, ok := parseRetryAfter("Wed, 21 Oct 2015 07:28:05 GMT", mustTime("2015-10-21T07:28:00Z")); !ok || d.Seconds() != 5 {
-		t.Fatalf("date: %v %v", d, ok)
-	}
-}
-
-var timeZero = mustTime("2020-01-01T00:00:00Z")
-
-func mustTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
 }
 
 func TestDecodeData(t *testing.T) {

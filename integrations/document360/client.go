@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/integrations"
-	"golang.org/x/oauth2"
 )
 
 const (
@@ -201,16 +200,11 @@ func (d *Document360) resetIn(h http.Header) (time.Duration, bool) {
 	return time.Duration(f * float64(time.Second)), true
 }
 
-// retryAfter is how long a 429 asks us to wait: Retry-After (seconds or an
-// HTTP date), else X-RateLimit-Reset, else one second.
+// retryAfter is how long a 429 asks us to wait: Retry-After
+// (integrations.RetryAfter), else X-RateLimit-Reset, else one second.
 func (d *Document360) retryAfter(h http.Header) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(d.now()), 0)
-		}
+	if w, ok := integrations.RetryAfter(h.Get("Retry-After"), d.now()); ok {
+		return w
 	}
 	if r, ok := d.resetIn(h); ok {
 		return max(r, 0)
@@ -233,58 +227,47 @@ func (d *Document360) authHeader() string {
 }
 
 // get performs one authenticated GET of path?query on the API host and
-// decodes the JSON body into out. It honours the rate-limit window, waits
-// out 429s within the context deadline, retries once with a refreshed token
-// after a 401, and turns error responses into *integrations.ProviderError.
+// decodes the JSON body into out. The token goes through
+// integrations.Transport (the API's own header, one refresh and retry
+// after a 401, no redirect followed) over pacedTransport (the rate-limit
+// window and the local budget, before every request the retry included);
+// get waits out 429s within the context deadline and turns error
+// responses into *integrations.ProviderError.
 func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path string, query url.Values, out any) error {
 	if tokens == nil {
-		return integrations.ErrNotConnected
-	}
-	tok, err := integrations.AccessTokenFor(ctx, tokens)
-	if err != nil {
-		return err
-	}
-	if tok == nil || tok.AccessToken == "" {
 		return integrations.ErrNotConnected
 	}
 	u := *d.base
 	u.Path = d.base.Path + path
 	u.RawPath = ""
 	u.RawQuery = query.Encode()
-	refreshed := false
+	hc := integrations.NewTransport(d, tokens, d.paced).Client(d.hc.Timeout)
 	for attempt := 0; ; attempt++ {
-		if err := d.waitWindow(ctx); err != nil {
-			return err
-		}
-		if err := d.pace(ctx); err != nil {
-			return err
-		}
-		status, h, body, err := d.do(ctx, &u, tok)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("building request: %w", err)
 		}
-		d.noteRate(h)
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return d.callError(ctx, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		if err != nil {
+			return transportError(ctx, err)
+		}
+		status, h, token := resp.StatusCode, resp.Header, d.sentToken(resp)
 		switch {
 		case status >= 200 && status < 300:
 			if err := json.Unmarshal(body, out); err != nil {
 				return fmt.Errorf("decoding the response of %s: %w", path, err)
 			}
 			return nil
-		case status == http.StatusUnauthorized && !refreshed:
-			refreshed = true
-			nt, rerr := tokens.Refresh(ctx, tok)
-			if rerr != nil {
-				return fmt.Errorf("the API token was rejected: %w",
-					errors.Join(rerr, d.providerError(status, h, body, tok.AccessToken)))
-			}
-			if nt == nil || nt.AccessToken == "" || nt.AccessToken == tok.AccessToken {
-				return d.rejected(status, h, body, tok)
-			}
-			tok = nt
-			continue
 		case status == http.StatusUnauthorized:
-			integrations.NoteRefused(tokens, tok) // a just-refreshed token refused too
-			return d.rejected(status, h, body, tok)
+			// A 401 the transport's refresh did not cure: for a static API
+			// token that means the user must enter a new one.
+			return d.rejected(status, h, body, token)
 		case status == http.StatusTooManyRequests ||
 			(status == http.StatusServiceUnavailable && h.Get("Retry-After") != ""):
 			wait := d.retryAfter(h)
@@ -297,40 +280,78 @@ func (d *Document360) get(ctx context.Context, tokens integrations.Tokens, path 
 			}
 			continue
 		default:
-			return d.providerError(status, h, body, tok.AccessToken)
+			return d.providerError(status, h, body, token)
 		}
 	}
 }
 
-// rejected is the error of a 401 that a token refresh did not cure: for a
-// static API token that means the user must enter a new one.
-func (d *Document360) rejected(status int, h http.Header, body []byte, tok *oauth2.Token) error {
-	return fmt.Errorf("the API token was rejected, enter a new one: %w",
-		errors.Join(integrations.ErrReconnectNeeded, d.providerError(status, h, body, tok.AccessToken)))
+// callError is the error of a request that got no response: the rate
+// budget's *integrations.RateLimitError, a 401 whose refresh failed (with
+// the provider's message), the token source's own error, or the exchange
+// failing.
+func (d *Document360) callError(ctx context.Context, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var rl *integrations.RateLimitError
+	var re *integrations.RefreshError
+	switch {
+	case errors.As(err, &rl):
+		return rl
+	case errors.As(err, &re):
+		return fmt.Errorf("the API token was rejected: %w",
+			errors.Join(re.Err, d.providerError(re.Status, re.Header, re.Body)))
+	case errors.Is(err, integrations.ErrNotConnected), errors.Is(err, integrations.ErrReconnectNeeded):
+		return err
+	}
+	return transportError(ctx, err)
 }
 
-// do sends one GET with the token header and reads the bounded body.
-func (d *Document360) do(ctx context.Context, u *url.URL, tok *oauth2.Token) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return 0, nil, nil, fmt.Errorf("building request: %w", err)
+// sentToken is the API token resp's request carried, for scrubbing from
+// error messages ("" when the request is not known).
+func (d *Document360) sentToken(resp *http.Response) string {
+	if resp.Request == nil {
+		return ""
 	}
-	req.Header.Set(d.authHeader(), tok.AccessToken)
-	req.Header.Set("Accept", "application/json")
+	return resp.Request.Header.Get(d.authHeader())
+}
+
+// rejected is the error of a 401 that a token refresh did not cure: for a
+// static API token that means the user must enter a new one.
+func (d *Document360) rejected(status int, h http.Header, body []byte, token string) error {
+	return fmt.Errorf("the API token was rejected, enter a new one: %w",
+		errors.Join(integrations.ErrReconnectNeeded, d.providerError(status, h, body, token)))
+}
+
+// pacedTransport sends the API's requests through base within the rate
+// budget: before each one it waits for the provider's window (waitWindow)
+// and the local budget (pace), and it records the X-RateLimit-* headers of
+// each answer (noteRate).
+type pacedTransport struct {
+	d    *Document360
+	base http.RoundTripper
+}
+
+func (p *pacedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	d := p.d
+	if err := d.waitWindow(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.pace(ctx); err != nil {
+		return nil, err
+	}
 	start := d.now()
-	resp, err := d.hc.Do(req)
+	resp, err := p.base.RoundTrip(req)
 	if err != nil {
-		return 0, nil, nil, transportError(ctx, err)
+		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, nil, transportError(ctx, err)
-	}
-	d.log.Debug("document360: request", "path", u.Path, "status", resp.StatusCode,
+	d.noteRate(resp.Header)
+	d.log.Debug("document360: request", "path", req.URL.Path, "status", resp.StatusCode,
 		"elapsed", d.now().Sub(start).Round(time.Millisecond),
 		"rate_remaining", resp.Header.Get("X-RateLimit-Remaining"))
-	return resp.StatusCode, resp.Header, body, nil
+	return resp, nil
 }
 
 // transportError reports a failed exchange without the URL (which carries the

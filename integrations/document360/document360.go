@@ -67,8 +67,9 @@ type Options struct {
 	// Logger receives debug and warning logs (never a token or secret).
 	// Nil means slog.Default().
 	Logger *slog.Logger
-	// HTTPClient is used for every request. Nil means a client with a 30 s
-	// timeout. Redirects are never followed either way: the API token is a
+	// HTTPClient is used for every request. Nil means
+	// integrations.EgressClient with a 30 s timeout (the environment's
+	// proxy settings ignored). Redirects are never followed either way: the API token is a
 	// custom header that net/http would forward to any redirect target.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -102,6 +103,7 @@ type Document360 struct {
 	validity  int // minutes, already clamped
 	log       *slog.Logger
 	hc        *http.Client
+	paced     *pacedTransport // the API's requests, over hc's transport
 	now       func() time.Time
 	maxWait   time.Duration
 	urlCache  *ttlCache[string]
@@ -293,13 +295,17 @@ func New(cfg integrations.Config, opts Options) (*Document360, error) {
 	}
 	d.log = d.log.With("integration", d.name)
 	if d.hc == nil {
-		d.hc = &http.Client{Timeout: 30 * time.Second}
+		d.hc = integrations.EgressClient(30 * time.Second)
 	}
 	// Never follow redirects: api_token / X-API-Key are custom headers that
 	// net/http copies to any redirect target, whatever its host.
 	hc := *d.hc
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.CheckRedirect = integrations.NoRedirect
 	d.hc = &hc
+	d.paced = &pacedTransport{d: d, base: hc.Transport}
+	if d.paced.base == nil {
+		d.paced.base = integrations.EgressTransport()
+	}
 	if d.now == nil {
 		d.now = time.Now
 	}
