@@ -65,10 +65,16 @@ func fastParseError(ctx *fasthttp.RequestCtx, err error) {
 	writeError(fastWriter(ctx), status, code, msg)
 }
 
-// serveFast serves srv on ln until ctx ends, then lets in-flight requests
-// finish (up to shutdownGrace) and closes the rest. It returns nil after a
-// shutdown caused by ctx.
-func serveFast(ctx context.Context, ln net.Listener, srv *fasthttp.Server) error {
+// serveFast serves on ln the handler that handler makes, until ctx ends,
+// then lets in-flight requests finish (up to shutdownGrace) and closes the
+// rest. It returns nil after a shutdown caused by ctx.
+//
+// The handler is given ctx as the server's lifetime context: when the
+// shutdown begins, the token lookups and refreshes that requests wait on
+// and the net/http routes end, while a proxied exchange already under way
+// may finish within the grace period.
+func serveFast(ctx context.Context, ln net.Listener, log *slog.Logger, handler func(life context.Context) fasthttp.RequestHandler) error {
+	srv := newFastServer(handler(ctx), log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -89,15 +95,16 @@ func serveFast(ctx context.Context, ln net.Listener, srv *fasthttp.Server) error
 }
 
 // fastTCP is the loopback listener's handler: browser-safety checks for
-// every route, the proxy natively, the rest through the net/http API.
-func (s *Server) fastTCP(ctx *fasthttp.RequestCtx) {
+// every route, the proxy natively, the rest through api (the net/http API
+// on fasthttp). life is the server's lifetime context (serveFast).
+func (s *Server) fastTCP(life context.Context, ctx *fasthttp.RequestCtx, api fasthttp.RequestHandler) {
 	defer s.recoverFast(ctx)
 	uri := b2s(ctx.Request.Header.RequestURI())
 	if refuseTarget(ctx, uri) {
 		return
 	}
 	if !strings.HasPrefix(uri, proxyPrefix) {
-		s.tcpAPI(ctx)
+		api(ctx)
 		return
 	}
 	setFastSecurityHeaders(ctx, fastProxyCSP)
@@ -112,23 +119,24 @@ func (s *Server) fastTCP(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(http.StatusNoContent)
 		return
 	}
-	c, ok := s.fastBearer(ctx)
+	c, ok := s.fastBearer(life, ctx)
 	if !ok {
 		return
 	}
-	s.proxy(ctx, c)
+	s.proxy(life, ctx, c)
 }
 
 // fastControl is the unix control socket's handler: the proxy natively (as
-// the full-scope local CLI), the rest through the net/http control API.
-func (s *Server) fastControl(ctx *fasthttp.RequestCtx) {
+// the full-scope local CLI), the rest through api (the net/http control
+// API). life is the server's lifetime context (serveFast).
+func (s *Server) fastControl(life context.Context, ctx *fasthttp.RequestCtx, api fasthttp.RequestHandler) {
 	defer s.recoverFast(ctx)
 	uri := b2s(ctx.Request.Header.RequestURI())
 	if refuseTarget(ctx, uri) {
 		return
 	}
 	if !strings.HasPrefix(uri, proxyPrefix) {
-		s.controlAPI(ctx)
+		api(ctx)
 		return
 	}
 	setFastSecurityHeaders(ctx, fastProxyCSP)
@@ -136,7 +144,7 @@ func (s *Server) fastControl(ctx *fasthttp.RequestCtx) {
 		writeError(fastWriter(ctx), http.StatusForbidden, "forbidden_origin", "the control socket takes no browser requests")
 		return
 	}
-	s.proxy(ctx, controlCaller)
+	s.proxy(life, ctx, controlCaller)
 }
 
 // refuseTarget answers 400 to CONNECT and to any request target that is not
@@ -176,7 +184,7 @@ func setFastSecurityHeaders(ctx *fasthttp.RequestCtx, csp []byte) {
 
 // fastBearer authenticates a proxied request by its bearer JWT, writing the
 // 401 itself.
-func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
+func (s *Server) fastBearer(life context.Context, ctx *fasthttp.RequestCtx) (*caller, bool) {
 	vals := ctx.Request.Header.PeekAll("Authorization")
 	if len(vals) != 1 {
 		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
@@ -188,7 +196,7 @@ func (s *Server) fastBearer(ctx *fasthttp.RequestCtx) (*caller, bool) {
 		writeUnauthorized(fastWriter(ctx), "a bearer token is required")
 		return nil, false
 	}
-	c, ok := s.verifyBearer(context.Background(), tok, resourceAPI)
+	c, ok := s.verifyBearer(life, tok, resourceAPI)
 	if !ok {
 		writeUnauthorized(fastWriter(ctx), "the bearer token is not valid")
 	}
@@ -217,10 +225,11 @@ func (s *Server) recoverFast(ctx *fasthttp.RequestCtx) {
 // context, all recycled once the handler returns; but handlers keep parts
 // of their request (a connect flow's integration name, a search's query in
 // a fan-out past its deadline). So the handler gets a request that owns its
-// strings, and a context of its own, cancelled when it returns.
-func adapt(h http.Handler) fasthttp.RequestHandler {
+// strings, and a context of its own, under life (the server's lifetime:
+// cancelled when it shuts down) and cancelled when the handler returns.
+func adapt(life context.Context, h http.Handler) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(life)
 		defer cancel()
 		own, err := ownedRequest(r.WithContext(ctx))
 		if err != nil {

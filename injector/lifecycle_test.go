@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/integrations"
 )
@@ -73,6 +76,94 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve returned %v", err)
 	}
+}
+
+// waitingTokens is a token source whose Refresh waits for its context to
+// end, after saying so on entered.
+type waitingTokens struct{ entered chan struct{} }
+
+func (w *waitingTokens) Token(context.Context) (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: "stale-token"}, nil
+}
+
+func (w *waitingTokens) Refresh(ctx context.Context, _ *oauth2.Token) (*oauth2.Token, error) {
+	close(w.entered)
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// shutdownReaches starts a server for be, sends one request to path with a
+// token for scope, and once started has been closed cancels Serve's
+// context: the request must be answered and Serve return well within the
+// 30 s grace period, which they would not if what the request waits on did
+// not see the shutdown.
+func shutdownReaches(t *testing.T, e *env, be *backend, cfg Config, path, scope string, started chan struct{}) {
+	t.Helper()
+	cfg.Backend, cfg.Verifier, cfg.Logger = be, e.verifier, slog.New(slog.DiscardHandler)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln) }()
+	answered := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+e.mint(scope))
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	<-started
+	cancel()
+	guard := time.After(10 * time.Second)
+	select {
+	case <-answered: // an answer or a cut connection: either way, not left waiting
+	case <-guard:
+		t.Fatal("the request was still waiting 10 s after the shutdown began")
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve returned %v", err)
+		}
+	case <-guard:
+		t.Fatal("Serve had not returned 10 s after the shutdown began")
+	}
+}
+
+// The shutdown reaches a proxied request's token refresh.
+func TestShutdownEndsAProxyRefresh(t *testing.T) {
+	e := newEnv(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer up.Close()
+	base, _ := url.Parse(up.URL)
+	tk := &waitingTokens{entered: make(chan struct{})}
+	be := &backend{conns: []ConnectedIntegration{{Integration: &integ{name: "waits", base: base}, Tokens: tk}}}
+	shutdownReaches(t, e, be, Config{}, "/v1/proxy/waits/x", "waits", tk.entered)
+}
+
+// The shutdown reaches a net/http route's context (the courses fan-out,
+// whose own deadline is an hour here).
+func TestShutdownEndsANetHTTPRoute(t *testing.T) {
+	e := newEnv(t)
+	entered := make(chan struct{})
+	base, _ := url.Parse("https://lms.example")
+	in := searchInteg{&integ{name: "lms", base: base, courses: func(ctx context.Context) ([]integrations.Course, error) {
+		close(entered)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}}
+	be := &backend{conns: []ConnectedIntegration{{Integration: in, Tokens: &tokens{cur: "lms-token"}}}}
+	shutdownReaches(t, e, be, Config{CoursesDeadline: time.Hour}, "/v1/courses", "lms", entered)
 }
 
 type signInInteg struct{ *integ }

@@ -240,8 +240,15 @@ func bodyAllowed(status int) bool {
 	return !(status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified)
 }
 
-// proxy serves /v1/proxy/{integration}/{path…} for c.
-func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
+// proxy serves /v1/proxy/{integration}/{path…} for c, under the token
+// egress policy of integrations.Transport: the upstream client follows no
+// redirect and ignores the proxy environment (upstreams), a 401 refreshes
+// once (integrations.RefreshRejected) and retries, a retry refused again is
+// reported (integrations.NoteRefused). life, the server's lifetime context,
+// bounds the token lookup and the refresh (fasthttp recycles ctx once this
+// handler returns, and a refresh may outlive the request: it is shared with
+// other callers).
+func (s *Server) proxy(life context.Context, ctx *fasthttp.RequestCtx, c *caller) {
 	start := time.Now()
 	// A copy: name and the path outlive this handler in the audit queue.
 	target := string(ctx.Request.Header.RequestURI()[len(proxyPrefix):])
@@ -299,10 +306,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 		req.SetBodyRaw(body)
 	}
 
-	// Not ctx: fasthttp recycles it once this handler returns, and a
-	// refresh may outlive the request (shared with other callers).
-	bg := context.Background()
-	tok, err := integrations.AccessTokenFor(bg, ci.Tokens)
+	tok, err := integrations.AccessTokenFor(life, ci.Tokens)
 	if err != nil {
 		status = s.writeIntegrationError(fastWriter(ctx), name, err)
 		return
@@ -319,7 +323,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 		// The 401 is kept until Refresh says whether there is a new token:
 		// with none (a static API token, or one a refresh just produced)
 		// it goes back to the caller as it is.
-		next, rerr := ci.Tokens.Refresh(bg, tok)
+		next, rerr := integrations.RefreshRejected(life, ci.Tokens, tok)
 		switch {
 		case rerr != nil:
 			resp.CloseBodyStream()
@@ -327,7 +331,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, c *caller) {
 			req.Header.Del(credHeader)
 			status = s.writeIntegrationError(fastWriter(ctx), name, rerr)
 			return
-		case next != nil && next.AccessToken != "" && next.AccessToken != tok.AccessToken:
+		case next != nil:
 			resp.CloseBodyStream()
 			resp.Reset()
 			resp.StreamBody = true

@@ -78,9 +78,6 @@ type Server struct {
 	upstreams *upstreams
 	now       func() time.Time
 
-	// tcpAPI and controlAPI are the net/http routes on fasthttp.
-	tcpAPI, controlAPI fasthttp.RequestHandler
-
 	apiMux     *http.ServeMux
 	controlMux *http.ServeMux
 	allowed    map[string]bool // AllowedOrigins
@@ -182,8 +179,6 @@ func New(cfg Config) (*Server, error) {
 		s.addListener(cfg.Listen, false)
 	}
 	s.routes()
-	s.tcpAPI = adapt(http.HandlerFunc(s.serveTCP))
-	s.controlAPI = adapt(http.HandlerFunc(s.serveControl))
 	go s.auditLoop()
 	return s, nil
 }
@@ -319,7 +314,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.addListener(ln.Addr().String(), true)
-	return serveFast(ctx, ln, newFastServer(s.fastTCP, s.log))
+	return serveFast(ctx, ln, s.log, func(life context.Context) fasthttp.RequestHandler {
+		api := adapt(life, http.HandlerFunc(s.serveTCP))
+		return func(rc *fasthttp.RequestCtx) { s.fastTCP(life, rc, api) }
+	})
 }
 
 // ServeControl serves the API on the daemon's unix control socket ln until
@@ -329,7 +327,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // reach a unix socket); a request carrying an Origin is refused. Routes
 // added with HandleControl take precedence.
 func (s *Server) ServeControl(ctx context.Context, ln net.Listener) error {
-	return serveFast(ctx, ln, newFastServer(s.fastControl, s.log))
+	return serveFast(ctx, ln, s.log, func(life context.Context) fasthttp.RequestHandler {
+		api := adapt(life, http.HandlerFunc(s.serveControl))
+		return func(rc *fasthttp.RequestCtx) { s.fastControl(life, rc, api) }
+	})
 }
 
 // hostSet is the set of ports the TCP API listens on, and whether any of
