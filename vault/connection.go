@@ -65,9 +65,12 @@ func (v *Vault) SaveConnected(ctx context.Context, integration string, tok *oaut
 			return fmt.Errorf("vault: a save may not set %s", k)
 		}
 	}
+	if tok == nil {
+		return errNothingToSeal
+	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	rec, err := v.sealWith(v.cur, integration, tok)
+	rec, err := v.sealWith(v.cur, integration, tokenOf(tok))
 	if err != nil {
 		return err
 	}

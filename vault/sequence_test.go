@@ -46,7 +46,7 @@ func TestOpenNewerRefusesOlder(t *testing.T) {
 	}
 	// A record with no sequence (sealed before sequences) is older than one
 	// with a sequence, and still opens.
-	pt, err := encodeToken(&oauth2.Token{AccessToken: "at-legacy"})
+	pt, err := encodeToken(token{AccessToken: "at-legacy"})
 	if err != nil {
 		t.Fatal(err)
 	}

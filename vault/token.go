@@ -9,7 +9,6 @@ import (
 	"maps"
 	"math"
 	"net/url"
-	"reflect"
 	"slices"
 	"time"
 
@@ -46,6 +45,75 @@ const (
 	tokenFormat3 = 0x03
 )
 
+// token is a token as the vault seals it: the fields of an OAuth 2.0
+// token response that latchkey uses, and the provider's extras. A token
+// made from an *oauth2.Token (tokenOf) keeps the extras named in
+// keptExtras; one opened from a record keeps whatever extras the record
+// holds (records sealed by earlier builds kept the provider's whole
+// response), so re-sealing it changes nothing.
+type token struct {
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	Expiry       time.Time
+	ExpiresIn    int64
+	extras       tokenExtras
+}
+
+// tokenExtras are a token's extras as sealed: none, a JSON object's
+// members, or form values (a provider answering
+// application/x-www-form-urlencoded); a nil map is kept apart from none.
+type tokenExtras struct {
+	kind byte // extrasNone, extrasNilMap, extrasMap, extrasNilForm, extrasForm
+	m    map[string]any
+	form url.Values
+}
+
+// keptExtras are the extras of a provider's token response that latchkey
+// reads (the OpenID Connect ID token, the granted scope) and so seals.
+var keptExtras = []string{"id_token", "scope"}
+
+// tokenOf is the vault's token for tok: its typed fields and, read with
+// tok.Extra, the extras in keptExtras that it has.
+func tokenOf(tok *oauth2.Token) token {
+	t := token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, ExpiresIn: tok.ExpiresIn}
+	for _, k := range keptExtras {
+		switch v := tok.Extra(k); v {
+		case nil, "": // absent (a map answers nil, url.Values "")
+		default:
+			if t.extras.m == nil {
+				t.extras = tokenExtras{kind: extrasMap, m: map[string]any{}}
+			}
+			t.extras.m[k] = v
+		}
+	}
+	return t
+}
+
+// oauth2 is t as an *oauth2.Token, its extras readable with Extra.
+func (t token) oauth2() *oauth2.Token {
+	tok := &oauth2.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, RefreshToken: t.RefreshToken, Expiry: t.Expiry, ExpiresIn: t.ExpiresIn}
+	switch t.extras.kind {
+	case extrasNilMap:
+		tok = tok.WithExtra(map[string]any(nil))
+	case extrasMap:
+		tok = tok.WithExtra(t.extras.m)
+	case extrasNilForm:
+		tok = tok.WithExtra(url.Values(nil))
+	case extrasForm:
+		tok = tok.WithExtra(t.extras.form)
+	}
+	return tok
+}
+
+// oauth2Token converts what a decode returned at the package's edge.
+func oauth2Token(t token, err error) (*oauth2.Token, error) {
+	if err != nil {
+		return nil, err
+	}
+	return t.oauth2(), nil
+}
+
 const (
 	extrasNone byte = iota
 	extrasNilMap
@@ -56,7 +124,7 @@ const (
 
 // sealedToken is the JSON plaintext of records sealed before tokenFormat2:
 // every field of oauth2.Token, including the raw extras the provider
-// returned (id_token, scope, …), which oauth2.Token keeps unexported.
+// returned (id_token, scope, …).
 type sealedToken struct {
 	AccessToken  string              `json:"access_token"`
 	TokenType    string              `json:"token_type,omitempty"`
@@ -68,21 +136,19 @@ type sealedToken struct {
 	ExtraForm    map[string][]string `json:"extra_form,omitzero"`
 }
 
+// Extras kinds of sealedToken.
 const (
 	extraJSON = "json"
 	extraForm = "form"
 )
 
 // encodeToken serialises tok in tokenFormat2. Expiry is kept in UTC.
-func encodeToken(tok *oauth2.Token) ([]byte, error) { return encodeTokenSeq(tok, 0) }
+func encodeToken(tok token) ([]byte, error) { return encodeTokenSeq(tok, 0) }
 
 // encodeTokenSeq serialises tok with sequence seq in tokenFormat3 (seq 0:
 // tokenFormat2, no sequence).
-func encodeTokenSeq(tok *oauth2.Token, seq uint64) ([]byte, error) {
-	kind, extra, err := tokenExtras(tok)
-	if err != nil {
-		return nil, err
-	}
+func encodeTokenSeq(tok token, seq uint64) ([]byte, error) {
+	var err error
 	w := plainWriter{b: make([]byte, 0, 138+len(tok.AccessToken)+len(tok.RefreshToken))}
 	if seq == 0 {
 		w.byte(tokenFormat2)
@@ -102,14 +168,13 @@ func encodeTokenSeq(tok *oauth2.Token, seq uint64) ([]byte, error) {
 		w.uvarint(uint64(e.Nanosecond()))
 	}
 	w.varint(tok.ExpiresIn)
-	switch kind {
-	case "":
+	switch tok.extras.kind {
+	case extrasNilMap, extrasMap:
+		err = writeExtras(&w, extrasNilMap, extrasMap, tok.extras.m, w.extraValue)
+	case extrasNilForm, extrasForm:
+		err = writeExtras(&w, extrasNilForm, extrasForm, tok.extras.form, w.formValues)
+	default:
 		w.byte(extrasNone)
-	case extraJSON:
-		m, _ := extra.(map[string]any)
-		err = writeExtras(&w, extrasNilMap, extrasMap, m, w.extraValue)
-	case extraForm:
-		err = writeExtras(&w, extrasNilForm, extrasForm, extra.(url.Values), w.formValues)
 	}
 	if err != nil {
 		w.wipe()
@@ -138,9 +203,9 @@ func writeExtras[V any](w *plainWriter, nilTag, tag byte, m map[string]V, value 
 }
 
 // extrasKept returns, sorted, the extras keys worth sealing: not those of
-// the fields oauth2.Token already holds. A provider's token response is
-// kept whole as the extras, so without this the access and refresh tokens
-// would be sealed twice (and decoded twice per request).
+// the fields token already holds. Earlier builds kept a provider's whole
+// token response as the extras, so without this the access and refresh
+// tokens would be sealed twice (and decoded twice per request).
 func extrasKept(keys iter.Seq[string]) []string {
 	var kept []string
 	for k := range keys {
@@ -238,35 +303,35 @@ func (w *plainWriter) extraValue(v any) error {
 	return nil
 }
 
-var errTokenDecode = errors.New("vault: sealed token does not decode")
+var (
+	errTokenDecode   = errors.New("vault: sealed token does not decode")
+	errNothingToSeal = errors.New("vault: seal needs a token")
+)
 
 // decodeToken is the inverse of encodeToken; it also reads the JSON
 // plaintext of records sealed before tokenFormat2.
-func decodeToken(b []byte) (*oauth2.Token, error) {
+func decodeToken(b []byte) (token, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeTokenJSON(b)
 	}
 	_, body, ok := tokenBody(b)
 	if !ok {
-		return nil, errTokenDecode
+		return token{}, errTokenDecode
 	}
 	r := tokenReader{b: body}
 	tok := r.head(true)
-	switch r.byte() {
-	case extrasNone:
-	case extrasNilMap:
-		tok = tok.WithExtra(map[string]any(nil))
+	tok.extras.kind = r.byte()
+	switch tok.extras.kind {
+	case extrasNone, extrasNilMap, extrasNilForm:
 	case extrasMap:
-		tok = tok.WithExtra(readExtras(&r, r.extraValue))
-	case extrasNilForm:
-		tok = tok.WithExtra(url.Values(nil))
+		tok.extras.m = readExtras(&r, r.extraValue)
 	case extrasForm:
-		tok = tok.WithExtra(url.Values(readExtras(&r, r.formValues)))
+		tok.extras.form = readExtras(&r, r.formValues)
 	default:
 		r.bad = true
 	}
 	if r.bad || len(r.b) != 0 {
-		return nil, errTokenDecode
+		return token{}, errTokenDecode
 	}
 	return tok, nil
 }
@@ -275,22 +340,22 @@ func decodeToken(b []byte) (*oauth2.Token, error) {
 // type, expiry and lifetime. A tokenFormat2 record is read no further than
 // that, and its refresh token is skipped, not copied out; a JSON record is
 // decoded whole and only those fields kept.
-func decodeAccessToken(b []byte) (*oauth2.Token, error) {
+func decodeAccessToken(b []byte) (token, error) {
 	if len(b) > 0 && b[0] == '{' {
 		full, err := decodeTokenJSON(b)
 		if err != nil {
-			return nil, err
+			return token{}, err
 		}
-		return &oauth2.Token{AccessToken: full.AccessToken, TokenType: full.TokenType, Expiry: full.Expiry, ExpiresIn: full.ExpiresIn}, nil
+		return token{AccessToken: full.AccessToken, TokenType: full.TokenType, Expiry: full.Expiry, ExpiresIn: full.ExpiresIn}, nil
 	}
 	_, body, ok := tokenBody(b)
 	if !ok {
-		return nil, errTokenDecode
+		return token{}, errTokenDecode
 	}
 	r := tokenReader{b: body}
 	tok := r.head(false)
 	if r.bad {
-		return nil, errTokenDecode
+		return token{}, errTokenDecode
 	}
 	return tok, nil
 }
@@ -377,8 +442,8 @@ func (r *tokenReader) str() string {
 // head reads the fields a tokenFormat2 record starts with (access token,
 // type, refresh token, expiry, lifetime); the refresh token is copied out
 // only when withRefresh, else skipped.
-func (r *tokenReader) head(withRefresh bool) *oauth2.Token {
-	tok := &oauth2.Token{AccessToken: r.str(), TokenType: r.str()}
+func (r *tokenReader) head(withRefresh bool) token {
+	tok := token{AccessToken: r.str(), TokenType: r.str()}
 	if withRefresh {
 		tok.RefreshToken = r.str()
 	} else {
@@ -463,12 +528,12 @@ func (r *tokenReader) extraValue() any {
 
 // decodeTokenJSON reads the JSON plaintext of records sealed before
 // tokenFormat2.
-func decodeTokenJSON(b []byte) (*oauth2.Token, error) {
+func decodeTokenJSON(b []byte) (token, error) {
 	var st sealedToken
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, errTokenDecode
+		return token{}, errTokenDecode
 	}
-	tok := &oauth2.Token{
+	tok := token{
 		AccessToken:  st.AccessToken,
 		TokenType:    st.TokenType,
 		RefreshToken: st.RefreshToken,
@@ -478,122 +543,17 @@ func decodeTokenJSON(b []byte) (*oauth2.Token, error) {
 	switch st.ExtraKind {
 	case "":
 	case extraJSON:
-		tok = tok.WithExtra(st.Extra)
+		tok.extras = tokenExtras{kind: extrasMap, m: st.Extra}
+		if st.Extra == nil {
+			tok.extras.kind = extrasNilMap
+		}
 	case extraForm:
-		tok = tok.WithExtra(url.Values(st.ExtraForm))
+		tok.extras = tokenExtras{kind: extrasForm, form: url.Values(st.ExtraForm)}
+		if st.ExtraForm == nil {
+			tok.extras.kind = extrasNilForm
+		}
 	default:
-		return nil, fmt.Errorf("vault: sealed token has extras of unknown kind %q", st.ExtraKind)
+		return token{}, fmt.Errorf("vault: sealed token has extras of unknown kind %q", st.ExtraKind)
 	}
 	return tok, nil
-}
-
-var (
-	urlValuesType  = reflect.TypeFor[url.Values]()
-	jsonNumberType = reflect.TypeFor[json.Number]()
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
-)
-
-// tokenExtras reads oauth2.Token's unexported raw extras. reflect may read
-// an unexported field's contents (String, Int, MapRange, …) but not call
-// Interface on it, so the value is rebuilt from its parts.
-func tokenExtras(tok *oauth2.Token) (kind string, extra any, err error) {
-	f := reflect.ValueOf(tok).Elem().FieldByName("raw")
-	if !f.IsValid() {
-		return "", nil, errors.New("vault: this oauth2 version keeps token extras where the vault cannot read them")
-	}
-	for f.Kind() == reflect.Interface || f.Kind() == reflect.Pointer {
-		if f.IsNil() {
-			return "", nil, nil
-		}
-		f = f.Elem()
-	}
-	if f.Type() == urlValuesType {
-		if f.IsNil() {
-			return extraForm, url.Values(nil), nil
-		}
-		out := make(url.Values, f.Len())
-		for it := f.MapRange(); it.Next(); {
-			vs := it.Value()
-			if vs.IsNil() {
-				out[it.Key().String()] = nil // kept nil: it seals apart from an empty list
-				continue
-			}
-			ss := make([]string, vs.Len())
-			for i := range ss {
-				ss[i] = vs.Index(i).String()
-			}
-			out[it.Key().String()] = ss
-		}
-		return extraForm, out, nil
-	}
-	if f.Kind() == reflect.Map && f.Type().Key().Kind() == reflect.String {
-		v, err := plain(f, 0)
-		if err != nil {
-			return "", nil, err
-		}
-		return extraJSON, v, nil
-	}
-	return "", nil, fmt.Errorf("vault: token extras of type %s cannot be sealed (want map[string]any or url.Values)", f.Type())
-}
-
-// plain rebuilds a JSON-like value read through reflect.
-func plain(v reflect.Value, depth int) (any, error) {
-	if depth > 64 {
-		return nil, errors.New("vault: token extras nest too deeply")
-	}
-	switch v.Kind() {
-	case reflect.Invalid:
-		return nil, nil
-	case reflect.Interface, reflect.Pointer:
-		if v.IsNil() {
-			return nil, nil
-		}
-		return plain(v.Elem(), depth+1)
-	case reflect.String:
-		if v.Type() == jsonNumberType {
-			return json.Number(v.String()), nil
-		}
-		return v.String(), nil
-	case reflect.Bool:
-		return v.Bool(), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return v.Int(), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return v.Uint(), nil
-	case reflect.Float32, reflect.Float64:
-		return v.Float(), nil
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil, nil
-		}
-		if v.Type() == rawMessageType {
-			return json.RawMessage(append([]byte(nil), v.Bytes()...)), nil
-		}
-		out := make([]any, v.Len())
-		for i := range out {
-			e, err := plain(v.Index(i), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = e
-		}
-		return out, nil
-	case reflect.Map:
-		if v.Type().Key().Kind() != reflect.String {
-			return nil, fmt.Errorf("vault: token extras hold a map keyed by %s", v.Type().Key())
-		}
-		if v.IsNil() {
-			return nil, nil
-		}
-		out := make(map[string]any, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			e, err := plain(it.Value(), depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[it.Key().String()] = e
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("vault: token extras hold a %s, which cannot be sealed", v.Type())
 }

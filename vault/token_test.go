@@ -16,10 +16,11 @@ func TestDecodeLegacyJSONToken(t *testing.T) {
 	legacy := []byte(`{"access_token":"at","token_type":"Bearer","refresh_token":"rt",` +
 		`"expiry":"2030-01-02T03:04:05.000000006Z","expires_in":3599,` +
 		`"extra_kind":"json","extra":{"id_token":"eyJ.x.y","scope":"api"}}`)
-	got, err := decodeToken(legacy)
+	dec, err := decodeToken(legacy)
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := dec.oauth2()
 	want := (&oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt",
 		Expiry: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), ExpiresIn: 3599}).
 		WithExtra(map[string]any{"id_token": "eyJ.x.y", "scope": "api"})
@@ -27,14 +28,14 @@ func TestDecodeLegacyJSONToken(t *testing.T) {
 		t.Fatalf("legacy record:\n got %#v\nwant %#v", got, want)
 	}
 	// Re-sealing writes the new format, which reads back the same.
-	b, err := encodeToken(got)
+	b, err := encodeToken(tokenOf(got))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b[0] != tokenFormat2 {
 		t.Fatalf("encodeToken wrote format %#x", b[0])
 	}
-	again, err := decodeToken(b)
+	again, err := oauth2Token(decodeToken(b))
 	if err != nil || !reflect.DeepEqual(again, want) {
 		t.Fatalf("re-sealed: %#v, %v", again, err)
 	}
@@ -45,7 +46,7 @@ func TestDecodeLegacyJSONToken(t *testing.T) {
 // from the binary format and from a legacy JSON record alike.
 func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
 	full := realisticToken()
-	bin, err := encodeToken(full)
+	bin, err := encodeToken(tokenOf(full))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
 		`"extra_kind":"json","extra":{"id_token":"eyJ.x.y","scope":"api"}}`)
 	want := &oauth2.Token{AccessToken: full.AccessToken, TokenType: "Bearer", Expiry: full.Expiry, ExpiresIn: 3600}
 	for name, b := range map[string][]byte{"binary": bin, "json": legacy} {
-		got, err := decodeAccessToken(b)
+		got, err := oauth2Token(decodeAccessToken(b))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -67,8 +68,8 @@ func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
 	}
 	// A record cut inside the fields it reads (all of them but the extras,
 	// which take the last byte of a record without any) is refused.
-	bare, err := encodeToken(&oauth2.Token{AccessToken: full.AccessToken, TokenType: "Bearer",
-		RefreshToken: full.RefreshToken, Expiry: full.Expiry, ExpiresIn: 3600})
+	bare, err := encodeToken(tokenOf(&oauth2.Token{AccessToken: full.AccessToken, TokenType: "Bearer",
+		RefreshToken: full.RefreshToken, Expiry: full.Expiry, ExpiresIn: 3600}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
 
 // Every truncation, and any trailing byte, of a valid plaintext is refused.
 func TestDecodeTokenIsStrict(t *testing.T) {
-	b, err := encodeToken(realisticToken())
+	b, err := encodeToken(tokenOf(realisticToken()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestDecodeTokenIsStrict(t *testing.T) {
 // FuzzDecodeToken: any plaintext decodes or fails without panicking, and
 // what decodes re-encodes to a plaintext that decodes to the same token.
 func FuzzDecodeToken(f *testing.F) {
-	for _, tok := range []*oauth2.Token{realisticToken(), {}, (&oauth2.Token{AccessToken: "a"}).WithExtra(map[string]any{"n": 1.5, "b": true, "z": nil, "l": []any{"x"}})} {
+	for _, tok := range []token{tokenOf(realisticToken()), {}, {AccessToken: "a", extras: tokenExtras{kind: extrasMap, m: map[string]any{"n": 1.5, "b": true, "z": nil, "l": []any{"x"}}}}} {
 		b, err := encodeToken(tok)
 		if err != nil {
 			f.Fatal(err)
@@ -163,7 +164,7 @@ func TestTokenExtrasDropTypedFields(t *testing.T) {
 			WithExtra(url.Values{"access_token": {"at-0123456789"}, "refresh_token": {"rt-0123456789"}, "scope": {"api"}, "id_token": {"eyJ.x.y"}}),
 	} {
 		t.Run(name, func(t *testing.T) {
-			b, err := encodeToken(tok)
+			b, err := encodeToken(tokenOf(tok))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +173,7 @@ func TestTokenExtrasDropTypedFields(t *testing.T) {
 					t.Errorf("%s sealed %d times", what, n)
 				}
 			}
-			got, err := decodeToken(b)
+			got, err := oauth2Token(decodeToken(b))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -513,21 +513,21 @@ func (v *Vault) binding(integration string) envelope.Binding {
 
 // Seal seals tok for integration under the current key. It does no I/O.
 func (v *Vault) Seal(integration string, tok *oauth2.Token) (store.Record, error) {
+	if tok == nil {
+		return store.Record{}, errNothingToSeal
+	}
 	v.mu.RLock()
 	k := v.cur
 	v.mu.RUnlock()
-	return v.sealWith(k, integration, tok)
+	return v.sealWith(k, integration, tokenOf(tok))
 }
 
-func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.Record, error) {
+func (v *Vault) sealWith(k *key, integration string, tok token) (store.Record, error) {
 	if k == nil {
 		return store.Record{}, errors.New("vault: opened read-only without a salt: nothing can be sealed")
 	}
 	if integration == "" {
 		return store.Record{}, errors.New("vault: seal needs an integration name")
-	}
-	if tok == nil {
-		return store.Record{}, errors.New("vault: seal needs a token")
 	}
 	pt, err := encodeTokenSeq(tok, v.nextSeq())
 	if err != nil {
@@ -547,20 +547,20 @@ func (v *Vault) sealWith(k *key, integration string, tok *oauth2.Token) (store.R
 // sealed for another user, device or integration, fails with an envelope
 // error (ErrAuth, ErrMalformed, ErrUnsupportedVersion).
 func (v *Vault) OpenRecord(rec store.Record) (*oauth2.Token, error) {
-	return v.openRecord(rec, decodeToken)
+	return oauth2Token(v.openRecord(rec, decodeToken))
 }
 
 // openRecord opens rec and decodes its plaintext with decode.
-func (v *Vault) openRecord(rec store.Record, decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, error) {
+func (v *Vault) openRecord(rec store.Record, decode func([]byte) (token, error)) (token, error) {
 	e, err := v.parse(rec)
 	if err != nil {
-		return nil, err
+		return token{}, err
 	}
 	v.mu.RLock()
 	k := v.keys[e.KeyID]
 	v.mu.RUnlock()
 	if k == nil {
-		return nil, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
+		return token{}, fmt.Errorf("%w: %s is sealed under key %s", envelope.ErrKeyMismatch, rec.Integration, e.KeyID)
 	}
 	return v.openWith(k, rec, e, decode)
 }
@@ -593,14 +593,14 @@ func (v *Vault) noteSeq(seq uint64) {
 // plaintext is decoded).
 func (v *Vault) recordSeq(rec store.Record) (uint64, error) {
 	var seq uint64
-	_, err := v.openRecord(rec, func(b []byte) (*oauth2.Token, error) {
+	_, err := v.openRecord(rec, func(b []byte) (token, error) {
 		if len(b) == 0 || b[0] != '{' {
 			if _, _, ok := tokenBody(b); !ok {
-				return nil, errTokenDecode
+				return token{}, errTokenDecode
 			}
 		}
 		seq = tokenSeq(b)
-		return nil, nil
+		return token{}, nil
 	})
 	return seq, err
 }
@@ -615,7 +615,7 @@ func (v *Vault) recordSeq(rec store.Record) (uint64, error) {
 // are not compared.
 func (v *Vault) OpenNewer(ctx context.Context, rec store.Record) (*oauth2.Token, error) {
 	var seq uint64
-	tok, err := v.openRecord(rec, func(b []byte) (*oauth2.Token, error) {
+	tok, err := v.openRecord(rec, func(b []byte) (token, error) {
 		seq = tokenSeq(b)
 		return decodeToken(b)
 	})
@@ -633,7 +633,7 @@ func (v *Vault) OpenNewer(ctx context.Context, rec store.Record) (*oauth2.Token,
 		}
 	}
 	v.noteSeq(seq)
-	return tok, nil
+	return tok.oauth2(), nil
 }
 
 type parsedEnvelope struct {
@@ -655,7 +655,7 @@ func (v *Vault) parse(rec store.Record) (envelope.Envelope, error) {
 }
 
 // openWith opens rec, parsed as e, under k, and decodes it with decode.
-func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, error) {
+func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode func([]byte) (token, error)) (token, error) {
 	// A record is opened as bound to the user it is stored under, which
 	// must be this vault's binding user (or the OS user, which a record read
 	// just before a Rebind may still carry): a record moved to another
@@ -663,7 +663,7 @@ func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode f
 	b := v.binding(rec.Integration)
 	if rec.User != "" && rec.User != b.User {
 		if rec.User != v.user && rec.User != v.prevBind() {
-			return nil, fmt.Errorf("%w: the record of %s belongs to another user", envelope.ErrAuth, rec.Integration)
+			return token{}, fmt.Errorf("%w: the record of %s belongs to another user", envelope.ErrAuth, rec.Integration)
 		}
 		b.User = rec.User
 	}
@@ -673,7 +673,7 @@ func (v *Vault) openWith(k *key, rec store.Record, e envelope.Envelope, decode f
 	}
 	pt, err := e.OpenAEAD(k.aead, k.id, b, *bp)
 	if err != nil {
-		return nil, err
+		return token{}, err
 	}
 	defer func() {
 		clear(pt[:cap(pt)])
@@ -728,9 +728,12 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 		c.Integration = integration
 		conn = &c
 	}
+	if tok == nil {
+		return errNothingToSeal
+	}
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	rec, err := v.sealWith(v.cur, integration, tok)
+	rec, err := v.sealWith(v.cur, integration, tokenOf(tok))
 	if err != nil {
 		return err
 	}
@@ -779,7 +782,7 @@ func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Co
 // OpenAccessRecord is OpenRecord for one API call: the access token, its
 // type and expiry, as LoadAccessToken returns them.
 func (v *Vault) OpenAccessRecord(rec store.Record) (*oauth2.Token, error) {
-	return v.openRecord(rec, decodeAccessToken)
+	return oauth2Token(v.openRecord(rec, decodeAccessToken))
 }
 
 // LoadToken opens the token stored for integration and returns it with the
@@ -810,7 +813,7 @@ func (v *Vault) LoadLatestToken(ctx context.Context, integration string) (*oauth
 	return v.loadToken(ctx, integration, v.st.GetRecord, decodeToken)
 }
 
-func (v *Vault) loadToken(ctx context.Context, integration string, get func(context.Context, store.Key) (store.Record, error), decode func([]byte) (*oauth2.Token, error)) (*oauth2.Token, int64, error) {
+func (v *Vault) loadToken(ctx context.Context, integration string, get func(context.Context, store.Key) (store.Record, error), decode func([]byte) (token, error)) (*oauth2.Token, int64, error) {
 	rec, err := get(ctx, v.storeKey(integration))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, fmt.Errorf("%w for %s", ErrNoToken, integration)
@@ -827,7 +830,7 @@ func (v *Vault) loadToken(ctx context.Context, integration string, get func(cont
 	if err != nil {
 		return nil, 0, err
 	}
-	return tok, rec.Version, nil
+	return tok.oauth2(), rec.Version, nil
 }
 
 // DeleteToken removes the token of integration locally (queuing the delete

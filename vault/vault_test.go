@@ -76,16 +76,20 @@ func realisticToken() *oauth2.Token {
 }
 
 func TestTokenRoundTrip(t *testing.T) {
-	base := oauth2.Token{
+	base := token{
 		AccessToken:  "at",
 		TokenType:    "Bearer",
 		RefreshToken: "rt",
 		Expiry:       time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),
 		ExpiresIn:    3599,
 	}
-	cases := map[string]*oauth2.Token{
-		"no extras": &base,
-		"json extras": base.WithExtra(map[string]any{
+	with := func(e tokenExtras) token { t := base; t.extras = e; return t }
+	// Every extras shape a record may hold (earlier builds sealed the
+	// provider's whole response) reads back exactly, so re-sealing an
+	// opened record changes nothing.
+	cases := map[string]token{
+		"no extras": base,
+		"json extras": with(tokenExtras{kind: extrasMap, m: map[string]any{
 			"id_token": "eyJ.x.y",
 			"scope":    "api openid",
 			"n":        float64(42),
@@ -93,13 +97,13 @@ func TestTokenRoundTrip(t *testing.T) {
 			"nothing":  nil,
 			"list":     []any{"a", float64(1), map[string]any{"deep": "yes"}},
 			"obj":      map[string]any{"k": []any{}},
-		}),
-		"form extras": base.WithExtra(url.Values{"scope": {"api"}, "id_token": {"eyJ.x.y"}, "multi": {"1", "2"}}),
+		}}),
+		"form extras": with(tokenExtras{kind: extrasForm, form: url.Values{"scope": {"api"}, "id_token": {"eyJ.x.y"}, "multi": {"1", "2"}}}),
 		"empty":       {},
-		"empty map":   base.WithExtra(map[string]any{}),
-		"nil map":     base.WithExtra(map[string]any(nil)),
-		"nil form":    base.WithExtra(url.Values(nil)),
-		"empty form":  base.WithExtra(url.Values{}),
+		"empty map":   with(tokenExtras{kind: extrasMap, m: map[string]any{}}),
+		"nil map":     with(tokenExtras{kind: extrasNilMap}),
+		"nil form":    with(tokenExtras{kind: extrasNilForm}),
+		"empty form":  with(tokenExtras{kind: extrasForm, form: url.Values{}}),
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -111,26 +115,52 @@ func TestTokenRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// DeepEqual also compares oauth2.Token's unexported extras.
 			if !reflect.DeepEqual(got, tok) {
 				t.Fatalf("round trip:\n got %#v\nwant %#v", got, tok)
 			}
-			if tok.Extra("id_token") != got.Extra("id_token") || tok.Extra("scope") != got.Extra("scope") {
-				t.Fatalf("extras differ")
+			if o, w := got.oauth2(), tok.oauth2(); !reflect.DeepEqual(o, w) || o.Extra("id_token") != w.Extra("id_token") || o.Extra("scope") != w.Extra("scope") {
+				t.Fatalf("as an oauth2.Token:\n got %#v\nwant %#v", o, w)
 			}
 		})
 	}
 
+	// From an oauth2.Token, the extras latchkey reads (keptExtras) are
+	// sealed, from a JSON or a form response alike, and no others.
+	ob := oauth2.Token{AccessToken: "at", TokenType: "Bearer", RefreshToken: "rt", Expiry: base.Expiry, ExpiresIn: 3599}
+	for name, in := range map[string]*oauth2.Token{
+		"json": ob.WithExtra(map[string]any{"id_token": "eyJ.x.y", "scope": "api openid", "other": "dropped"}),
+		"form": ob.WithExtra(url.Values{"id_token": {"eyJ.x.y"}, "scope": {"api openid"}, "other": {"dropped"}}),
+	} {
+		b, err := encodeToken(tokenOf(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := oauth2Token(decodeToken(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ob.WithExtra(map[string]any{"id_token": "eyJ.x.y", "scope": "api openid"})
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: sealed from an oauth2.Token:\n got %#v\nwant %#v", name, got, want)
+		}
+		if bytes.Contains(b, []byte("dropped")) {
+			t.Errorf("%s: an extra latchkey does not read was sealed", name)
+		}
+	}
+	if got := tokenOf(&ob).oauth2(); !reflect.DeepEqual(got, &ob) {
+		t.Errorf("a token without extras:\n got %#v\nwant %#v", got, &ob)
+	}
+
 	// A local expiry comes back as the same instant, in UTC.
 	loc := time.FixedZone("CET", 3600)
-	tok := &oauth2.Token{AccessToken: "a", Expiry: time.Date(2030, 1, 1, 12, 0, 0, 0, loc)}
+	tok := token{AccessToken: "a", Expiry: time.Date(2030, 1, 1, 12, 0, 0, 0, loc)}
 	b, _ := encodeToken(tok)
 	got, _ := decodeToken(b)
 	if !got.Expiry.Equal(tok.Expiry) {
 		t.Fatalf("expiry %v, want %v", got.Expiry, tok.Expiry)
 	}
 
-	if _, err := encodeToken((&oauth2.Token{}).WithExtra(42)); err == nil {
+	if _, err := encodeToken(token{extras: tokenExtras{kind: extrasMap, m: map[string]any{"c": make(chan int)}}}); err == nil {
 		t.Fatal("unsupported extras sealed silently")
 	}
 }
