@@ -114,23 +114,3 @@ func (v *Vault) Disconnect(ctx context.Context, integration string, push bool) e
 	}})
 	return err
 }
-
-// AdoptRecord stores rec, a newer sealed record of this device read from the
-// remote store, after OpenNewer accepted it, and marks its integration
-// connected with the token's expiry, in one transaction. It is not queued
-// for the remote store, which holds it already. rec.User must be the
-// binding user.
-func (v *Vault) AdoptRecord(ctx context.Context, rec store.Record) error {
-	if rec.User != v.BindingUser() || rec.Device != v.device {
-		return fmt.Errorf("vault: the record of %s is not this device's under the current binding", rec.Integration)
-	}
-	tok, err := v.OpenNewer(ctx, rec)
-	if errors.Is(err, ErrNotNewer) {
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("the store's newer record of %s cannot be opened with this device's key: %w", rec.Integration, err)
-	}
-	_, err = v.st.Apply(ctx, store.Change{Put: &rec, Expect: store.AnyVersion, Conn: connected(tok.Expiry, nil)})
-	return err
-}

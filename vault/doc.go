@@ -1,6 +1,12 @@
 // Package vault owns latchkey's secrets at rest: the salt in the OS keychain,
 // the key derived from it, sealing and opening OAuth tokens, and writing them
-// to the local store (and its outbox) in one transaction.
+// to the local store (and its outbox) in one transaction. It is the only
+// writer of sealed state: every change that touches a record (save, mark
+// reconnect, disconnect, sign out, adopt a newer remote record) is one
+// method and one store.Change. It reaches the store through the small
+// interfaces it declares ([Store]): vault/store/sqlitestore in the daemon
+// ([OpenLocalStore]), vault/store/memstore in tests. Tokens convert to and
+// from *oauth2.Token at its API; inside they are the vault's own struct.
 //
 // The key: a 32-byte random salt kept in the keychain (service "latchkey",
 // account = [Options.Account]: the OS user for the default setup, the OS
