@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/loopback"
 	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/store"
 )
@@ -92,13 +92,7 @@ func (s *Server) mountConsole(c ConsoleConfig) error {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" && u.Path != "/" {
 		return fmt.Errorf("storeserver: --console-url %q: want the store's public URL, e.g. https://store.example.com", c.BaseURL)
 	}
-	loopback := false
-	if h := u.Hostname(); h == "localhost" {
-		loopback = true
-	} else if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
-		loopback = true
-	}
-	if u.Scheme == "http" && !loopback {
+	if u.Scheme == "http" && !loopback.IsHost(u.Hostname()) {
 		return fmt.Errorf("storeserver: --console-url %q: plain http is for loopback only", c.BaseURL)
 	}
 	if len(c.Scopes) == 0 {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/latchkey/latchkey/internal/loopback"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -161,12 +161,7 @@ func validOrgURL(s string) bool {
 	case "https":
 		return true
 	case "http":
-		h := u.Hostname()
-		if h == "localhost" {
-			return true
-		}
-		ip := net.ParseIP(h)
-		return ip != nil && ip.IsLoopback()
+		return loopback.IsHost(u.Hostname())
 	}
 	return false
 }
