@@ -3,6 +3,8 @@ package injector
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -49,7 +51,9 @@ func internalCaller(r *http.Request) (*caller, bool) {
 
 // appRoutes adds the authorization server's and the MCP server's routes.
 func (s *Server) appRoutes(m *http.ServeMux) {
-	if h := s.cfg.Apps; h != nil {
+	if s.cfg.Apps != nil {
+		h := s.cfg.Apps.Handler()
+		s.appsHandler = h
 		for _, p := range []string{
 			"GET " + oauthserver.MetadataPath,
 			"GET " + oauthserver.ProtectedResourcePath,
@@ -60,6 +64,10 @@ func (s *Server) appRoutes(m *http.ServeMux) {
 		} {
 			m.Handle(p, h)
 		}
+		m.HandleFunc("GET /v1/apps/consent/{id}", s.withCaller(true, false, s.handleConsentGet))
+		m.HandleFunc("POST /v1/apps/consent/{id}", s.withCaller(true, false, s.handleConsentDecide))
+		m.HandleFunc("GET /v1/apps", s.withCaller(true, false, s.handleAppsList))
+		m.HandleFunc("DELETE /v1/apps/{id}", s.withCaller(true, false, s.handleAppsRevoke))
 	}
 	if s.cfg.MCP != nil {
 		m.Handle(mcpPath, s.mcpHandler())
@@ -76,7 +84,7 @@ func (s *Server) handleTokenRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" && s.cfg.Apps != nil {
-		s.cfg.Apps.ServeHTTP(w, r)
+		s.appsHandler.ServeHTTP(w, r)
 		return
 	}
 	s.handleToken(w, r)
@@ -262,4 +270,74 @@ func (r *memResponse) Write(p []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(p)
+}
+
+// ConsentPage is the menu's consent view.
+const ConsentPage = "/menu/consent.html"
+
+// NewConsentURL returns the menu's consent view for consent request id
+// with a fresh one-time menu code (as NewMenuCode), for the daemon to open
+// on the desktop: only the person there can answer it.
+func (s *Server) NewConsentURL(id string) string {
+	u := s.NewMenuCode()
+	_, frag, _ := strings.Cut(u, "#")
+	return "http://" + s.listenerHost() + ConsentPage + "#" + frag + "&consent=" + url.QueryEscape(id)
+}
+
+// menuOnly refuses a caller that is not the person's menu session (the
+// control socket included: a program must not answer a consent).
+func menuOnly(w http.ResponseWriter, c *caller) bool {
+	if !c.menu {
+		writeError(w, http.StatusForbidden, "menu_session_required", "only the person, in latchkey's menu, can answer a consent")
+		return false
+	}
+	return true
+}
+
+func (s *Server) handleConsentGet(w http.ResponseWriter, r *http.Request, c *caller) {
+	if !menuOnly(w, c) {
+		return
+	}
+	req, ok := s.cfg.Apps.Pending(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no_consent", oauthserver.ErrNoConsent.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, req)
+}
+
+func (s *Server) handleConsentDecide(w http.ResponseWriter, r *http.Request, c *caller) {
+	if !menuOnly(w, c) {
+		return
+	}
+	var body struct {
+		Allow *bool `json:"allow"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<10)).Decode(&body); err != nil || body.Allow == nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `the body must be {"allow": true|false}`)
+		return
+	}
+	to, err := s.cfg.Apps.Decide(r.PathValue("id"), *body.Allow)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no_consent", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"redirect": to})
+}
+
+func (s *Server) handleAppsList(w http.ResponseWriter, r *http.Request, c *caller) {
+	writeJSON(w, http.StatusOK, map[string]any{"apps": s.cfg.Apps.List()})
+}
+
+func (s *Server) handleAppsRevoke(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := r.PathValue("id")
+	if err := s.cfg.Apps.Revoke(r.Context(), id, "revoked by the person"); err != nil {
+		if errors.Is(err, oauthserver.ErrNoGrant) {
+			writeError(w, http.StatusNotFound, "no_grant", "no app grant "+id+" (see latchkey apps list)")
+			return
+		}
+		writeError(w, http.StatusInternalServerError, "revoke_failed", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "state": "revoked"})
 }

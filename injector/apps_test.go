@@ -3,6 +3,7 @@ package injector
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,7 +86,7 @@ func newAppsEnv(t *testing.T) *appsEnv {
 			t.Fatal(err)
 		}
 		a.apps = srv
-		c.Apps = srv.Handler()
+		c.Apps = srv
 		c.MCP = &MCPConfig{Version: "test", OpenLink: func(_ context.Context, link string) error {
 			a.mu.Lock()
 			defer a.mu.Unlock()
@@ -285,4 +286,78 @@ func TestSearchIntegrationsParameterNarrowsTheScope(t *testing.T) {
 
 func appToken(grant, resource string) auth.AppToken {
 	return auth.AppToken{GrantID: grant, ClientID: "lka_test", Resource: resource, Scope: []string{"*"}, TTL: time.Hour}
+}
+
+func TestConsentIsAnsweredByTheMenuOnly(t *testing.T) {
+	a := newAppsEnv(t)
+	// An app registers and asks.
+	resp, body := a.do("POST", "/oauth2/register", "", map[string]string{"Content-Type": "application/json"},
+		strings.NewReader(`{"client_name":"Menu Test","redirect_uris":["http://127.0.0.1/cb"]}`))
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
+	_ = json.Unmarshal([]byte(body), &reg)
+	q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:9999/cb"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}, "state": {"s1"}}
+	if resp, _ := a.do("GET", "/oauth2/authorize?"+q.Encode(), "", nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("authorize: %d", resp.StatusCode)
+	}
+	id := a.desk.last().ID
+	consentURL := a.srv.NewConsentURL(id)
+	if u, _ := url.Parse(consentURL); u.Path != ConsentPage || !strings.Contains(u.Fragment, "consent="+id) || u.RawQuery != "" {
+		t.Fatalf("consent URL %q", consentURL)
+	}
+
+	decide := func(bearer, session, origin string) (*http.Response, string) {
+		req, _ := http.NewRequest("POST", a.base+"/v1/apps/consent/"+id, strings.NewReader(`{"allow":true}`))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		if session != "" {
+			req.Header.Set(wireSessionHeader, session)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	// A program with a token of the person, or no session: refused.
+	if resp, _ := decide(a.mint("*"), "", ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a bearer token answered a consent: %d", resp.StatusCode)
+	}
+	if resp, _ := decide("", "", a.base); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no session answered a consent: %d", resp.StatusCode)
+	}
+	b := a.openMenu()
+	// A page elsewhere, even holding the session, cannot (Origin).
+	if resp, _ := decide("", b.session, "http://127.0.0.1:1"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a foreign origin answered a consent: %d", resp.StatusCode)
+	}
+	if resp, body := b.do("GET", "/v1/apps/consent/"+id); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"app_name":"Menu Test"`) {
+		t.Fatalf("the menu reads the consent: %d %s", resp.StatusCode, body)
+	}
+	resp, body = decide("", b.session, a.base)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `http://127.0.0.1:9999/cb?code=`) || !strings.Contains(body, "state=s1") {
+		t.Fatalf("the menu's answer: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := decide("", b.session, a.base); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a consent answered twice: %d", resp.StatusCode)
+	}
+	// The menu lists apps; a bearer token cannot.
+	if resp, body := b.do("GET", "/v1/apps"); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"apps":[]`) {
+		t.Fatalf("apps list: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := a.do("GET", "/v1/apps", a.mint("*"), nil, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a bearer token listed apps: %d", resp.StatusCode)
+	}
 }

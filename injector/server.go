@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/injector/oauthserver"
 	"github.com/latchkey/latchkey/internal/loopback"
 )
 
@@ -60,11 +61,12 @@ type Config struct {
 	MenuSessionIdle time.Duration
 	// Now is the clock (menu codes and sessions); default time.Now.
 	Now func() time.Time
-	// Apps is the authorization server for local apps (its Handler), served
-	// at /oauth2/authorize, /oauth2/register, the grants of /oauth2/token
-	// other than client_credentials, and the /.well-known metadata.
-	// Optional.
-	Apps http.Handler
+	// Apps is the authorization server for local apps, served at
+	// /oauth2/authorize, /oauth2/register, the grants of /oauth2/token
+	// other than client_credentials and the /.well-known metadata, with
+	// its consent answered at /v1/apps/consent/{id} by the menu only and
+	// its grants listed and revoked at /v1/apps. Optional.
+	Apps *oauthserver.Server
 	// MCP turns on the MCP server at /mcp. Optional.
 	MCP *MCPConfig
 }
@@ -91,6 +93,8 @@ type Server struct {
 	revoked   atomic.Pointer[map[string]bool]
 
 	menu menuState
+	// appsHandler is Config.Apps's routes.
+	appsHandler http.Handler
 	// thumbs are the course thumbnail URLs handleThumbnail may fetch.
 	thumbs thumbnailState
 

@@ -446,3 +446,33 @@ func (s *Server) issueLocked(ctx context.Context, g *Grant) (tokenResponse, erro
 		ExpiresIn: int(exp.Sub(now.Truncate(time.Second)).Seconds()),
 	}, nil
 }
+
+// GrantInfo is a grant as listed: what the person allowed, and its state
+// ("active", "expired" or "revoked").
+type GrantInfo struct {
+	Grant
+	State string `json:"state"`
+}
+
+// List lists the grants with their state, newest first.
+func (s *Server) List() []GrantInfo {
+	gs := s.Grants()
+	out := make([]GrantInfo, len(gs))
+	for i, g := range gs {
+		out[i] = GrantInfo{Grant: g, State: s.GrantState(g)}
+	}
+	return out
+}
+
+// Touch notes that the grant behind an app token's subject was used now.
+func (s *Server) Touch(subject string) {
+	id, ok := cutPrefix(subject, auth.SourceAppPrefix)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g, ok := s.st.Grants[id]; ok && g.RevokedAt.IsZero() {
+		g.LastUsedAt = s.cfg.Now().UTC()
+	}
+}
