@@ -16,7 +16,7 @@ import (
 // FS holds the menu's assets at its root: index.html, the stylesheet, the
 // ES modules and the icon.
 //
-//go:embed index.html style.css *.js icon.svg
+//go:embed *.html *.css *.js icon.svg
 var FS embed.FS
 
 // Prefix is the URL path under which the menu is served.
