@@ -18,6 +18,7 @@ import (
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/injector/oauthserver"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/keychain"
@@ -102,6 +103,7 @@ type Daemon struct {
 	listenAddr string
 	inj        *injector.Server
 	issuer     *auth.Issuer
+	apps       *oauthserver.Server
 	syncer     *syncer.Syncer
 	extras     runExtras
 
@@ -461,7 +463,7 @@ func (d *Daemon) Audit(ctx context.Context, entries []injector.AuditEntry) {
 	rows := make([]store.AuditRow, len(entries))
 	for i, e := range entries {
 		rows[i] = store.AuditRow{
-			Time: e.Time, Caller: e.Caller, Integration: e.Integration, Method: e.Method,
+			Time: e.Time, Caller: d.auditCaller(e.Caller), Integration: e.Integration, Method: e.Method,
 			Path: e.Path, Status: e.Status, Duration: e.Duration,
 		}
 	}

@@ -88,10 +88,6 @@ func (p Paths) SocketPath() string { return filepath.Join(p.RuntimeDir, "latchke
 // PIDFile holds the running daemon's pid and is locked while it runs.
 func (p Paths) PIDFile() string { return filepath.Join(p.RuntimeDir, "latchkey.pid") }
 
-// ClientTokenFile is where the daemon writes a fresh local client JWT for
-// the user's own processes.
-func (p Paths) ClientTokenFile() string { return filepath.Join(p.RuntimeDir, "client.jwt") }
-
 // FileKeychainPath is the opt-in passphrase-sealed keychain file.
 func (p Paths) FileKeychainPath() string { return filepath.Join(p.DataDir, "keychain.sealed") }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
-	"github.com/latchkey/latchkey/internal/atomicfile"
 	"github.com/latchkey/latchkey/internal/loopback"
 	"github.com/latchkey/latchkey/vault/store"
 )
@@ -34,8 +33,7 @@ var errLocked = errors.New("locked")
 const (
 	localIssuer   = "latchkey"
 	localAudience = "latchkey-injector"
-	// clientTokenTTL is the life of the token written to the runtime dir; it
-	// is rewritten at half-life.
+	// clientTokenTTL is the default life of `latchkey token`'s token.
 	clientTokenTTL = time.Hour
 	jwtKeyName     = "local_jwt_signing_key"
 )
@@ -106,6 +104,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	apps, err := d.newApps(ctx, issuer)
+	if err != nil {
+		return err
+	}
 	tcp, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is another program using it? choose another with --listen)", cfg.Listen, err)
@@ -124,6 +126,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		MenuCodeTTL:      cfg.MenuCodeTTL.Duration,
 		AllowedOrigins:   cfg.AllowedOrigins,
 		Menu:             menuHandler(),
+		Apps:             apps,
+		MCP:              d.mcpConfig(),
 		Logger:           d.log,
 	})
 	if err != nil {
@@ -131,11 +135,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.inj = inj
+	d.apps = apps
+	// Tokens of grants revoked before this start stay refused.
+	inj.RevokeSubjects(apps.RevokedSubjects()...)
 	if err := d.revokeClientTokens(ctx); err != nil {
 		tcp.Close()
 		return fmt.Errorf("personal clients: %w", err)
 	}
 	d.registerControl(inj, cancel)
+	d.registerAppsControl(inj)
 	d.issuer = issuer
 
 	sock := d.paths.SocketPath()
@@ -158,8 +166,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); errs <- inj.Serve(ctx, tcp) }()
 	go func() { defer wg.Done(); errs <- inj.ServeControl(ctx, peerCheckedListener{ctl, d.log}) }()
 
-	wg.Add(2)
-	go func() { defer wg.Done(); d.keepClientToken(ctx, issuer) }()
+	wg.Add(1)
 	go func() { defer wg.Done(); d.watchSalt(ctx, d.saltCheckInterval) }()
 	if err := d.startSync(ctx, &wg); err != nil {
 		d.log.Error("remote store sync is off", "err", err)
@@ -317,27 +324,4 @@ func (d *Daemon) MintToken(req TokenRequest) (string, error) {
 		scope = allIntegrations
 	}
 	return d.issuer.Mint(sub, scope, ttl)
-}
-
-// keepClientToken writes a fresh local client JWT (0600) to the runtime
-// directory for the user's processes, and renews it at half-life.
-func (d *Daemon) keepClientToken(ctx context.Context, issuer *auth.Issuer) {
-	path := d.paths.ClientTokenFile()
-	defer os.Remove(path)
-	for {
-		tok, err := issuer.Mint(d.vault.User(), allIntegrations, clientTokenTTL)
-		if err == nil {
-			err = atomicfile.WriteFile(path, []byte(tok+"\n"), 0o600)
-		}
-		if err != nil {
-			d.log.Error("write the client token file", "err", err)
-		}
-		t := time.NewTimer(clientTokenTTL / 2)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
 }

@@ -31,6 +31,8 @@ type Status struct {
 	Sync         SyncStatus          `json:"sync"`
 	Identity     *IdentityStatus     `json:"identity,omitempty"`
 	Desktop      DesktopStatus       `json:"desktop"`
+	// Apps are the apps with a live grant (full-scope callers only).
+	Apps []AppStatus `json:"apps,omitempty"`
 	// VaultNotice says the vault salt was lost (deleted from the keychain
 	// while the daemon ran, or missing now), and what that did.
 	VaultNotice string `json:"vault_notice,omitempty"`
@@ -126,6 +128,7 @@ func (st *Status) forCaller(c auth.Claims) *Status {
 	}
 	out := *st
 	out.BoundTo = ""
+	out.Apps = nil
 	out.Integrations = []IntegrationStatus{}
 	for _, is := range st.Integrations {
 		if c.Allows(is.Name) {
@@ -170,6 +173,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*Status, error) {
 		st.Daemon.Running = true
 		st.Daemon.PID = os.Getpid()
 		st.Daemon.Listen = d.listenAddr
+		st.Apps = d.liveApps()
 	}
 	conns, err := d.store.ListConnections(ctx)
 	if err != nil {

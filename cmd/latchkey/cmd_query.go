@@ -139,6 +139,12 @@ func printStatus(env *cliEnv, st *daemon.Status) {
 	if st.Daemon.Running {
 		env.printf("tray:      %s\nhotkey:    %s\n", st.Desktop.Tray, st.Desktop.Hotkey)
 	}
+	if len(st.Apps) > 0 {
+		env.printf("apps with live grants (latchkey apps list):\n")
+		for _, a := range st.Apps {
+			env.printf("  %s  %s  %s, last used %s\n", a.ID, a.App, strings.Join(a.Integrations, ","), a.LastUsedAt.Local().Format(time.RFC3339))
+		}
+	}
 	env.printf("integrations:\n")
 	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 	for _, in := range st.Integrations {

@@ -145,7 +145,7 @@ TOML file in the user config directory ($XDG_CONFIG_HOME/latchkey/config.toml).`
 		newDaemonCmd(env), newConfigureCmd(env), newConnectCmd(env), newDisconnectCmd(env),
 		newStatusCmd(env), newCoursesCmd(env), newSearchCmd(env), newTokenCmd(env), newAuditCmd(env),
 		newInstallCmd(env), newUninstallCmd(env), newVersionCmd(env), newRotateKeyCmd(env),
-		newKeysCmd(env), newMenuCmd(env),
+		newKeysCmd(env), newMenuCmd(env), newAppsCmd(env), newMCPCmd(env),
 	)
 	addIdentityCmds(root, env)
 	root.AddCommand(manpages.Command(root, "latchkey "+version))

@@ -1,0 +1,189 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/injector/oauthserver"
+	"github.com/latchkey/latchkey/tray/opener"
+	"github.com/latchkey/latchkey/vault/envelope"
+	"github.com/latchkey/latchkey/vault/store"
+)
+
+// Apps: the desktop apps (MCP assistants included) the person let reach
+// their tools, each with its own grant from the authorization server the
+// injector serves. The daemon keeps the server's state (names, redirect
+// URIs, scopes, dates and refresh-token digests: no token) sealed in the
+// local store's meta table, opens the consent view on the desktop, and
+// names apps in the audit trail.
+
+// appsMetaKey is the meta row holding the authorization server's state.
+const appsMetaKey = "apps"
+
+// appsStore keeps the authorization server's state in the local store,
+// sealed by the vault like the signing key (RotateKey re-seals it). A
+// document the vault can no longer open (the salt was lost, and with it
+// the signing key and every token) starts the apps afresh.
+type appsStore struct{ d *Daemon }
+
+func (s appsStore) LoadApps(ctx context.Context) ([]byte, error) {
+	v, err := s.d.vault.GetSealedMeta(ctx, appsMetaKey)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case errors.Is(err, envelope.ErrKeyMismatch):
+		s.d.log.Warn("the apps' grants were sealed under a lost key; apps must ask again")
+		return nil, nil
+	}
+	return v, err
+}
+
+func (s appsStore) SaveApps(ctx context.Context, doc []byte) error {
+	return s.d.vault.SetSealedMeta(ctx, appsMetaKey, doc)
+}
+
+// consentOpener shows an app's consent in the menu, opened on the desktop
+// with a one-time code: only the person there can answer it.
+type consentOpener struct{ d *Daemon }
+
+func (c consentOpener) PromptConsent(ctx context.Context, req oauthserver.ConsentRequest) error {
+	if c.d.inj == nil {
+		return errors.New("the daemon is not serving")
+	}
+	c.d.log.Info("asking the person about an app", "client_id", req.ClientID, "app", req.AppName, "integrations", req.Integrations)
+	return opener.Open(ctx, c.d.conf().OpenCommand, c.d.inj.NewConsentURL(req.ID))
+}
+
+// newApps builds the authorization server for apps.
+func (d *Daemon) newApps(ctx context.Context, issuer *auth.Issuer) (*oauthserver.Server, error) {
+	return oauthserver.New(ctx, oauthserver.Config{
+		Issuer:       issuer,
+		Store:        appsStore{d},
+		Prompter:     consentOpener{d},
+		Integrations: d.configuredIntegrations,
+		OnRevoke: func(subs ...string) {
+			if d.inj != nil {
+				d.inj.RevokeSubjects(subs...)
+			}
+		},
+		Logger: d.log,
+	})
+}
+
+// configuredIntegrations lists the integrations an app may ask for.
+func (d *Daemon) configuredIntegrations() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]string, 0, len(d.integ))
+	for n := range d.integ {
+		if n != identityName {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// mcpConfig turns on /mcp; open_course opens its link with the desktop's
+// opener.
+func (d *Daemon) mcpConfig() *injector.MCPConfig {
+	return &injector.MCPConfig{Version: d.version, OpenLink: func(ctx context.Context, link string) error {
+		return opener.Open(ctx, d.conf().OpenCommand, link)
+	}}
+}
+
+// auditCaller names an app's grant in the audit trail with the app's name
+// ("app:<grant> <name>"), and notes the grant's use.
+func (d *Daemon) auditCaller(caller string) string {
+	if d.apps == nil || !strings.HasPrefix(caller, auth.SourceAppPrefix) {
+		return caller
+	}
+	d.apps.Touch(caller)
+	if g, ok := d.apps.Live(caller); ok {
+		return caller + " " + g.AppName
+	}
+	return caller
+}
+
+// AppStatus is an app with a live grant, in the status document.
+type AppStatus struct {
+	ID           string    `json:"id"`
+	App          string    `json:"app"`
+	ClientID     string    `json:"client_id"`
+	Integrations []string  `json:"integrations"`
+	Resource     string    `json:"resource,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	LastUsedAt   time.Time `json:"last_used_at"`
+}
+
+// liveApps lists the apps whose grants work now.
+func (d *Daemon) liveApps() []AppStatus {
+	if d.apps == nil {
+		return nil
+	}
+	var out []AppStatus
+	for _, g := range d.apps.List() {
+		if g.State == "active" {
+			out = append(out, AppStatus{ID: g.ID, App: g.AppName, ClientID: g.ClientID, Integrations: g.Integrations,
+				Resource: g.Resource, CreatedAt: g.CreatedAt, LastUsedAt: g.LastUsedAt})
+		}
+	}
+	return out
+}
+
+// MCPAuditRequest is what `latchkey mcp` reports of one tool call.
+type MCPAuditRequest struct {
+	App  string `json:"app"`
+	Tool string `json:"tool"`
+	OK   bool   `json:"ok"`
+}
+
+// registerAppsControl adds the control routes `latchkey mcp` uses: open a
+// course signed in on this desktop (the link stays in the daemon), and
+// audit a tool call under the assistant's name.
+func (d *Daemon) registerAppsControl(mux interface {
+	HandleControl(pattern string, h http.Handler)
+}) {
+	mux.HandleControl("POST /control/apps/open/{name}/{id}", jsonHandler(func(r *http.Request) (any, error) {
+		u, err := d.SignInURL(r.Context(), r.PathValue("name"), r.PathValue("id"))
+		if err != nil {
+			return nil, err
+		}
+		if err := opener.Open(r.Context(), d.conf().OpenCommand, u); err != nil {
+			return nil, &httpError{http.StatusServiceUnavailable, "open_failed", "the browser could not be opened on this desktop"}
+		}
+		return map[string]bool{"opened": true}, nil
+	}))
+	mux.HandleControl("POST /control/apps/audit", jsonHandler(func(r *http.Request) (any, error) {
+		var req MCPAuditRequest
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<10)).Decode(&req); err != nil || req.Tool == "" {
+			return nil, &httpError{http.StatusBadRequest, "bad_request", "the body must be {\"app\", \"tool\", \"ok\"}"}
+		}
+		status := http.StatusOK
+		if !req.OK {
+			status = http.StatusUnprocessableEntity
+		}
+		app := strings.Map(func(r rune) rune {
+			if r < 0x20 || r == 0x7f {
+				return -1
+			}
+			return r
+		}, req.App)
+		if len(app) > 100 {
+			app = app[:100]
+		}
+		if app == "" {
+			app = "an unnamed assistant"
+		}
+		d.Audit(r.Context(), []injector.AuditEntry{{Time: time.Now(), Caller: "mcp-stdio " + app, Method: "MCP",
+			Path: "tools/call " + req.Tool, Status: status}})
+		return map[string]bool{"ok": true}, nil
+	}))
+}
