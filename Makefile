@@ -3,6 +3,7 @@
 #   make run     the daemon on the embedded store with the Docebo sandbox (menu URL printed)
 #   make test    everything: lint, unit + real keychain/PostgreSQL/Xvfb/browser tests, fuzz, cross-builds
 #   make bench   benchmarks and the injector load test
+#   make package the .deb in bin/ (make package-test also unpacks and checks it)
 #   make help    all targets
 #
 # Each target installs the Debian/npm packages it needs (scripts/deps.sh,
@@ -80,7 +81,7 @@ run: ## start the demo: keyring, sandboxes, daemon, consent; prints the menu URL
 	@LATCHKEY_DEMO_STORE=$${STORE:-$${LATCHKEY_DEMO_STORE:-}} scripts/run-demo.sh
 
 .PHONY: test
-test: ## everything: deps → lint → go test -race with all components → fuzz → cross-builds
+test: ## everything: deps → lint → go test -race with all components → fuzz → cross-builds → package
 	@start=$$SECONDS
 	step() { local t=$$SECONDS; echo "==> $$1"; shift; "$$@"; echo "==> done in $$((SECONDS - t))s"; }
 	step "deps (apt: all groups)" scripts/deps.sh all
@@ -88,6 +89,7 @@ test: ## everything: deps → lint → go test -race with all components → fuz
 	step "go test $(TESTFLAGS) $(PKGS) (keychain, PostgreSQL, Xvfb, browser)" $(MAKE) test-go
 	step "fuzz ($(FUZZTIME) per target)" $(MAKE) fuzz
 	step "cross-builds" $(MAKE) cross
+	step "package (.deb built, unpacked in a throwaway root, checked)" $(MAKE) package-test
 	echo "make test: all steps passed in $$((SECONDS - start))s"
 
 .PHONY: test-go
@@ -118,6 +120,16 @@ cross: ## CGO_ENABLED=0 builds: windows and darwin (./...), linux latchkey-store
 	done
 	echo "cross: GOOS=linux CGO_ENABLED=0 go build ./cmd/latchkey-store"
 	CGO_ENABLED=0 go build -o /dev/null ./cmd/latchkey-store
+
+.PHONY: package
+package: ## the .deb (nfpm, pinned): latchkey + latchkey-store, systemd units, desktop + autostart files, man pages, completions → bin/
+	@scripts/deps.sh tray
+	packaging/build.sh
+
+.PHONY: package-test
+package-test: package ## build the .deb, unpack it in a throwaway root: binaries run, /healthz, man pages, systemd-analyze verify
+	@scripts/deps.sh package
+	packaging/test.sh
 
 .PHONY: bench
 bench: ## benchmarks (ns/op, B/op) and the load test: the latchkey daemon against tuned nginx (wrk)

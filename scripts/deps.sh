@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh: install the Debian packages a part of latchkey needs, idempotently and quietly.
 #
-#   scripts/deps.sh [group…]        groups: keyring tray display postgres browser bench verify
+#   scripts/deps.sh [group…]        groups: keyring tray display postgres browser bench verify package
 #                                   (none or "all" = every group)
 #
 # Each package is checked with dpkg-query first; `apt-get update` and `apt-get install` run
@@ -22,10 +22,11 @@ pkgs_for() {
 	browser) echo "chromium" ;;
 	bench) echo "nginx-light|nginx wrk" ;;
 	verify) echo "systemd" ;;
+	package) echo "systemd man-db desktop-file-utils curl" ;;
 	*) return 1 ;;
 	esac
 }
-ALL_GROUPS="keyring tray display postgres browser bench verify"
+ALL_GROUPS="keyring tray display postgres browser bench verify package"
 
 strict=false
 [ "${CI:-}" = "true" ] && strict=true
