@@ -20,9 +20,9 @@ const (
 // it when the organisation identity signs in (to = its subject) and out.
 //
 // It is crash-safe: the target is recorded first, each record is written
-// under its new key before its old one is removed (dropping the old one's
-// pending push, and queuing the new one when push is set), and Open
-// finishes an interrupted Rebind.
+// under its new key and its old one removed in one transaction (dropping
+// the old one's pending push, and queuing the new one when push is set),
+// and Open finishes an interrupted Rebind.
 func (v *Vault) Rebind(ctx context.Context, to string, push bool) error {
 	if to == "" {
 		to = v.user
@@ -79,10 +79,7 @@ func (v *Vault) rebindLocked(ctx context.Context, to string, push bool) error {
 				return err
 			}
 			nr := store.Record{Key: store.Key{User: to, Device: v.device, Integration: rec.Integration}, KeyID: v.cur.id, Envelope: sealed}
-			if _, err := v.st.Apply(ctx, store.Change{Put: &nr, Expect: store.AnyVersion, Push: push}); err != nil {
-				return err
-			}
-			if _, err := v.st.Apply(ctx, store.Change{Delete: &rec.Key}); err != nil {
+			if _, err := v.st.Apply(ctx, store.Change{Put: &nr, Expect: store.AnyVersion, Push: push, Replaces: &rec.Key}); err != nil {
 				return err
 			}
 		}

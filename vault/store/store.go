@@ -138,6 +138,10 @@ type Change struct {
 	// push of it; a record that is not there is not an error (the remote
 	// one may still have to go). Put and Delete are not both set.
 	Delete *Key
+	// Replaces, with Put, names another record that Put takes the place of
+	// (the same integration under a new key): it is removed with any
+	// pending push of it in the same transaction, if it is there.
+	Replaces *Key
 	// Push queues the Put or the Delete for the remote store, replacing
 	// any older pending item of the same key.
 	Push bool

@@ -144,6 +144,8 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 	switch {
 	case c.Put != nil && c.Delete != nil:
 		return store.Record{}, errors.New("memstore: a change either puts or deletes a record, not both")
+	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
+		return store.Record{}, errors.New("memstore: a change replaces another record only when it puts one")
 	case c.Put != nil:
 		if err := checkRecord(*c.Put); err != nil {
 			return store.Record{}, err
@@ -205,6 +207,10 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 		s.records[k] = out
 		if c.Push {
 			s.enqueue(store.OpPut, out)
+		}
+		if c.Replaces != nil {
+			delete(s.records, *c.Replaces)
+			s.dropPending(*c.Replaces)
 		}
 	case c.Delete != nil:
 		delete(s.records, k)

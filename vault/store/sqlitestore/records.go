@@ -154,6 +154,8 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 	switch {
 	case c.Put != nil && c.Delete != nil:
 		return store.Record{}, errors.New("sqlitestore: a change either puts or deletes a record, not both")
+	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
+		return store.Record{}, errors.New("sqlitestore: a change replaces another record only when it puts one")
 	case c.Put != nil:
 		if err := checkRecord(*c.Put); err != nil {
 			return store.Record{}, err
@@ -184,6 +186,11 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 			}
 			if c.Push {
 				if err := enqueueTx(ctx, tx, store.OpPut, out); err != nil {
+					return err
+				}
+			}
+			if c.Replaces != nil {
+				if _, err := deleteRecord(ctx, tx, *c.Replaces); err != nil {
 					return err
 				}
 			}

@@ -215,6 +215,37 @@ func changeIsAtomic(t *testing.T, s Store) {
 		}
 	}
 
+	// A put that replaces a record of another key removes it and its
+	// pending push, in the same transaction; a failed one keeps both.
+	moved := store.Key{User: "sub-1", Device: k1.Device, Integration: k1.Integration}
+	if _, err := s.Apply(ctx, store.Change{Put: ptr(Sealed(t, moved, "m")), Expect: store.CreateOnly, Replaces: &k1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetRecord(ctx, k1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replaced record is still there: %v", err)
+	}
+	if n, _ := s.Count(ctx); n != 0 {
+		t.Fatalf("the replaced record's pending push is still queued (%d)", n)
+	}
+	if _, err := s.Apply(ctx, store.Change{Put: ptr(Sealed(t, k1, "back")), Expect: store.AnyVersion, Push: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, store.Change{Put: ptr(Sealed(t, moved, "m2")), Expect: store.CreateOnly, Replaces: &k1}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a conflicting replace: %v", err)
+	}
+	if _, err := s.GetRecord(ctx, k1); err != nil {
+		t.Fatalf("a failed replace removed the record: %v", err)
+	}
+	if _, err := s.Apply(ctx, store.Change{Delete: &moved, Replaces: &k1}); err == nil {
+		t.Fatal("a delete that replaces a record was accepted")
+	}
+	if n, _ := s.Count(ctx); n != 1 {
+		t.Fatalf("count %d after the failed replaces", n)
+	}
+	if _, err := s.Apply(ctx, store.Change{Delete: &k1, Push: true}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A delete of a record that is not there still queues the remote delete.
 	other := store.Key{User: "alice", Device: "dev1", Integration: "other"}
 	if _, err := s.Apply(ctx, store.Change{Delete: &other, Push: true}); err != nil {
