@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -52,40 +51,6 @@ func New() *Store {
 	}
 }
 
-func checkKey(k store.Key) error {
-	if k.User == "" || k.Device == "" || k.Integration == "" {
-		return errors.New("memstore: record key needs a user, a device and an integration")
-	}
-	return nil
-}
-
-// checkRecord refuses anything that is not a well-formed envelope whose key
-// id matches the record's.
-func checkRecord(rec store.Record) error {
-	if err := checkKey(rec.Key); err != nil {
-		return err
-	}
-	e, err := envelope.Parse(rec.Envelope)
-	if err != nil {
-		return fmt.Errorf("memstore: refusing a record that is not a sealed envelope: %w", err)
-	}
-	if e.KeyID != rec.KeyID {
-		return fmt.Errorf("memstore: record key id %q does not match its envelope's", rec.KeyID)
-	}
-	return nil
-}
-
-func checkConnection(c store.Connection) error {
-	if c.Integration == "" {
-		return errors.New("memstore: connection needs an integration name")
-	}
-	switch c.State {
-	case store.StateConnected, store.StateReconnectNeeded, store.StateDisconnected:
-		return nil
-	}
-	return fmt.Errorf("memstore: unknown connection state %q", c.State)
-}
-
 // GetRecord returns the record under k, or store.ErrNotFound.
 func (s *Store) GetRecord(ctx context.Context, k store.Key) (store.Record, error) {
 	s.mu.Lock()
@@ -126,7 +91,7 @@ func (s *Store) PutRecord(ctx context.Context, rec store.Record, expectVersion i
 // DeleteRecord removes the record under k and any pending push of it, or
 // returns store.ErrNotFound.
 func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
-	if err := checkKey(k); err != nil {
+	if err := store.CheckKey(k); err != nil {
 		return err
 	}
 	defer s.lockWrite()()
@@ -147,14 +112,14 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
 		return store.Record{}, errors.New("memstore: a change replaces another record only when it puts one")
 	case c.Put != nil:
-		if err := checkRecord(*c.Put); err != nil {
+		if err := store.CheckRecord(*c.Put); err != nil {
 			return store.Record{}, err
 		}
 		if c.Expect < store.AnyVersion {
 			return store.Record{}, fmt.Errorf("memstore: bad expected version %d", c.Expect)
 		}
 	case c.Delete != nil:
-		if err := checkKey(*c.Delete); err != nil {
+		if err := store.CheckKey(*c.Delete); err != nil {
 			return store.Record{}, err
 		}
 	case c.Push:
@@ -192,7 +157,7 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 		if err := c.Conn(&conn); err != nil {
 			return store.Record{}, err
 		}
-		if err := checkConnection(conn); err != nil {
+		if err := store.CheckConnection(conn); err != nil {
 			return store.Record{}, err
 		}
 		if conn.UpdatedAt.IsZero() {
@@ -267,11 +232,11 @@ func (s *Store) enqueue(op store.Op, rec store.Record) {
 func (s *Store) Enqueue(ctx context.Context, op store.Op, rec store.Record) error {
 	switch op {
 	case store.OpPut:
-		if err := checkRecord(rec); err != nil {
+		if err := store.CheckRecord(rec); err != nil {
 			return err
 		}
 	case store.OpDelete:
-		if err := checkKey(rec.Key); err != nil {
+		if err := store.CheckKey(rec.Key); err != nil {
 			return err
 		}
 		rec = store.Record{Key: rec.Key}
@@ -331,7 +296,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 
 // PutConnection inserts or replaces the metadata of c.Integration.
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	if err := checkConnection(c); err != nil {
+	if err := store.CheckConnection(c); err != nil {
 		return err
 	}
 	_, err := s.Apply(ctx, store.Change{Integration: c.Integration, Conn: func(cur *store.Connection) error { *cur = c; return nil }})

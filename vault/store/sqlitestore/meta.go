@@ -13,17 +13,6 @@ import (
 
 // --- connections ---
 
-func checkConnection(c store.Connection) error {
-	if c.Integration == "" {
-		return errors.New("sqlitestore: connection needs an integration name")
-	}
-	switch c.State {
-	case store.StateConnected, store.StateReconnectNeeded, store.StateDisconnected:
-		return nil
-	}
-	return fmt.Errorf("sqlitestore: unknown connection state %q", c.State)
-}
-
 func putConnection(ctx context.Context, tx *sql.Tx, c store.Connection) error {
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = time.Now()
@@ -54,7 +43,7 @@ func updateConnection(ctx context.Context, tx *sql.Tx, integration string, f fun
 	if err := f(&c); err != nil {
 		return err
 	}
-	if err := checkConnection(c); err != nil {
+	if err := store.CheckConnection(c); err != nil {
 		return err
 	}
 	return putConnection(ctx, tx, c)
@@ -63,7 +52,7 @@ func updateConnection(ctx context.Context, tx *sql.Tx, integration string, f fun
 // PutConnection inserts or replaces the metadata of c.Integration. A zero
 // UpdatedAt is stamped with the current time.
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	if err := checkConnection(c); err != nil {
+	if err := store.CheckConnection(c); err != nil {
 		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error { return putConnection(ctx, tx, c) })

@@ -7,35 +7,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
 // maxLastError bounds the error text kept on an outbox item.
 const maxLastError = 500
-
-func checkKey(k store.Key) error {
-	if k.User == "" || k.Device == "" || k.Integration == "" {
-		return fmt.Errorf("sqlitestore: record key needs a user, a device and an integration")
-	}
-	return nil
-}
-
-// checkRecord refuses anything that is not a well-formed envelope whose key
-// id matches the record's: the local store never holds plaintext.
-func checkRecord(rec store.Record) error {
-	if err := checkKey(rec.Key); err != nil {
-		return err
-	}
-	e, err := envelope.Parse(rec.Envelope)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: refusing a record that is not a sealed envelope: %w", err)
-	}
-	if e.KeyID != rec.KeyID {
-		return fmt.Errorf("sqlitestore: record key id %q does not match its envelope's", rec.KeyID)
-	}
-	return nil
-}
 
 // GetRecord returns the record under k, or store.ErrNotFound.
 func (s *Store) GetRecord(ctx context.Context, k store.Key) (store.Record, error) {
@@ -85,7 +61,7 @@ func (s *Store) PutRecord(ctx context.Context, rec store.Record, expectVersion i
 // DeleteRecord removes the record under k (and any pending push of it), or
 // returns store.ErrNotFound.
 func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
-	if err := checkKey(k); err != nil {
+	if err := store.CheckKey(k); err != nil {
 		return err
 	}
 	return s.recordTx(ctx, func(tx *sql.Tx) error {
@@ -106,7 +82,7 @@ func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
 // all of it is committed or none.
 func (s *Store) PutRecordEnqueue(ctx context.Context, rec store.Record, expect int64, enqueue bool, conn *store.Connection) (store.Record, error) {
 	if conn != nil {
-		if err := checkConnection(*conn); err != nil {
+		if err := store.CheckConnection(*conn); err != nil {
 			return store.Record{}, err
 		}
 	}
@@ -127,7 +103,7 @@ func (s *Store) DeleteRecordEnqueue(ctx context.Context, k store.Key, enqueue bo
 // transaction: a crash leaves either all of it or none.
 func (s *Store) DeleteRecordEnqueueMeta(ctx context.Context, k store.Key, enqueue bool, conn *store.Connection, meta map[string]string) error {
 	if conn != nil {
-		if err := checkConnection(*conn); err != nil {
+		if err := store.CheckConnection(*conn); err != nil {
 			return err
 		}
 	}
@@ -157,14 +133,14 @@ func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error)
 	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
 		return store.Record{}, errors.New("sqlitestore: a change replaces another record only when it puts one")
 	case c.Put != nil:
-		if err := checkRecord(*c.Put); err != nil {
+		if err := store.CheckRecord(*c.Put); err != nil {
 			return store.Record{}, err
 		}
 		if c.Expect < store.AnyVersion {
 			return store.Record{}, fmt.Errorf("sqlitestore: bad expected version %d", c.Expect)
 		}
 	case c.Delete != nil:
-		if err := checkKey(*c.Delete); err != nil {
+		if err := store.CheckKey(*c.Delete); err != nil {
 			return store.Record{}, err
 		}
 	case c.Push:
@@ -297,11 +273,11 @@ func enqueueTx(ctx context.Context, tx *sql.Tx, op store.Op, rec store.Record) e
 func (s *Store) Enqueue(ctx context.Context, op store.Op, rec store.Record) error {
 	switch op {
 	case store.OpPut:
-		if err := checkRecord(rec); err != nil {
+		if err := store.CheckRecord(rec); err != nil {
 			return err
 		}
 	case store.OpDelete:
-		if err := checkKey(rec.Key); err != nil {
+		if err := store.CheckKey(rec.Key); err != nil {
 			return err
 		}
 		rec = store.Record{Key: rec.Key}
