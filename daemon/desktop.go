@@ -1,9 +1,13 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"html/template"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 
@@ -21,6 +25,7 @@ func menuHandler() http.Handler { return menu.Handler() }
 // tray); without a display (or in a build without cgo) the daemon says so
 // and keeps serving the API.
 func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit context.CancelFunc) (runTray func()) {
+	d.writeMenuLauncher(ctx, wg)
 	cfg := d.conf()
 	if cfg.NoTray {
 		d.extras.set("off: disabled by configuration", "off: disabled by configuration")
@@ -65,14 +70,74 @@ func (d *Daemon) startDesktop(ctx context.Context, wg *sync.WaitGroup, quit cont
 	}
 }
 
+// MenuLauncherFile is the menu launcher the daemon writes while it runs:
+// an HTML file (0600, in the 0700 runtime directory) that opens the menu
+// with this run's launcher key each time it is opened, so a bookmark or a
+// desktop shortcut to it never goes stale. Only the user can read it: the
+// key opens a menu session.
+func MenuLauncherFile(p Paths) string { return filepath.Join(p.RuntimeDir, "menu.html") }
+
+var launcherTmpl = template.Must(template.New("launcher").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<meta http-equiv="refresh" content="0; url={{.}}"><title>latchkey menu</title></head>
+<body><p><a href="{{.}}">Open the latchkey menu</a></p></body></html>
+`))
+
+// writeMenuLauncher writes MenuLauncherFile for this run and removes it when ctx ends.
+func (d *Daemon) writeMenuLauncher(ctx context.Context, wg *sync.WaitGroup) {
+	if d.inj == nil {
+		return
+	}
+	path := MenuLauncherFile(d.paths)
+	var b bytes.Buffer
+	if err := launcherTmpl.Execute(&b, template.URL(d.inj.MenuLauncher())); err != nil {
+		d.log.Warn("menu launcher", "err", err)
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
+		d.log.Warn("menu launcher", "err", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		d.log.Warn("menu launcher", "err", err)
+		return
+	}
+	fmtLine(d, "menu launcher: file://"+path+" (opens the menu while the daemon runs)")
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		_ = os.Remove(path)
+	}()
+}
+
 func fmtLine(d *Daemon, s string) { _, _ = d.out.Write([]byte("latchkey: " + s + "\n")) }
 
-// OpenMenu opens the menu in the browser with a fresh one-time code.
+// OpenMenu brings back the menu page that is open, or opens the menu with a
+// fresh one-time code: in open_command when set, else as an app-style
+// window of a Chromium-family browser when one is installed, else in the
+// default browser.
 func (d *Daemon) OpenMenu(ctx context.Context) error {
 	if d.inj == nil {
 		return errors.New("the daemon is not serving")
 	}
-	return opener.Open(ctx, d.conf().OpenCommand, d.inj.NewMenuCode())
+	if d.inj.FocusMenu(ctx) {
+		return nil
+	}
+	u := d.inj.NewMenuCode()
+	cmd := d.conf().OpenCommand
+	if len(cmd) == 0 {
+		if app := opener.AppBrowser(); app != nil {
+			err := opener.OpenApp(ctx, app, u)
+			if err == nil {
+				return nil
+			}
+			d.log.Info("no app window for the menu; using the default browser", "err", err)
+		}
+	}
+	return opener.Open(ctx, cmd, u)
 }
 
 // trayAdapter is the daemon as the tray sees it.

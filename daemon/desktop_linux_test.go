@@ -5,13 +5,17 @@ package daemon
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/tray/snwatcher"
@@ -123,6 +127,50 @@ func TestDaemonTrayAndHotkey(t *testing.T) {
 	if lines[0] == lines[1] {
 		t.Fatal("two menu openings reused one code")
 	}
+
+	// An open menu page waits on the daemon: the hotkey brings it back
+	// (the page is told, and acknowledges) instead of opening another.
+	sess := menuSession(t, h)
+	base := "http://" + h.d.listenAddr
+	told := make(chan bool, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", base+injector.MenuFocusPath, nil)
+		req.Header.Set(injector.MenuSessionHeader, sess)
+		var a struct {
+			Focus bool   `json:"focus"`
+			Ack   string `json:"ack"`
+		}
+		if r, err := http.DefaultClient.Do(req); err == nil {
+			json.NewDecoder(r.Body).Decode(&a)
+			r.Body.Close()
+		}
+		if a.Focus {
+			req, _ := http.NewRequest("POST", base+injector.MenuFocusPath, strings.NewReader(`{"ack":"`+a.Ack+`"}`))
+			req.Header.Set(injector.MenuSessionHeader, sess)
+			req.Header.Set("Origin", base)
+			req.Header.Set("Content-Type", "application/json")
+			if r, err := http.DefaultClient.Do(req); err == nil {
+				r.Body.Close()
+			}
+		}
+		told <- a.Focus
+	}()
+	for h.d.inj.MenuPagesOpen() == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the menu page's poll never reached the daemon")
+		}
+		runtime.Gosched()
+	}
+	testenv.Xdotool(t, "key", "ctrl+shift+e")
+	select {
+	case ok := <-told:
+		if !ok {
+			t.Fatal("the open menu page was not asked to come back")
+		}
+	case <-ctx.Done():
+		t.Fatal("the hotkey did not reach the open menu page")
+	}
+	waitLines(t, opened, 2) // no third opening
 }
 
 // waitLines polls the opener's record until it has n lines (and fails if

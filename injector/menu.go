@@ -3,6 +3,7 @@ package injector
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -32,8 +33,10 @@ type menuSession struct {
 
 type menuState struct {
 	mu       sync.Mutex
+	launch   [32]byte                  // sha256 of the launcher key (MenuLauncher); zero until made
 	codes    map[[32]byte]time.Time    // sha256(code) → expiry
 	sessions map[[32]byte]*menuSession // sha256(session) → lifetime
+	focus    menuFocus                 // open pages waiting to be brought back
 }
 
 func randomToken() string {
@@ -66,6 +69,32 @@ func (s *Server) NewMenuCode() (menuURL string) {
 	return "http://" + s.listenerHost() + "/menu#code=" + code
 }
 
+// MenuLauncher returns the menu URL with a new launcher key in its
+// fragment (#launch=…), which replaces the previous one: unlike a one-time
+// code, it opens a menu session each time it is followed, for as long as
+// this server runs. It is meant
+// for a file only the user can read (a bookmark-like launcher that never
+// goes stale while the daemon runs); anyone who has the key can open the
+// menu, so it must not go where a one-time code would be enough.
+func (s *Server) MenuLauncher() string {
+	key := randomToken()
+	s.menu.mu.Lock()
+	s.menu.launch = digest(key)
+	s.menu.mu.Unlock()
+	return "http://" + s.listenerHost() + "/menu#launch=" + key
+}
+
+// launchKeyOK is whether key is the current launcher key.
+func (s *Server) launchKeyOK(key string) bool {
+	if key == "" {
+		return false
+	}
+	d := digest(key)
+	s.menu.mu.Lock()
+	defer s.menu.mu.Unlock()
+	return s.menu.launch != [32]byte{} && subtle.ConstantTimeCompare(d[:], s.menu.launch[:]) == 1
+}
+
 // redeemCode consumes code; it is true once, and only before expiry.
 func (s *Server) redeemCode(code string) bool {
 	if code == "" {
@@ -96,6 +125,20 @@ func (s *Server) newSession() string {
 	return sess
 }
 
+// menuSessionLive is whether r carries a live menu session in
+// MenuSessionHeader, without counting r as a use of it.
+func (s *Server) menuSessionLive(r *http.Request) bool {
+	v := r.Header.Values(MenuSessionHeader)
+	if len(v) != 1 || v[0] == "" {
+		return false
+	}
+	now := s.now()
+	s.menu.mu.Lock()
+	defer s.menu.mu.Unlock()
+	ms, ok := s.menu.sessions[digest(v[0])]
+	return ok && now.Before(ms.expires) && now.Before(ms.idle)
+}
+
 // menuSessionValid is whether r carries a live menu session in
 // MenuSessionHeader; a valid use pushes its idle end back.
 func (s *Server) menuSessionValid(r *http.Request) bool {
@@ -122,9 +165,9 @@ func (s *Server) menuSessionValid(r *http.Request) bool {
 	return true
 }
 
-// serveMenuSession exchanges a one-time code for a menu session:
-// POST MenuSessionPath with {"code": …} from the menu's own origin answers
-// {"session": …, "expires_in": seconds}.
+// serveMenuSession exchanges a one-time code (or the launcher key) for a
+// menu session: POST MenuSessionPath with {"code": …} (or {"launch": …})
+// from the menu's own origin answers {"session": …, "expires_in": seconds}.
 func (s *Server) serveMenuSession(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Origin") != "http://"+r.Host {
 		writeError(w, http.StatusForbidden, "forbidden_origin", "the menu session is opened by the menu page only")
@@ -135,13 +178,20 @@ func (s *Server) serveMenuSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Code string `json:"code"`
+		Code   string `json:"code"`
+		Launch string `json:"launch"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad_request", "the body must be {\"code\": …}")
 		return
 	}
-	if !s.redeemCode(req.Code) {
+	if req.Launch != "" {
+		if !s.launchKeyOK(req.Launch) {
+			writeError(w, http.StatusUnauthorized, "launcher_expired",
+				"this menu launcher is from an earlier run of the daemon; run latchkey menu, or open the launcher file again")
+			return
+		}
+	} else if !s.redeemCode(req.Code) {
 		writeError(w, http.StatusUnauthorized, "code_expired",
 			"this menu link has expired or was already used; open the menu again (Ctrl+Shift+E or the tray)")
 		return

@@ -29,6 +29,8 @@ func (s *Server) routes() {
 	// with an HTTP GET. Still a menu session only; the answer is no-store.
 	m.HandleFunc("GET /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
 	m.HandleFunc("GET /v1/open/{integration}/{id}", s.withCaller(true, true, s.handleOpen))
+	m.HandleFunc("GET "+MenuFocusPath, s.handleMenuFocus)
+	m.HandleFunc("POST "+MenuFocusPath, s.handleMenuFocus)
 	m.HandleFunc("GET /{integration}/connected", s.handleConnected)
 	m.HandleFunc("POST /oauth2/token", s.handleTokenRequest)
 	m.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)

@@ -175,6 +175,7 @@ func New(cfg Config) (*Server, error) {
 		s.allowed[o] = true
 	}
 	s.menu.codes = make(map[[32]byte]time.Time)
+	s.menu.focus.stop = make(chan struct{})
 	s.menu.sessions = make(map[[32]byte]*menuSession)
 	if host, port, err := net.SplitHostPort(cfg.Listen); err == nil && port != "0" {
 		if net.ParseIP(host) != nil && !loopback.IsHost(host) && !cfg.AllowNonLoopback {
@@ -318,6 +319,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // after a shutdown caused by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.addListener(ln.Addr().String(), true)
+	// Waiting menu pages are answered at once: a shutdown does not wait for their polls.
+	defer context.AfterFunc(ctx, s.stopMenuFocus)()
 	return serveFast(ctx, ln, s.log, func(life context.Context) fasthttp.RequestHandler {
 		api := adapt(life, http.HandlerFunc(s.serveTCP))
 		return func(rc *fasthttp.RequestCtx) { s.fastTCP(life, rc, api) }

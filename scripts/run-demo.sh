@@ -136,6 +136,8 @@ fi
 
 # ---- Phase 2: inside the session with a keychain --------------------------------------
 umask 077
+# GTK (the tray) would try the accessibility bus of a desktop session and warn on stderr.
+export NO_AT_BRIDGE=1
 pids=()
 stopping=false
 stop_all() {
@@ -250,6 +252,8 @@ curl -fsSL -o "$LOGS/consent.html" "$consent" || { log_tail connect; die "follow
 finished connect "$cpid" "latchkey connect docebo (after consent)"
 
 menu=$(menu_url 2>"$LOGS/menu.log") || { log_tail menu; die "latchkey menu --print-url failed"; }
+launcher="file://$XDG_RUNTIME_DIR/latchkey/menu.html"
+[ -f "$XDG_RUNTIME_DIR/latchkey/menu.html" ] || launcher="(no launcher file: see .demo/logs/daemon.log)"
 
 {
 	echo "# source this file to use the demo's latchkey from another shell"
@@ -266,7 +270,12 @@ cat <<EOF
   latchkey is running (daemon $LISTEN, Docebo sandbox $DOCEBO_ADDR, Document360 sandbox $D360_ADDR,
   state in .demo/)${LATCHKEY_STORE:+, pushing sealed records to latchkey-store at $LATCHKEY_STORE}.
 
-  Menu:  $menu
+  Menu:  $launcher
+         opens the menu every time while the demo runs (a browser on this machine; bookmark it).
+         Or a one-time link, valid once within ${LATCHKEY_MENU_CODE_TTL:-30s}:
+         $menu
+         (\`latchkey menu --print-url\` prints a fresh one; \`latchkey menu\` opens one;
+         with a display, Ctrl+Shift+E or the tray open the menu too)
 
   In another terminal:
       source .demo/env
@@ -281,7 +290,12 @@ EOF
 
 # Wait until Ctrl+C, or until the daemon or the Docebo sandbox dies.
 while :; do
-	if dead "$lpid"; then log_tail daemon; die "the daemon exited"; fi
+	if dead "$lpid"; then
+		# Quit in the tray ends the daemon with status 0: the demo ends too, cleanly.
+		if wait "$lpid"; then say "the daemon was quit (tray Quit)"; exit 0; fi
+		log_tail daemon
+		die "the daemon exited"
+	fi
 	if dead "$dpid"; then log_tail docebo-sandbox; die "the Docebo sandbox exited"; fi
 	sleep 1 &
 	wait $! || true

@@ -39,6 +39,8 @@ type scenario struct {
 	// StaleEnter: type First, wait for its results, type Then and press
 	// Enter at once: the result titled Opens (of First+Then) must open.
 	StaleEnter *staleEnter `json:"staleEnter,omitempty"`
+	// LauncherFile is the daemon's menu launcher file (the real stack).
+	LauncherFile string `json:"launcherFile,omitempty"`
 }
 
 type staleEnter struct {

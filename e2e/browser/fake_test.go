@@ -32,7 +32,7 @@ type fakeStack struct {
 	codes       map[string]time.Time // one-time code → expiry; deleted when used
 	sessions    map[string]bool
 	connected   bool
-	nothing     bool // nothing connected, Document360 (an API token) included
+	nothing     bool   // nothing connected, Document360 (an API token) included
 	consentWant string // state of the connect flow in progress
 	widgetCalls int
 	opened      []string // course ids opened through /v1/open

@@ -16,6 +16,7 @@
 //                   (completed and suspended ones behind its Completed filter)
 //     "consent": {"username","password"}     optional, for a consent login form
 //     "thumbnails": true                     every course card must show its thumbnail
+//     "launcherFile": "/run/…/menu.html"     the daemon's menu launcher file, opened twice
 //   }
 //
 // LATCHKEY_TEST_BROWSER names the directory holding node_modules/playwright-core.
@@ -500,6 +501,18 @@ async function run() {
 
     step('an expired one-time code is refused');
     result.expiredStatus = await checkRefused(page, sc.expiredURL, 'expired');
+
+    if (sc.launcherFile) {
+      step('the launcher file opens the menu, every time');
+      for (let i = 0; i < 2; i++) {
+        await page.goto('about:blank');
+        await page.goto(`file://${sc.launcherFile}`);
+        await page.waitForURL((u) => u.protocol === 'http:');
+        await page.locator('body[data-ready="true"]').waitFor();
+        expect(!page.url().includes('launch='), `the launcher key is still in the address bar (${page.url()})`);
+        expect((await page.locator('#banner').isHidden()), `opening the launcher a ${i ? 'second' : 'first'} time: ${await page.locator('#banner').textContent()}`);
+      }
+    }
 
     await Promise.all(pending);
     expect(menuSetCookies.length === 0, `the menu set cookies:\n  ${menuSetCookies.join('\n  ')}`);

@@ -112,6 +112,17 @@ func newRealStack(t *testing.T) *realStack {
 	return s
 }
 
+// runtimeDir is the stack's XDG_RUNTIME_DIR.
+func (s *realStack) runtimeDir() string {
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "XDG_RUNTIME_DIR="); ok {
+			return v
+		}
+	}
+	s.t.Fatal("no XDG_RUNTIME_DIR in the stack's environment")
+	return ""
+}
+
 // start runs a long-lived process, stopped with SIGTERM at cleanup; its
 // output goes to the test log when the test fails.
 func (s *realStack) start(name string, args ...string) *exec.Cmd {
@@ -517,6 +528,7 @@ func TestMenuRealStack(t *testing.T) {
 		SearchTitles: titles,
 		Courses:      want,
 		Thumbnails:   true,
+		LauncherFile: filepath.Join(s.runtimeDir(), "latchkey", "menu.html"),
 	})
 	if res.Thumbnails != len(want) {
 		t.Errorf("%d course thumbnails shown, want %d (the sandbox's, through the daemon)", res.Thumbnails, len(want))

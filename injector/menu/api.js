@@ -56,7 +56,9 @@ async function errorOf(res) {
  * when there is no session to be had.
  */
 export async function startSession() {
-  const m = /^#code=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  // #code=: a one-time code; #launch=: the launcher key of the daemon's
+  // launcher file (reusable while the daemon runs). Both leave the address bar.
+  const m = /^#(code|launch)=([A-Za-z0-9_-]+)$/.exec(window.location.hash);
   if (!m) {
     if (sessionSecret()) return;
     throw new APIError(401, 'session_expired', 'There is no menu session in this tab.');
@@ -71,7 +73,7 @@ export async function startSession() {
       cache: 'no-store',
       redirect: 'error',
       headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-      body: JSON.stringify({ code: m[1] }),
+      body: JSON.stringify({ [m[1]]: m[2] }),
     });
   } catch {
     throw new APIError(0, 'unreachable', 'latchkey is not answering. Is the daemon running?');
@@ -89,15 +91,18 @@ export function onSessionLost(fn) {
   listeners.add(fn);
 }
 
-async function call(method, path, { signal, accept = 'application/json' } = {}) {
+async function call(method, path, { signal, accept = 'application/json', body } = {}) {
   let res;
+  const headers = { Accept: accept, [SESSION_HEADER]: sessionSecret() };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
   try {
     res = await fetch(path, {
       method,
       credentials: 'omit',
       cache: 'no-store',
       redirect: 'error',
-      headers: { Accept: accept, [SESSION_HEADER]: sessionSecret() },
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
   } catch (err) {
@@ -130,6 +135,10 @@ export const api = {
   connect: (name) => call('POST', `/v1/integrations/${seg(name)}/connect`),
   disconnect: (name) => call('DELETE', `/v1/integrations/${seg(name)}`),
   widgetToken: (name) => call('POST', `/v1/integrations/${seg(name)}/widget-token`),
+  // The open menu's long poll: answers {"focus": true, "ack"} when the hotkey
+  // or the tray asks for the menu again, {"focus": false} after a while.
+  focusWait: () => call('GET', '/v1/menu/focus'),
+  focusAck: (ack) => call('POST', '/v1/menu/focus', { body: { ack } }),
 };
 
 /**

@@ -1,7 +1,7 @@
 // The latchkey menu: a launcher. Search first with the results over the
 // home widgets (My Courses, the knowledge base); Settings → Integrations
 // behind the button at the bottom left; Escape closes the menu.
-import { onSessionLost, startSession } from './api.js';
+import { api, onSessionLost, startSession } from './api.js';
 import { setupSearch } from './search.js';
 import { Courses } from './courses.js';
 import { Integrations, KnowledgeBase } from './integrations.js';
@@ -9,6 +9,29 @@ import { Integrations, KnowledgeBase } from './integrations.js';
 const $ = (id) => document.getElementById(id);
 
 const REOPEN = 'Open the menu again: run latchkey menu, press Ctrl+Shift+E (Cmd+Shift+E on macOS) or use the tray.';
+
+/**
+ * waitForFocus keeps a long poll open with the daemon so that the hotkey or
+ * the tray, pressed again, brings this menu back instead of opening another:
+ * it comes to the front, goes home and selects the search text. It ends
+ * with the session.
+ */
+async function waitForFocus(onFocus) {
+  for (;;) {
+    let res;
+    try {
+      res = await api.focusWait();
+    } catch (err) {
+      if (err.sessionLost) return;
+      await new Promise((r) => setTimeout(r, 5000)); // the daemon restarting: try again later
+      continue;
+    }
+    if (res && res.focus && res.ack) {
+      onFocus();
+      api.focusAck(res.ack).catch(() => {});
+    }
+  }
+}
 
 /** closeMenu closes the menu's window; a tab the page did not open stays, and says how to close it. */
 function closeMenu(status) {
@@ -26,7 +49,9 @@ async function main() {
     // No session in this tab: say why and how to get one; show nothing else.
     banner.textContent = err.code === 'code_expired'
       ? `This menu link has expired or was already used (a link opens the menu once, within a short time). ${REOPEN}`
-      : `There is no menu session in this tab. ${REOPEN}`;
+      : err.code === 'launcher_expired'
+        ? `This menu launcher is from an earlier run of latchkey. ${REOPEN}`
+        : `There is no menu session in this tab. ${REOPEN}`;
     if (err.status === 0) banner.textContent = err.message;
     banner.hidden = false;
     $('main').hidden = true;
@@ -112,6 +137,14 @@ async function main() {
   // Coming back to the menu window: pick up changes made elsewhere (tray, CLI).
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') integrations.refresh();
+  });
+
+  waitForFocus(() => {
+    window.focus();
+    if (window.location.hash && window.location.hash !== '#home') window.location.hash = '#home';
+    $('q').focus();
+    $('q').select();
+    document.body.dataset.focusRequests = String(Number(document.body.dataset.focusRequests || 0) + 1);
   });
 
   const view = show();

@@ -28,7 +28,33 @@ func Open(ctx context.Context, command []string, rawURL string) error {
 	return open(ctx, command, rawURL, settle)
 }
 
+// OpenApp opens rawURL as an app-style window (no tabs, no address bar) of
+// browser, a Chromium-family browser (AppBrowser): browser --app=URL, with
+// the same checks and error reporting as Open.
+func OpenApp(ctx context.Context, browser []string, rawURL string) error {
+	if len(browser) == 0 || browser[0] == "" {
+		return errors.New("open: no app-window browser")
+	}
+	return run(ctx, browser, rawURL, "--app=", settle)
+}
+
+// AppBrowser is the first Chromium-family browser on PATH (they all take
+// --app=URL), or nil when none is installed.
+func AppBrowser() []string {
+	for _, name := range appBrowsers {
+		if p, err := exec.LookPath(name); err == nil {
+			return []string{p}
+		}
+	}
+	return nil
+}
+
 func open(ctx context.Context, command []string, rawURL string, settle time.Duration) error {
+	return run(ctx, command, rawURL, "", settle)
+}
+
+// run runs command with prefix+rawURL as its last argument.
+func run(ctx context.Context, command []string, rawURL, prefix string, settle time.Duration) error {
 	if len(command) == 0 {
 		command = Default()
 	}
@@ -39,7 +65,7 @@ func open(ctx context.Context, command []string, rawURL string, settle time.Dura
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("open: refusing to open a URL that is not absolute http(s)")
 	}
-	args := append(append([]string(nil), command[1:]...), rawURL)
+	args := append(append([]string(nil), command[1:]...), prefix+rawURL)
 	cmd := exec.Command(command[0], args...)
 	cmd.Env = secrets.ChildEnv()
 	var stderr bytes.Buffer

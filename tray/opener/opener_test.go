@@ -196,3 +196,27 @@ func TestOpenDoesNotPassTheKeychainPassphrase(t *testing.T) {
 		t.Errorf("the open command lost the rest of the environment: %q", env)
 	}
 }
+
+func TestOpenAppGivesTheURLAsAppWindow(t *testing.T) {
+	cmd, out := helperCommand(t, "ok")
+	u := "http://127.0.0.1:8080/menu#code=abc"
+	if err := OpenApp(context.Background(), cmd, u); err != nil {
+		t.Fatalf("OpenApp: %v", err)
+	}
+	if got := readArgv(t, out); len(got) != 1 || got[0] != "--app="+u {
+		t.Fatalf("browser got argv %q, want [--app=%s]", got, u)
+	}
+	// The same checks as Open: a browser never gets a non-http(s) URL.
+	cmd, out = helperCommand(t, "ok")
+	if err := OpenApp(context.Background(), cmd, "file:///etc/passwd"); err == nil {
+		t.Fatal("OpenApp opened a file: URL")
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("OpenApp ran the browser for a refused URL")
+	}
+	// A failure names neither the URL nor its code.
+	cmd, _ = helperCommand(t, "fail")
+	if err := OpenApp(context.Background(), cmd, u); err == nil || strings.Contains(err.Error(), "abc") {
+		t.Fatalf("OpenApp failure = %v, want an error without the code", err)
+	}
+}
