@@ -30,7 +30,8 @@ export LATCHKEY_TEST_ARTIFACTS ?= $(CURDIR)/e2e/browser/artifacts
 LOADTEST_FLAGS ?=
 
 # with_components CMD…: run CMD with every real component up, in ONE environment:
-# Chromium + playwright-core (LATCHKEY_TEST_BROWSER, exported by browser-deps.sh), then
+# Chromium + playwright-core (LATCHKEY_TEST_BROWSER, exported by browser-deps.sh), the
+# MCP TypeScript SDK (LATCHKEY_TEST_MCP, mcp-deps.sh), then
 # Xvfb (DISPLAY, LATCHKEY_TEST_DISPLAY), a throwaway PostgreSQL cluster
 # (LATCHKEY_TEST_POSTGRES), and innermost a private session bus with an unlocked
 # gnome-keyring (LATCHKEY_TEST_KEYRING). with-xvfb.sh and with-keyring.sh each start a
@@ -38,6 +39,7 @@ LOADTEST_FLAGS ?=
 # A wrapper that is absent is an error under CI=true, a warning otherwise.
 define with_components
 	b=$$(scripts/browser-deps.sh); eval "$$b"
+	m=$$(scripts/mcp-deps.sh); eval "$$m"
 	chain=()
 	for w in with-xvfb with-postgres with-keyring; do
 		if [ -x scripts/$$w.sh ]; then chain+=(scripts/$$w.sh)

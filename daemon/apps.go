@@ -106,7 +106,8 @@ func (d *Daemon) auditCaller(caller string) string {
 		return caller
 	}
 	d.apps.Touch(caller)
-	if g, ok := d.apps.Live(caller); ok {
+	// A grant revoked since the call still names its app.
+	if g, ok := d.apps.Lookup(caller); ok {
 		return caller + " " + g.AppName
 	}
 	return caller

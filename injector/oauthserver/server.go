@@ -476,3 +476,20 @@ func (s *Server) Touch(subject string) {
 		g.LastUsedAt = s.cfg.Now().UTC()
 	}
 }
+
+// Lookup returns the grant behind an app token's subject, live or not.
+func (s *Server) Lookup(subject string) (Grant, bool) {
+	id, ok := cutPrefix(subject, auth.SourceAppPrefix)
+	if !ok {
+		return Grant{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.st.Grants[id]
+	if !ok {
+		return Grant{}, false
+	}
+	c := *g
+	c.RefreshHash, c.Spent = "", nil
+	return c, true
+}

@@ -30,6 +30,9 @@ const (
 	Browser Component = "LATCHKEY_TEST_BROWSER"
 	// Display: an X server (Xvfb) on DISPLAY with a session bus. Value: "1".
 	Display Component = "LATCHKEY_TEST_DISPLAY"
+	// MCP: the MCP TypeScript SDK (scripts/mcp-deps.sh). Value: the
+	// directory holding node_modules/@modelcontextprotocol/sdk.
+	MCP Component = "LATCHKEY_TEST_MCP"
 	// Bench: nginx and wrk installed for the load harness. Value: "1".
 	Bench Component = "LATCHKEY_TEST_BENCH"
 )
