@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/injector/oauthserver"
@@ -113,37 +114,19 @@ func (d *Daemon) auditCaller(caller string) string {
 	return caller
 }
 
-// AppStatus is an app with a live grant, in the status document.
-type AppStatus struct {
-	ID           string    `json:"id"`
-	App          string    `json:"app"`
-	ClientID     string    `json:"client_id"`
-	Integrations []string  `json:"integrations"`
-	Resource     string    `json:"resource,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	LastUsedAt   time.Time `json:"last_used_at"`
-}
-
 // liveApps lists the apps whose grants work now.
-func (d *Daemon) liveApps() []AppStatus {
+func (d *Daemon) liveApps() []apitype.AppStatus {
 	if d.apps == nil {
 		return nil
 	}
-	var out []AppStatus
+	var out []apitype.AppStatus
 	for _, g := range d.apps.List() {
 		if g.State == "active" {
-			out = append(out, AppStatus{ID: g.ID, App: g.AppName, ClientID: g.ClientID, Integrations: g.Integrations,
+			out = append(out, apitype.AppStatus{ID: g.ID, App: g.AppName, ClientID: g.ClientID, Integrations: g.Integrations,
 				Resource: g.Resource, CreatedAt: g.CreatedAt, LastUsedAt: g.LastUsedAt})
 		}
 	}
 	return out
-}
-
-// MCPAuditRequest is what `latchkey mcp` reports of one tool call.
-type MCPAuditRequest struct {
-	App  string `json:"app"`
-	Tool string `json:"tool"`
-	OK   bool   `json:"ok"`
 }
 
 // registerAppsControl adds the control routes `latchkey mcp` uses: open a
@@ -163,7 +146,7 @@ func (d *Daemon) registerAppsControl(mux interface {
 		return map[string]bool{"opened": true}, nil
 	}))
 	mux.HandleControl("POST /control/apps/audit", jsonHandler(func(r *http.Request) (any, error) {
-		var req MCPAuditRequest
+		var req apitype.MCPAuditRequest
 		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<10)).Decode(&req); err != nil || req.Tool == "" {
 			return nil, &httpError{http.StatusBadRequest, "bad_request", "the body must be {\"app\", \"tool\", \"ok\"}"}
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/latchkey/latchkey/injector/oauthserver"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 )
 
@@ -169,13 +168,11 @@ func TestAppGrantThroughTheMenuReachesMCPAndIsRevocableAcrossRestarts(t *testing
 	}
 
 	// latchkey apps list / revoke, over the control socket.
-	var list struct {
-		Apps []oauthserver.GrantInfo `json:"apps"`
-	}
-	if err := h.cl.Do(context.Background(), "GET", "/v1/apps", nil, nil, &list); err != nil || len(list.Apps) != 1 {
+	list, err := h.cl.Apps(context.Background())
+	if err != nil || len(list) != 1 {
 		t.Fatalf("apps list: %+v %v", list, err)
 	}
-	if err := h.cl.Do(context.Background(), "DELETE", "/v1/apps/"+list.Apps[0].ID, nil, nil, nil); err != nil {
+	if err := h.cl.RevokeApp(context.Background(), list[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	mcpStatus := func() int {
@@ -197,7 +194,7 @@ func TestAppGrantThroughTheMenuReachesMCPAndIsRevocableAcrossRestarts(t *testing
 	if got := mcpStatus(); got != http.StatusUnauthorized {
 		t.Fatalf("a revoked grant's token at /mcp after a restart: %d", got)
 	}
-	if err := h.cl.Do(context.Background(), "GET", "/v1/apps", nil, nil, &list); err != nil || len(list.Apps) != 1 || list.Apps[0].State != "revoked" {
+	if list, err = h.cl.Apps(context.Background()); err != nil || len(list) != 1 || list[0].State != "revoked" {
 		t.Fatalf("apps list after a restart: %+v %v", list, err)
 	}
 	if strings.Contains(h.logs.String(), access) || strings.Contains(h.logs.String(), tok["refresh_token"].(string)) {

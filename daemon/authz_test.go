@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	oidcsandbox "github.com/latchkey/latchkey/integrations/oidc/sandbox"
 	"github.com/latchkey/latchkey/vault/store"
 )
@@ -109,7 +110,7 @@ func TestStatusIsCutToTheCallersScope(t *testing.T) {
 	h := newIdentityHarness(t, "")
 	h.loginHTTP("alice", "alice-password")
 	h.connect()
-	scoped, err := h.d.MintToken(TokenRequest{Integrations: []string{"docebo"}})
+	scoped, err := h.d.MintToken(apitype.TokenRequest{Integrations: []string{"docebo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +118,7 @@ func TestStatusIsCutToTheCallersScope(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status with a docebo-only token: %d %s", code, body)
 	}
-	var st Status
+	var st apitype.Status
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestStatusIsCutToTheCallersScope(t *testing.T) {
 		}
 	}
 	// A full-scope caller still sees everything.
-	full, err := h.d.MintToken(TokenRequest{})
+	full, err := h.d.MintToken(apitype.TokenRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestStatusIsCutToTheCallersScope(t *testing.T) {
 		}
 	}
 	// A caller scoped to document360 alone sees no docebo account.
-	d360only, err := h.d.MintToken(TokenRequest{Integrations: []string{"document360"}})
+	d360only, err := h.d.MintToken(apitype.TokenRequest{Integrations: []string{"document360"}})
 	if err != nil {
 		t.Fatal(err)
 	}

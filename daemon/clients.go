@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
@@ -20,30 +21,6 @@ import (
 // scoped to the client's integrations. The secret is shown once; only its
 // SHA-256 is kept (it is 256 random bits, so a slow hash adds nothing).
 
-// ClientInfo is a personal client as listed (never the secret or its hash).
-type ClientInfo struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Integrations []string   `json:"integrations"`
-	CreatedAt    time.Time  `json:"created_at"`
-	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
-	State        string     `json:"state"` // active | expired | revoked
-}
-
-// CreatedClient is the answer to a create: the only time the secret is shown.
-type CreatedClient struct {
-	ClientInfo
-	Secret string `json:"client_secret"`
-}
-
-// CreateClientRequest asks for a personal client.
-type CreateClientRequest struct {
-	Name         string        `json:"name"`
-	Expires      time.Duration `json:"expires"` // 0 = never
-	Integrations []string      `json:"integrations,omitempty"`
-}
-
 var _ injector.ClientAuthenticator = (*Daemon)(nil)
 
 // errInvalidClient is deliberately vague: a caller learns nothing about
@@ -51,17 +28,17 @@ var _ injector.ClientAuthenticator = (*Daemon)(nil)
 var errInvalidClient = errors.New("invalid_client: unknown, expired or revoked client, or wrong secret")
 
 // CreateClient makes a personal client and returns its secret once.
-func (d *Daemon) CreateClient(ctx context.Context, req CreateClientRequest) (CreatedClient, error) {
+func (d *Daemon) CreateClient(ctx context.Context, req apitype.CreateClientRequest) (apitype.CreatedClient, error) {
 	if strings.TrimSpace(req.Name) == "" {
-		return CreatedClient{}, errors.New("a client needs a name")
+		return apitype.CreatedClient{}, errors.New("a client needs a name")
 	}
 	for _, n := range req.Integrations {
 		if !d.registry.Has(n) {
-			return CreatedClient{}, fmt.Errorf("unknown integration %q (known: %s)", n, strings.Join(d.registry.Names(), ", "))
+			return apitype.CreatedClient{}, fmt.Errorf("unknown integration %q (known: %s)", n, strings.Join(d.registry.Names(), ", "))
 		}
 	}
 	if req.Expires < 0 {
-		return CreatedClient{}, errors.New("--expires must be positive")
+		return apitype.CreatedClient{}, errors.New("--expires must be positive")
 	}
 	now := time.Now().UTC()
 	c := store.Client{ID: "lkc_" + randomString(12), Name: req.Name, Integrations: req.Integrations, CreatedAt: now}
@@ -72,19 +49,19 @@ func (d *Daemon) CreateClient(ctx context.Context, req CreateClientRequest) (Cre
 	h := sha256.Sum256([]byte(secret))
 	c.SecretHash = h[:]
 	if err := d.store.PutClient(ctx, c); err != nil {
-		return CreatedClient{}, err
+		return apitype.CreatedClient{}, err
 	}
-	return CreatedClient{ClientInfo: clientInfo(c, now), Secret: secret}, nil
+	return apitype.CreatedClient{ClientInfo: clientInfo(c, now), Secret: secret}, nil
 }
 
 // ListClients lists personal clients.
-func (d *Daemon) ListClients(ctx context.Context) ([]ClientInfo, error) {
+func (d *Daemon) ListClients(ctx context.Context) ([]apitype.ClientInfo, error) {
 	cs, err := d.store.ListClients(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
-	out := make([]ClientInfo, 0, len(cs))
+	out := make([]apitype.ClientInfo, 0, len(cs))
 	for _, c := range cs {
 		out = append(out, clientInfo(c, now))
 	}
@@ -153,8 +130,8 @@ func (d *Daemon) AuthenticateClient(ctx context.Context, id, secret string) ([]s
 	return c.Integrations, c.ExpiresAt, nil
 }
 
-func clientInfo(c store.Client, now time.Time) ClientInfo {
-	ci := ClientInfo{ID: c.ID, Name: c.Name, Integrations: c.Integrations, CreatedAt: c.CreatedAt, State: "active"}
+func clientInfo(c store.Client, now time.Time) apitype.ClientInfo {
+	ci := apitype.ClientInfo{ID: c.ID, Name: c.Name, Integrations: c.Integrations, CreatedAt: c.CreatedAt, State: "active"}
 	if ci.Integrations == nil {
 		ci.Integrations = []string{}
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
 )
@@ -63,16 +64,16 @@ func (h *harness) bearerGet(tok, path string) int {
 	return resp.StatusCode
 }
 
-func (h *harness) createClient(req CreateClientRequest) CreatedClient {
+func (h *harness) createClient(req apitype.CreateClientRequest) apitype.CreatedClient {
 	h.t.Helper()
-	var cc CreatedClient
-	if err := h.cl.Do(context.Background(), "POST", "/control/clients", nil, req, &cc); err != nil {
+	cc, err := h.cl.CreateClient(context.Background(), req)
+	if err != nil {
 		h.t.Fatal(err)
 	}
 	if cc.ID == "" || len(cc.Secret) < 32 || cc.State != "active" {
 		h.t.Fatalf("created client %+v", cc.ClientInfo)
 	}
-	return cc
+	return *cc
 }
 
 func (h *harness) clientState(id string) string {
@@ -80,11 +81,11 @@ func (h *harness) clientState(id string) string {
 	var out struct {
 		Clients []json.RawMessage `json:"clients"`
 	}
-	if err := h.cl.Do(context.Background(), "GET", "/control/clients", nil, nil, &out); err != nil {
+	if err := json.Unmarshal(h.controlRaw("GET", "/control/clients"), &out); err != nil {
 		h.t.Fatal(err)
 	}
 	for _, raw := range out.Clients {
-		var ci ClientInfo
+		var ci apitype.ClientInfo
 		if err := json.Unmarshal(raw, &ci); err != nil {
 			h.t.Fatal(err)
 		}
@@ -102,7 +103,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	withDocument360(t, h, d360.Options{})
-	cc := h.createClient(CreateClientRequest{Name: "nightly report", Expires: 30 * 24 * time.Hour, Integrations: []string{"docebo"}})
+	cc := h.createClient(apitype.CreateClientRequest{Name: "nightly report", Expires: 30 * 24 * time.Hour, Integrations: []string{"docebo"}})
 	if cc.ExpiresAt == nil || time.Until(*cc.ExpiresAt) < 29*24*time.Hour || h.clientState(cc.ID) != "active" {
 		t.Fatalf("client %+v", cc.ClientInfo)
 	}
@@ -163,7 +164,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 	if code := h.bearerGet(held.AccessToken, "/v1/proxy/docebo/manage/v1/user/session"); code != 200 {
 		t.Fatalf("client JWT before revoke: %d", code)
 	}
-	if err := h.cl.Do(context.Background(), "DELETE", "/control/clients/"+cc.ID, nil, nil, nil); err != nil {
+	if err := h.cl.RevokeClient(context.Background(), cc.ID); err != nil {
 		t.Fatal(err)
 	}
 	if code, tr := h.clientToken(cc.ID, cc.Secret, true); code != 401 || tr.Error != "invalid_client" {
@@ -179,7 +180,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 	}
 	// Still refused after a restart, while a JWT of another subject minted
 	// before it still works (the signing key survives restarts).
-	kept, err := h.d.MintToken(TokenRequest{})
+	kept, err := h.d.MintToken(apitype.TokenRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 	if code := h.bearerGet(held.AccessToken, "/v1/courses"); code != 401 {
 		t.Fatalf("revoked client's JWT after a restart: %d", code)
 	}
-	if err := h.cl.Do(context.Background(), "DELETE", "/control/clients/lkc_nope", nil, nil, nil); err == nil || !strings.Contains(err.Error(), "clients list") {
+	if err := h.cl.RevokeClient(context.Background(), "lkc_nope"); err == nil || !strings.Contains(err.Error(), "clients list") {
 		t.Fatalf("revoking an unknown client: %v", err)
 	}
 
@@ -204,7 +205,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
-	all := h.createClient(CreateClientRequest{Name: "everything"})
+	all := h.createClient(apitype.CreateClientRequest{Name: "everything"})
 	code, tr := h.clientToken(all.ID, all.Secret, false)
 	if code != 200 {
 		t.Fatalf("unscoped client: %d %+v", code, tr)
@@ -218,7 +219,7 @@ func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
 
 	// A client that expires in 2 s gets a JWT that expires with it (not the
 	// 15 min default), and that JWT is refused as soon as the client expired.
-	short := h.createClient(CreateClientRequest{Name: "short", Expires: 2 * time.Second})
+	short := h.createClient(apitype.CreateClientRequest{Name: "short", Expires: 2 * time.Second})
 	code, tr = h.clientToken(short.ID, short.Secret, true)
 	if code != 200 {
 		t.Fatalf("a fresh short-lived client was refused: %d %+v", code, tr)
@@ -246,8 +247,8 @@ func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
 	}
 
 	// Bad input: no name, negative expiry, unknown integration.
-	for _, req := range []CreateClientRequest{{Name: " "}, {Name: "x", Expires: -time.Hour}, {Name: "x", Integrations: []string{"nope"}}} {
-		if err := h.cl.Do(context.Background(), "POST", "/control/clients", nil, req, &CreatedClient{}); err == nil {
+	for _, req := range []apitype.CreateClientRequest{{Name: " "}, {Name: "x", Expires: -time.Hour}, {Name: "x", Integrations: []string{"nope"}}} {
+		if _, err := h.cl.CreateClient(context.Background(), req); err == nil {
 			t.Errorf("create %+v accepted", req)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
@@ -224,17 +225,8 @@ func (d *Daemon) storeNewConnection(ctx context.Context, name string, in integra
 	return nil
 }
 
-// GrantRequest asks the daemon to connect with a grant other than the
-// authorization code. Password is used once and never stored.
-type GrantRequest struct {
-	Grant    integrations.Grant `json:"grant"`
-	Username string             `json:"username,omitempty"`
-	Password string             `json:"password,omitempty"`
-	Token    string             `json:"token,omitempty"` // GrantAPIToken: the static API token to seal
-}
-
 // ConnectWithGrant connects name with a grant that needs no browser.
-func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req GrantRequest) error {
+func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req apitype.GrantRequest) error {
 	in, ok := d.integration(name)
 	if !ok {
 		return d.notConfigured(name)

@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/keychain"
 )
@@ -31,27 +32,6 @@ const (
 	routeSigningKey = "POST /control/keys/{name}"
 )
 
-// TokenRequest asks for a local client JWT.
-type TokenRequest struct {
-	Integrations []string      `json:"integrations,omitempty"` // empty = every integration
-	TTL          time.Duration `json:"ttl,omitempty"`
-	Subject      string        `json:"subject,omitempty"`
-}
-
-// ConnectResponse answers a connect: a consent URL and the flow to wait on,
-// or the new state when the grant needed no browser.
-type ConnectResponse struct {
-	URL   string `json:"url,omitempty"`
-	Flow  string `json:"flow,omitempty"`
-	State string `json:"state,omitempty"`
-}
-
-// FlowResponse says whether a connect flow ended, and how.
-type FlowResponse struct {
-	Done  bool   `json:"done"`
-	Error string `json:"error,omitempty"`
-}
-
 // maxLocalTokenTTL bounds `latchkey token --ttl`.
 const maxLocalTokenTTL = 24 * time.Hour
 
@@ -59,7 +39,7 @@ func (d *Daemon) registerControl(mux interface {
 	HandleControl(pattern string, h http.Handler)
 }, shutdown context.CancelFunc) {
 	mux.HandleControl(routeToken, jsonHandler(func(r *http.Request) (any, error) {
-		var req TokenRequest
+		var req apitype.TokenRequest
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
@@ -71,7 +51,7 @@ func (d *Daemon) registerControl(mux interface {
 	}))
 	mux.HandleControl(routeConnect, jsonHandler(func(r *http.Request) (any, error) {
 		name := r.PathValue("name")
-		var req GrantRequest
+		var req apitype.GrantRequest
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
@@ -80,12 +60,12 @@ func (d *Daemon) registerControl(mux interface {
 			if err != nil {
 				return nil, err
 			}
-			return ConnectResponse{URL: u, Flow: id}, nil
+			return apitype.ConnectResponse{URL: u, Flow: id}, nil
 		}
 		if err := d.ConnectWithGrant(r.Context(), name, req); err != nil {
 			return nil, err
 		}
-		return ConnectResponse{State: "connected"}, nil
+		return apitype.ConnectResponse{State: "connected"}, nil
 	}))
 	mux.HandleControl(routeFlow, jsonHandler(func(r *http.Request) (any, error) {
 		f, ok := d.flows.byFlowID(r.PathValue("id"))
@@ -98,7 +78,7 @@ func (d *Daemon) registerControl(mux interface {
 		defer t.Stop()
 		select {
 		case <-f.done:
-			resp := FlowResponse{Done: true}
+			resp := apitype.FlowResponse{Done: true}
 			if f.err != nil {
 				resp.Error = f.err.Error()
 			}
@@ -106,7 +86,7 @@ func (d *Daemon) registerControl(mux interface {
 		case <-t.C:
 		case <-r.Context().Done():
 		}
-		return FlowResponse{}, nil
+		return apitype.FlowResponse{}, nil
 	}))
 	mux.HandleControl(routeReload, jsonHandler(func(r *http.Request) (any, error) {
 		if err := d.Reload(); err != nil {
@@ -123,9 +103,9 @@ func (d *Daemon) registerControl(mux interface {
 		if err != nil {
 			return nil, err
 		}
-		entries := make([]injector.AuditEntry, len(rows))
+		entries := make([]apitype.AuditEntry, len(rows))
 		for i, r := range rows {
-			entries[i] = injector.AuditEntry{Time: r.Time, Caller: r.Caller, Integration: r.Integration, Method: r.Method, Path: r.Path, Status: r.Status, Duration: r.Duration}
+			entries[i] = apitype.AuditEntry{Time: r.Time, Caller: r.Caller, Integration: r.Integration, Method: r.Method, Path: r.Path, Status: r.Status, Duration: r.Duration}
 		}
 		return map[string]any{"entries": entries}, nil
 	}))
@@ -139,7 +119,7 @@ func (d *Daemon) registerControl(mux interface {
 		return map[string]string{"url": d.inj.NewMenuCode()}, nil
 	}))
 	mux.HandleControl("POST /control/clients", jsonHandler(func(r *http.Request) (any, error) {
-		var req CreateClientRequest
+		var req apitype.CreateClientRequest
 		if err := decodeBody(r, &req); err != nil {
 			return nil, err
 		}
@@ -170,7 +150,7 @@ func (d *Daemon) registerControl(mux interface {
 		if err != nil {
 			return nil, err
 		}
-		return ConnectResponse{URL: u, Flow: id}, nil
+		return apitype.ConnectResponse{URL: u, Flow: id}, nil
 	}))
 	mux.HandleControl("POST /control/logout", jsonHandler(func(r *http.Request) (any, error) {
 		return d.Logout(r.Context())
@@ -206,10 +186,6 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.message }
 
-// CodeKeychainUnavailable is the control API's error code for a keychain
-// that does not answer (locked, removed, no Secret Service): the CLI exits 5.
-const CodeKeychainUnavailable = "keychain_unavailable"
-
 func jsonHandler(fn func(*http.Request) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := fn(r)
@@ -227,7 +203,7 @@ func jsonHandler(fn func(*http.Request) (any, error)) http.Handler {
 			case errors.Is(err, ErrNotConfigured):
 				status, code = http.StatusNotFound, "not_configured"
 			case errors.Is(err, keychain.ErrUnavailable):
-				status, code = http.StatusServiceUnavailable, CodeKeychainUnavailable
+				status, code = http.StatusServiceUnavailable, apitype.CodeKeychainUnavailable
 			}
 			w.WriteHeader(status)
 			_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": err.Error()}})
@@ -261,7 +237,7 @@ func (l peerCheckedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkPeer(c); err != nil {
+		if err := client.CheckPeer(c); err != nil {
 			l.log.Warn("control socket: refused a connection", "err", err)
 			c.Close()
 			continue

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/docebo"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
@@ -40,7 +43,7 @@ type harness struct {
 	d      *Daemon
 	cancel context.CancelFunc
 	done   chan error
-	cl     *Client
+	cl     *client.Client
 	// desktop: run the tray and hotkey (needs a display), opening URLs
 	// with openCommand.
 	desktop     bool
@@ -120,7 +123,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.d, h.cancel, h.done = d, cancel, make(chan error, 1)
 	go func() { h.done <- d.Run(ctx) }()
-	h.cl = NewClient(h.paths.SocketPath())
+	h.cl = &client.Client{Socket: h.paths.SocketPath()}
 	deadline := time.Now().Add(10 * time.Second)
 	for h.cl.Ping(context.Background()) != nil {
 		select {
@@ -156,8 +159,8 @@ func (h *harness) restart() {
 // connect runs the authorization-code flow the way a browser would.
 func (h *harness) connect() {
 	t := h.t
-	var resp ConnectResponse
-	if err := h.cl.Do(context.Background(), "POST", "/control/connect/docebo", nil, GrantRequest{}, &resp); err != nil {
+	resp, err := h.cl.Connect(context.Background(), "docebo", apitype.GrantRequest{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.URL == "" || resp.Flow == "" {
@@ -176,7 +179,7 @@ func (h *harness) connect() {
 
 func (h *harness) api(method, path string, out any) int {
 	h.t.Helper()
-	tok, err := h.d.MintToken(TokenRequest{})
+	tok, err := h.d.MintToken(apitype.TokenRequest{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -222,7 +225,7 @@ func TestConnectCoursesSearchAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc IntegrationStatus
+	var doc apitype.IntegrationStatus
 	for _, in := range st.Integrations {
 		if in.Name == "docebo" {
 			doc = in
@@ -259,8 +262,8 @@ func TestConnectCoursesSearchAndStatus(t *testing.T) {
 
 func TestStateIsSingleUse(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
-	var resp ConnectResponse
-	if err := h.cl.Do(context.Background(), "POST", "/control/connect/docebo", nil, GrantRequest{}, &resp); err != nil {
+	resp, err := h.cl.Connect(context.Background(), "docebo", apitype.GrantRequest{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Follow the consent by hand to capture the redirect.
@@ -385,7 +388,7 @@ func TestSecondDaemonRefuses(t *testing.T) {
 func TestDisconnect(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
-	if err := h.cl.Do(context.Background(), "DELETE", "/v1/integrations/docebo", nil, nil, nil); err != nil {
+	if err := h.cl.Disconnect(context.Background(), "docebo"); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.state("docebo"); got != "disconnected" {
@@ -461,4 +464,29 @@ func concurrentTokenFailures(tm *tokenManager, n int) int {
 	}
 	wg.Wait()
 	return int(failed.Load())
+}
+
+// controlRaw sends a bodiless request on the control socket, as the CLI
+// does, and returns the answer's bytes unparsed (for assertions on what the
+// wire carries).
+func (h *harness) controlRaw(method, path string) []byte {
+	h.t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", h.paths.SocketPath())
+	}}}
+	req, err := http.NewRequest(method, "http://latchkey.sock"+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		h.t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, err)
+	}
+	return b
 }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector/menu"
 	"github.com/latchkey/latchkey/tray"
 	"github.com/latchkey/latchkey/tray/hotkey"
@@ -157,7 +158,7 @@ func (a trayAdapter) TrayState(ctx context.Context) (tray.State, error) {
 			continue
 		}
 		ti := tray.Integration{Name: in.Name, State: in.State}
-		if in.State == StateNotConfigured {
+		if in.State == apitype.StateNotConfigured {
 			ti.State = string(store.StateDisconnected)
 		}
 		if in.Account != nil {

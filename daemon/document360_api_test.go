@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
@@ -44,7 +45,7 @@ func withDocument360Settings(t *testing.T, h *harness, so d360.Options, more fun
 	if err := h.d.SetClientSecret("document360", "widget-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.d.ConnectWithGrant(context.Background(), "document360", GrantRequest{Grant: integrations.GrantAPIToken, Token: d360Token}); err != nil {
+	if err := h.d.ConnectWithGrant(context.Background(), "document360", apitype.GrantRequest{Grant: integrations.GrantAPIToken, Token: d360Token}); err != nil {
 		t.Fatal(err)
 	}
 	return sb
@@ -64,7 +65,7 @@ func TestDocument360StatusRateBudget(t *testing.T) {
 	if u := doc.Results[0].URL; u != "https://kb.example.com/docs/en/vpn-setup" {
 		t.Errorf("article link %q", u)
 	}
-	var st Status
+	var st apitype.Status
 	if code := h.api("GET", "/v1/status", &st); code != 200 {
 		t.Fatalf("status: %d", code)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"testing"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 )
@@ -22,7 +23,7 @@ func TestEveryGrantThroughTheVault(t *testing.T) {
 	if err := h.d.StoreSigningKey(ctx, "docebo", key); err != nil {
 		t.Fatal(err)
 	}
-	for _, req := range []GrantRequest{
+	for _, req := range []apitype.GrantRequest{
 		{Grant: integrations.GrantPassword, Username: "grace", Password: sandbox.DefaultPassword},
 		{Grant: integrations.GrantClientCredentials},
 		{Grant: integrations.GrantJWTBearer, Username: "alan"},
@@ -60,12 +61,12 @@ func TestEveryGrantThroughTheVault(t *testing.T) {
 		})
 	}
 	// A wrong password is the provider's refusal, not a stored token.
-	if err := h.d.ConnectWithGrant(ctx, "docebo", GrantRequest{Grant: integrations.GrantPassword, Username: "grace", Password: "wrong"}); err == nil {
+	if err := h.d.ConnectWithGrant(ctx, "docebo", apitype.GrantRequest{Grant: integrations.GrantPassword, Username: "grace", Password: "wrong"}); err == nil {
 		t.Fatal("a wrong password connected")
 	}
 	// A JWT-bearer token comes without a refresh token: once expired, the
 	// daemon renews it by running the grant again, unattended.
-	if err := h.d.ConnectWithGrant(ctx, "docebo", GrantRequest{Grant: integrations.GrantJWTBearer, Username: "alan"}); err != nil {
+	if err := h.d.ConnectWithGrant(ctx, "docebo", apitype.GrantRequest{Grant: integrations.GrantJWTBearer, Username: "alan"}); err != nil {
 		t.Fatal(err)
 	}
 	h.sb.ExpireAccessTokens()

@@ -6,21 +6,12 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
 )
-
-// IdentityStatus is the organisation identity the user signed in with.
-type IdentityStatus struct {
-	Issuer   string   `json:"issuer"`
-	SignedIn bool     `json:"signed_in"`
-	Subject  string   `json:"sub,omitempty"`
-	Name     string   `json:"name,omitempty"`
-	Email    string   `json:"email,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
-}
 
 // newVerifier accepts local client JWTs, and the identity provider's JWTs
 // of the signed-in person when a provider and a local audience are
@@ -99,12 +90,12 @@ func (d *Daemon) identitySubject(ctx context.Context) string {
 
 // identityStatus reads the stored identity (connection metadata of the
 // "identity" record).
-func (d *Daemon) identityStatus(ctx context.Context) *IdentityStatus {
+func (d *Daemon) identityStatus(ctx context.Context) *apitype.IdentityStatus {
 	iss := d.conf().Identity.Issuer
 	if iss == "" {
 		return nil
 	}
-	st := &IdentityStatus{Issuer: iss}
+	st := &apitype.IdentityStatus{Issuer: iss}
 	if c, err := d.store.GetConnection(ctx, identityName); err == nil && c.State == store.StateConnected {
 		st.SignedIn = true
 		st.Subject, st.Name, st.Email = c.AccountID, c.DisplayName, c.Email

@@ -13,6 +13,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
@@ -196,16 +197,6 @@ func (d *Daemon) refreshIdentity(ctx context.Context, cur *oauth2.Token) (*oauth
 	return tok, nil
 }
 
-// LogoutResult says how a sign-out went.
-type LogoutResult struct {
-	ProviderSession bool `json:"provider_session_ended"`
-	// RefreshRevoked: the refresh token was revoked at the provider's
-	// revocation endpoint (RFC 7009), which holds even when the end-session
-	// request is refused (e.g. its key rotated away).
-	RefreshRevoked bool   `json:"refresh_token_revoked"`
-	Note           string `json:"note,omitempty"`
-}
-
 // revokeRefresh revokes refresh at the provider's revocation endpoint, if
 // it has one, authenticating like the token endpoint.
 func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh string) bool {
@@ -254,8 +245,8 @@ func (d *Daemon) revokeRefresh(ctx context.Context, p *oidc.Provider, refresh st
 // user after it (finished at the next start if cut short). The provider is
 // called last, with the tokens read before: a provider that is slow or
 // down does not keep the device signed in.
-func (d *Daemon) Logout(ctx context.Context) (LogoutResult, error) {
-	var res LogoutResult
+func (d *Daemon) Logout(ctx context.Context) (apitype.LogoutResult, error) {
+	var res apitype.LogoutResult
 	d.signedInSub.Store("") // provider tokens stop working at once
 	tok, _, err := d.vault.LoadLatestToken(ctx, identityName)
 	if err != nil && !isNotFound(err) {

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	oidcsandbox "github.com/latchkey/latchkey/integrations/oidc/sandbox"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -76,16 +77,16 @@ func (h *idHarness) registerRedirect(authMethod string) {
 	}
 }
 
-func (h *idHarness) startLogin() ConnectResponse {
+func (h *idHarness) startLogin() apitype.ConnectResponse {
 	h.t.Helper()
-	var resp ConnectResponse
-	if err := h.cl.Do(context.Background(), "POST", "/control/login", nil, nil, &resp); err != nil {
+	resp, err := h.cl.Login(context.Background())
+	if err != nil {
 		h.t.Fatal(err)
 	}
 	if resp.URL == "" || resp.Flow == "" {
 		h.t.Fatalf("login answered %+v", resp)
 	}
-	return resp
+	return *resp
 }
 
 // loginHTTP signs in with a plain HTTP client (cookie jar) that fills the
@@ -119,7 +120,7 @@ func (h *idHarness) loginHTTP(username, password string) {
 	}
 }
 
-func (h *idHarness) identity() *IdentityStatus {
+func (h *idHarness) identity() *apitype.IdentityStatus {
 	h.t.Helper()
 	st, err := h.d.StatusDoc(context.Background())
 	if err != nil {
@@ -193,7 +194,7 @@ func TestLoginBrowser(t *testing.T) {
 	if !strings.Contains(res.Text, "connected") || !strings.HasSuffix(res.FinalURL, "/identity/connected") {
 		t.Fatalf("browser ended at %q: %q", res.FinalURL, res.Text)
 	}
-	for _, f := range []ConnectResponse{first, second} {
+	for _, f := range []apitype.ConnectResponse{first, second} {
 		if err := h.cl.WaitFlow(context.Background(), f.Flow); err != nil {
 			t.Fatalf("flow %s: %v", f.Flow, err)
 		}
@@ -490,8 +491,8 @@ func TestLogoutEndsTheProviderSession(t *testing.T) {
 	if !h.idp.SessionActive(aliceSub) {
 		t.Fatal("no provider session after login")
 	}
-	var res LogoutResult
-	if err := h.cl.Do(context.Background(), "POST", "/control/logout", nil, nil, &res); err != nil {
+	res, err := h.cl.Logout(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !res.ProviderSession || !res.RefreshRevoked || h.idp.Stats().EndSessions != 1 {
@@ -520,7 +521,7 @@ func TestLogoutEndsTheProviderSession(t *testing.T) {
 		t.Fatalf("refresh after logout: %d", r.StatusCode)
 	}
 	// Logging out again has nothing to end and says so.
-	if err := h.cl.Do(context.Background(), "POST", "/control/logout", nil, nil, &res); err != nil {
+	if res, err = h.cl.Logout(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if res.ProviderSession || res.Note == "" {

@@ -8,7 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
+
+	"github.com/latchkey/latchkey/internal/userdirs"
 )
 
 // Paths are the directories and files latchkey uses for one user. Every one
@@ -25,29 +26,8 @@ type Paths struct {
 // DefaultPaths resolves the XDG directories from the environment, with the
 // usual fallbacks.
 func DefaultPaths() (Paths, error) {
-	home, _ := os.UserHomeDir()
-	base := func(env, fallback string) (string, error) {
-		if v := os.Getenv(env); v != "" && filepath.IsAbs(v) {
-			return filepath.Join(v, "latchkey"), nil
-		}
-		if home == "" {
-			return "", fmt.Errorf("cannot find the home directory and %s is not set", env)
-		}
-		return filepath.Join(home, fallback, "latchkey"), nil
-	}
-	var p Paths
-	var err error
-	if p.StateDir, err = base("XDG_STATE_HOME", ".local/state"); err != nil {
-		return p, err
-	}
-	if p.ConfigDir, err = base("XDG_CONFIG_HOME", ".config"); err != nil {
-		return p, err
-	}
-	if p.DataDir, err = base("XDG_DATA_HOME", ".local/share"); err != nil {
-		return p, err
-	}
-	p.RuntimeDir = runtimeDir(p.StateDir)
-	return p, nil
+	d, err := userdirs.Default()
+	return Paths{StateDir: d.State, ConfigDir: d.Config, DataDir: d.Data, RuntimeDir: d.Runtime}, err
 }
 
 // IsDefaultState reports whether the state directory is the default one,
@@ -83,36 +63,13 @@ func (p Paths) DBPath() string { return filepath.Join(p.StateDir, "latchkey.db")
 func (p Paths) ConfigFile() string { return filepath.Join(p.ConfigDir, "config.toml") }
 
 // SocketPath is the control socket the CLI reaches the daemon on.
-func (p Paths) SocketPath() string { return filepath.Join(p.RuntimeDir, "latchkey.sock") }
+func (p Paths) SocketPath() string { return filepath.Join(p.RuntimeDir, userdirs.SocketFile) }
 
 // PIDFile holds the running daemon's pid and is locked while it runs.
 func (p Paths) PIDFile() string { return filepath.Join(p.RuntimeDir, "latchkey.pid") }
 
 // FileKeychainPath is the opt-in passphrase-sealed keychain file.
 func (p Paths) FileKeychainPath() string { return filepath.Join(p.DataDir, "keychain.sealed") }
-
-// maxSocketPath is the longest control-socket path every supported OS
-// accepts (sun_path is 104 bytes on macOS, 108 on Linux, with the NUL).
-const maxSocketPath = 100
-
-// runtimeDir picks the directory of the control socket: $XDG_RUNTIME_DIR,
-// else the per-user /run/user/UID that the login manager creates (checked
-// to be this user's own), else a "run" folder inside the state directory,
-// which no other user can create first. Only when that path is too long for
-// a unix socket does it fall back to the temporary directory; that one, like
-// every other, is verified before use (see ensureDir).
-func runtimeDir(stateDir string) string {
-	if v := os.Getenv("XDG_RUNTIME_DIR"); v != "" && filepath.IsAbs(v) {
-		return filepath.Join(v, "latchkey")
-	}
-	if d := loginRuntimeDir(); d != "" {
-		return filepath.Join(d, "latchkey")
-	}
-	if d := filepath.Join(stateDir, "run"); len(filepath.Join(d, "latchkey.sock")) <= maxSocketPath {
-		return d
-	}
-	return filepath.Join(os.TempDir(), "latchkey-"+strconv.Itoa(os.Getuid()))
-}
 
 // ensureDir creates dir (mode 0700) when it is missing and then checks that
 // it is a private directory of this user (see checkDir). env names the
@@ -144,7 +101,7 @@ func checkDir(dir, env string) error {
 	case !fi.IsDir():
 		what = "is not a directory"
 	default:
-		if uid, ok := ownerUID(fi); ok && uid != os.Getuid() {
+		if uid, ok := userdirs.OwnerUID(fi); ok && uid != os.Getuid() {
 			what = fmt.Sprintf("belongs to uid %d, not to you (uid %d)", uid, os.Getuid())
 		}
 	}

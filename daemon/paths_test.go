@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/userdirs"
 )
 
 // TestEnsureDirRefusesWhatIsNotPrivate: a directory latchkey uses must be a
@@ -75,7 +77,7 @@ func TestRuntimeDirFallbackIsNotShared(t *testing.T) {
 	if strings.HasPrefix(p.RuntimeDir, os.TempDir()+string(filepath.Separator)) && !strings.HasPrefix(p.RuntimeDir, state) {
 		t.Fatalf("runtime dir %s is in the shared temporary directory", p.RuntimeDir)
 	}
-	if d := loginRuntimeDir(); d == "" && p.RuntimeDir != filepath.Join(state, "latchkey", "run") {
+	if d := userdirs.LoginRuntimeDir(); d == "" && p.RuntimeDir != filepath.Join(state, "latchkey", "run") {
 		t.Errorf("runtime dir %s, want %s", p.RuntimeDir, filepath.Join(state, "latchkey", "run"))
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 	_ "modernc.org/sqlite"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
 	"github.com/latchkey/latchkey/vault/keychain"
@@ -44,7 +45,7 @@ func (h *harness) expireStored(name string) {
 // rawGet is a local API GET that returns the status and body as they are.
 func (h *harness) rawGet(path string) (int, string) {
 	h.t.Helper()
-	tok, err := h.d.MintToken(TokenRequest{})
+	tok, err := h.d.MintToken(apitype.TokenRequest{})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func (h *harness) rawGet(path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (h *harness) integrationStatus(name string) IntegrationStatus {
+func (h *harness) integrationStatus(name string) apitype.IntegrationStatus {
 	h.t.Helper()
 	st, err := h.d.StatusDoc(context.Background())
 	if err != nil {
@@ -71,7 +72,7 @@ func (h *harness) integrationStatus(name string) IntegrationStatus {
 		}
 	}
 	h.t.Fatalf("no status for %s", name)
-	return IntegrationStatus{}
+	return apitype.IntegrationStatus{}
 }
 
 // Item 3: the proxy sends Document360's API token in its own header, and a

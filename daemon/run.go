@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/internal/loopback"
@@ -59,10 +60,10 @@ func (e *runExtras) set(tray, hotkey string) {
 	}
 }
 
-func (e *runExtras) desktop() DesktopStatus {
+func (e *runExtras) desktop() apitype.DesktopStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	ds := DesktopStatus{Tray: e.tray, Hotkey: e.hotkey}
+	ds := apitype.DesktopStatus{Tray: e.tray, Hotkey: e.hotkey}
 	if ds.Tray == "" {
 		ds.Tray = "off: the daemon is not running"
 	}
@@ -299,7 +300,7 @@ func (d *Daemon) localIssuer(ctx context.Context) (*auth.Issuer, error) {
 }
 
 // MintToken mints a local client JWT (latchkey token).
-func (d *Daemon) MintToken(req TokenRequest) (string, error) {
+func (d *Daemon) MintToken(req apitype.TokenRequest) (string, error) {
 	if d.issuer == nil {
 		return "", errors.New("the daemon is not serving")
 	}

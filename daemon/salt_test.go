@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	"github.com/latchkey/latchkey/internal/testenv"
@@ -82,13 +83,13 @@ func saltDeletedWhileRunning(t *testing.T, system bool) {
 // A scoped caller of /v1/status is not told which integrations a lost salt
 // or a refused rollback concerned (they may be outside its scope).
 func TestStatusNoticesForScopedCaller(t *testing.T) {
-	st := &Status{VaultNotice: "the vault salt was deleted …: the tokens of docebo, document360 …", Integrations: []IntegrationStatus{}}
+	st := &apitype.Status{VaultNotice: "the vault salt was deleted …: the tokens of docebo, document360 …", Integrations: []apitype.IntegrationStatus{}}
 	st.Sync.Refused = "the remote store served an older record of document360 …"
-	out := st.forCaller(auth.Claims{Scope: []string{"docebo"}})
+	out := statusForCaller(st, auth.Claims{Scope: []string{"docebo"}})
 	if out.Sync.Refused != "" || strings.Contains(out.VaultNotice, "document360") || out.VaultNotice == "" {
 		t.Fatalf("scoped status: refused %q, notice %q", out.Sync.Refused, out.VaultNotice)
 	}
-	if full := st.forCaller(auth.Claims{Scope: []string{"*"}}); full.VaultNotice != st.VaultNotice || full.Sync.Refused != st.Sync.Refused {
+	if full := statusForCaller(st, auth.Claims{Scope: []string{"*"}}); full.VaultNotice != st.VaultNotice || full.Sync.Refused != st.Sync.Refused {
 		t.Fatal("a full-scope caller lost the notices")
 	}
 }

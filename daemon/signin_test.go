@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -56,11 +55,7 @@ func (h *harness) setDoceboSetting(k, v string) {
 
 // openURL asks the daemon for a signed-in link, as `latchkey open docebo ID --print-url` does.
 func (h *harness) openURL(target string) (string, error) {
-	var out struct {
-		URL string `json:"url"`
-	}
-	err := h.cl.Do(context.Background(), "POST", "/control/open/docebo", url.Values{"target": {target}}, nil, &out)
-	return out.URL, err
+	return h.cl.SignInURL(context.Background(), "docebo", target)
 }
 
 // visit opens a link in a fresh browser session (no cookies) and returns

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 	d360 "github.com/latchkey/latchkey/integrations/document360/sandbox"
 	"github.com/latchkey/latchkey/internal/httpstatus"
@@ -367,7 +368,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 		t.Fatalf("proxy (refresh) with the store down: %d", code)
 	}
 	collect("docebo")
-	if err := h.cl.Do(ctx, "DELETE", "/v1/integrations/document360", nil, nil, nil); err != nil {
+	if err := h.cl.Disconnect(ctx, "document360"); err != nil {
 		t.Fatalf("disconnect with the store down: %v", err)
 	}
 	signIn()
@@ -386,7 +387,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 		t.Fatalf("proxy with the store down: %d", code)
 	}
 	// Status says so: pending items and the last error.
-	var st *Status
+	var st *apitype.Status
 	waitFor(t, "status shows pending pushes and a sync error", func() bool {
 		st, err = h.d.StatusDoc(ctx)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault"
 	"github.com/latchkey/latchkey/vault/store"
@@ -117,8 +118,8 @@ func (d *Daemon) rebind(ctx context.Context, user string) error {
 }
 
 // syncStatus reports the outbox and the last push results.
-func (d *Daemon) syncStatus(ctx context.Context) SyncStatus {
-	st := SyncStatus{Remote: d.conf().Store}
+func (d *Daemon) syncStatus(ctx context.Context) apitype.SyncStatus {
+	st := apitype.SyncStatus{Remote: d.conf().Store}
 	if n, err := d.store.Count(ctx); err == nil {
 		st.Pending = n
 	}

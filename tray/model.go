@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/latchkey/latchkey/client/apitype"
 )
 
 // Daemon is what the tray needs from the daemon.
@@ -26,11 +28,11 @@ type Daemon interface {
 	TrayChanges() <-chan struct{}
 }
 
-// States of an integration, as vault/store spells them.
+// States of an integration, as the daemon's status document spells them.
 const (
-	StateConnected       = "connected"
-	StateReconnectNeeded = "reconnect_needed"
-	StateDisconnected    = "disconnected"
+	StateConnected       = apitype.StateConnected
+	StateReconnectNeeded = apitype.StateReconnectNeeded
+	StateDisconnected    = apitype.StateDisconnected
 )
 
 // State is what the tray shows.

@@ -2,14 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/spf13/cobra"
-
-	"github.com/latchkey/latchkey/injector/oauthserver"
 )
 
 func newAppsCmd(env *cliEnv) *cobra.Command {
@@ -19,14 +17,13 @@ func newAppsCmd(env *cliEnv) *cobra.Command {
 		Short: "List the apps' grants: app, integrations, created, last used, state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Apps []oauthserver.GrantInfo `json:"apps"`
-			}
-			if err := env.call(cmd.Context(), "GET", "/v1/apps", nil, nil, &out); err != nil {
+			grants, err := env.ctl.Apps(cmd.Context())
+			if err != nil {
 				return err
 			}
+			out := apitype.AppGrantList{Apps: grants}
 			if out.Apps == nil {
-				out.Apps = []oauthserver.GrantInfo{}
+				out.Apps = []apitype.AppGrant{}
 			}
 			if env.jsonOut {
 				return printJSON(env.stdout, out)
@@ -54,7 +51,7 @@ func newAppsCmd(env *cliEnv) *cobra.Command {
 		Short: "Revoke an app's grant now: its tokens stop at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.call(cmd.Context(), "DELETE", "/v1/apps/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+			if err := env.ctl.RevokeApp(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			env.printf("Revoked %s: its tokens no longer work.\n", args[0])

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/daemon"
 	"github.com/latchkey/latchkey/integrations"
 )
@@ -133,7 +134,7 @@ Examples:
 				if secret == "" {
 					return errors.New("no API token given: pipe it on stdin or type it at the prompt")
 				}
-				if err := d.ConnectWithGrant(cmd.Context(), name, daemon.GrantRequest{Grant: integrations.GrantAPIToken, Token: secret}); err != nil {
+				if err := d.ConnectWithGrant(cmd.Context(), name, apitype.GrantRequest{Grant: integrations.GrantAPIToken, Token: secret}); err != nil {
 					return err
 				}
 				what = "API token sealed in the vault"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/daemon"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/tray/opener"
 )
@@ -34,17 +34,14 @@ never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
+			cl := &env.ctl
 			ctx := cmd.Context()
 			if timeout > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			req := daemon.GrantRequest{Grant: integrations.Grant(grant), Username: username}
+			req := apitype.GrantRequest{Grant: integrations.Grant(grant), Username: username}
 			switch grant {
 			case "", "authorization_code", "code":
 				req.Grant = ""
@@ -64,8 +61,8 @@ never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 			default:
 				return usageError{fmt.Sprintf("--grant %q: use authorization_code, password, client_credentials or jwt-bearer", grant)}
 			}
-			var resp daemon.ConnectResponse
-			if err := cl.Do(ctx, "POST", "/control/connect/"+name, nil, req, &resp); err != nil {
+			resp, err := cl.Connect(ctx, name, req)
+			if err != nil {
 				return err
 			}
 			if resp.URL == "" {
@@ -106,7 +103,7 @@ func newDisconnectCmd(env *cliEnv) *cobra.Command {
 		Short: "Disconnect an integration and delete its sealed tokens here and in the remote store",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.call(cmd.Context(), "DELETE", "/v1/integrations/"+args[0], nil, nil, nil); err != nil {
+			if err := env.ctl.Disconnect(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			env.printf("%s disconnected.\n", args[0])

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/daemon"
 )
 
@@ -30,13 +30,10 @@ the client secret is in the keychain: latchkey configure identity --issuer URL
 nonce checked, ID token verified against the provider's keys.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
+			cl := &env.ctl
 			ctx := cmd.Context()
-			var resp daemon.ConnectResponse
-			if err := cl.Do(ctx, "POST", "/control/login", nil, nil, &resp); err != nil {
+			resp, err := cl.Login(ctx)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(env.stdout, resp.URL)
@@ -70,8 +67,8 @@ func newLogoutCmd(env *cliEnv) *cobra.Command {
 		Short: "Sign out: end the session at the identity provider and delete the identity tokens",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out daemon.LogoutResult
-			if err := env.call(cmd.Context(), "POST", "/control/logout", nil, nil, &out); err != nil {
+			out, err := env.ctl.Logout(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if out.ProviderSession {
@@ -97,8 +94,8 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 			if err != nil {
 				return usageError{err.Error()}
 			}
-			var nc daemon.CreatedClient
-			if err := env.call(cmd.Context(), "POST", "/control/clients", nil, daemon.CreateClientRequest{Name: args[0], Expires: d, Integrations: scope}, &nc); err != nil {
+			nc, err := env.ctl.CreateClient(cmd.Context(), apitype.CreateClientRequest{Name: args[0], Expires: d, Integrations: scope})
+			if err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -121,15 +118,14 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 		Short: "List personal clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Clients []daemon.ClientInfo `json:"clients"`
-			}
-			if err := env.call(cmd.Context(), "GET", "/control/clients", nil, nil, &out); err != nil {
+			cs, err := env.ctl.ListClients(cmd.Context())
+			if err != nil {
 				return err
 			}
+			out := apitype.ClientList{Clients: cs}
 			if env.jsonOut {
 				if out.Clients == nil {
-					out.Clients = []daemon.ClientInfo{}
+					out.Clients = []apitype.ClientInfo{}
 				}
 				return printJSON(env.stdout, out)
 			}
@@ -155,7 +151,7 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 		Short: "Revoke a personal client now",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := env.call(cmd.Context(), "DELETE", "/control/clients/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+			if err := env.ctl.RevokeClient(cmd.Context(), args[0]); err != nil {
 				return err
 			}
 			env.printf("Revoked %s.\n", args[0])
@@ -173,17 +169,15 @@ func newOpenCmd(env *cliEnv) *cobra.Command {
 		Short: "Open a course (a Docebo learning plan: lp-<id>) in the integration's web app, already signed in (a fresh short-lived credential, never the vault's token)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out struct {
-				URL string `json:"url"`
-			}
-			if err := env.call(cmd.Context(), "POST", "/control/open/"+url.PathEscape(args[0]), url.Values{"target": {args[1]}}, nil, &out); err != nil {
+			u, err := env.ctl.SignInURL(cmd.Context(), args[0], args[1])
+			if err != nil {
 				return err
 			}
 			if printURL {
-				fmt.Fprintln(env.stdout, out.URL)
+				fmt.Fprintln(env.stdout, u)
 				return nil
 			}
-			return openBrowser(cmd.Context(), env, out.URL)
+			return openBrowser(cmd.Context(), env, u)
 		},
 	}
 	cmd.Flags().BoolVar(&printURL, "print-url", false, "print the signed-in URL instead of opening it (it holds a short-lived credential)")

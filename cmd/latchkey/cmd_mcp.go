@@ -12,7 +12,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/daemon"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/injector/mcpserver"
 )
 
@@ -28,10 +29,7 @@ my_courses, get_article, open_course (opens the course signed in on this
 desktop; the link never goes to the assistant). No token reaches the assistant.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := env.client()
-			if err != nil {
-				return err
-			}
+			cl := &env.ctl
 			if err := cl.Ping(cmd.Context()); err != nil {
 				return err
 			}
@@ -45,8 +43,7 @@ desktop; the link never goes to the assistant). No token reaches the assistant.`
 							app = p.ClientInfo.Name
 						}
 					}
-					_ = cl.Do(context.WithoutCancel(ctx), "POST", "/control/apps/audit", nil,
-						daemon.MCPAuditRequest{App: app, Tool: tool, OK: err == nil}, nil)
+					_ = cl.AuditMCP(context.WithoutCancel(ctx), apitype.MCPAuditRequest{App: app, Tool: tool, OK: err == nil})
 				}})
 			return srv.Run(cmd.Context(), &mcp.StdioTransport{})
 		},
@@ -56,12 +53,11 @@ desktop; the link never goes to the assistant). No token reaches the assistant.`
 }
 
 // controlAPI is the local API over the daemon's control socket.
-type controlAPI struct{ cl *daemon.Client }
+type controlAPI struct{ cl *client.Client }
 
 func (a controlAPI) Get(ctx context.Context, _ *sdkauth.TokenInfo, path string, q url.Values) (int, []byte, error) {
-	var body json.RawMessage
-	err := a.cl.Do(ctx, http.MethodGet, path, q, nil, &body)
-	var ae *daemon.APIError
+	body, err := a.cl.Get(ctx, path, q)
+	var ae *client.APIError
 	switch {
 	case errors.As(err, &ae):
 		msg, _ := json.Marshal(map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
@@ -73,8 +69,8 @@ func (a controlAPI) Get(ctx context.Context, _ *sdkauth.TokenInfo, path string, 
 }
 
 func (a controlAPI) OpenCourse(ctx context.Context, _ *sdkauth.TokenInfo, integration, id string) error {
-	err := a.cl.Do(ctx, http.MethodPost, "/control/apps/open/"+url.PathEscape(integration)+"/"+url.PathEscape(id), nil, nil, nil)
-	var ae *daemon.APIError
+	err := a.cl.OpenCourse(ctx, integration, id)
+	var ae *client.APIError
 	if errors.As(err, &ae) {
 		return errors.New(strings.TrimSpace(ae.Message))
 	}

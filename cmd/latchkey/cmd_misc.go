@@ -10,9 +10,8 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/latchkey/latchkey/client"
 	"github.com/spf13/cobra"
-
-	"github.com/latchkey/latchkey/daemon"
 )
 
 func newVersionCmd(env *cliEnv) *cobra.Command {
@@ -56,11 +55,8 @@ func newRotateKeyCmd(env *cliEnv) *cobra.Command {
 		Short: "Make a new salt and re-seal every record under it (crash-safe)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				KeyID string `json:"key_id"`
-			}
-			err := env.call(cmd.Context(), "POST", "/control/rotate-key", nil, nil, &out)
-			if errors.Is(err, daemon.ErrNotRunning) {
+			keyID, err := env.ctl.RotateKey(cmd.Context())
+			if errors.Is(err, client.ErrNotRunning) {
 				d, oerr := env.openOffline(cmd.Context())
 				if oerr != nil {
 					return oerr
@@ -71,13 +67,13 @@ func newRotateKeyCmd(env *cliEnv) *cobra.Command {
 					if serr != nil {
 						return serr
 					}
-					out.KeyID = st.KeyID
+					keyID = st.KeyID
 				}
 			}
 			if err != nil {
 				return err
 			}
-			env.printf("Every record is re-sealed under the new key %s; the old salt is removed.\n", out.KeyID)
+			env.printf("Every record is re-sealed under the new key %s; the old salt is removed.\n", keyID)
 			return nil
 		},
 	}
@@ -124,17 +120,15 @@ func newMenuCmd(env *cliEnv) *cobra.Command {
 		Short: "Open the menu (search, My Courses, integrations) in the browser",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				URL string `json:"url"`
-			}
-			if err := env.call(cmd.Context(), "POST", "/control/menu-url", nil, nil, &out); err != nil {
+			u, err := env.ctl.MenuURL(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if printURL {
-				fmt.Fprintln(env.stdout, out.URL)
+				fmt.Fprintln(env.stdout, u)
 				return nil
 			}
-			return openBrowser(cmd.Context(), env, out.URL)
+			return openBrowser(cmd.Context(), env, u)
 		},
 	}
 	cmd.Flags().BoolVar(&printURL, "print-url", false, "print the one-time menu URL instead of opening it")

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/daemon"
-	"github.com/latchkey/latchkey/injector"
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/keychain"
 )
@@ -46,13 +44,12 @@ func newStatusCmd(env *cliEnv) *cobra.Command {
 }
 
 // status asks the running daemon, or computes the status offline.
-func (e *cliEnv) status(ctx context.Context) (*daemon.Status, error) {
-	var st daemon.Status
-	err := e.call(ctx, "GET", "/v1/status", nil, nil, &st)
+func (e *cliEnv) status(ctx context.Context) (*apitype.Status, error) {
+	st, err := e.ctl.Status(ctx)
 	if err == nil {
-		return &st, nil
+		return st, nil
 	}
-	if !errors.Is(err, daemon.ErrNotRunning) {
+	if !errors.Is(err, client.ErrNotRunning) {
 		return nil, err
 	}
 	d, err := e.openOfflineReadOnly(ctx)
@@ -67,21 +64,21 @@ func (e *cliEnv) status(ctx context.Context) (*daemon.Status, error) {
 }
 
 // statusWithoutKeychain reports what can be known when no keychain answers.
-func (e *cliEnv) statusWithoutKeychain(kerr error) (*daemon.Status, error) {
+func (e *cliEnv) statusWithoutKeychain(kerr error) (*apitype.Status, error) {
 	p, c, err := e.setup()
 	if err != nil {
 		return nil, err
 	}
-	st := &daemon.Status{
+	st := &apitype.Status{
 		Version: version, StateDir: p.StateDir, StorePath: p.DBPath(), ConfigFile: p.ConfigFile(),
-		Keychain:     daemon.KeychainStatus{Backend: c.Keychain, Error: kerr.Error()},
-		Daemon:       daemon.DaemonStatus{Socket: p.SocketPath()},
-		Integrations: []daemon.IntegrationStatus{},
-		Sync:         daemon.SyncStatus{Remote: c.Store},
-		Desktop:      daemon.DesktopStatus{Tray: "off: the daemon is not running", Hotkey: "off: the daemon is not running"},
+		Keychain:     apitype.KeychainStatus{Backend: c.Keychain, Error: kerr.Error()},
+		Daemon:       apitype.DaemonStatus{Socket: p.SocketPath()},
+		Integrations: []apitype.IntegrationStatus{},
+		Sync:         apitype.SyncStatus{Remote: c.Store},
+		Desktop:      apitype.DesktopStatus{Tray: "off: the daemon is not running", Hotkey: "off: the daemon is not running"},
 	}
 	for _, n := range newRegistry().Names() {
-		is := daemon.IntegrationStatus{Name: n, State: daemon.StateNotConfigured}
+		is := apitype.IntegrationStatus{Name: n, State: apitype.StateNotConfigured}
 		if ic, ok := c.Integrations[n]; ok {
 			is.Configured, is.URL, is.State = true, ic.URL, "unknown"
 		}
@@ -90,7 +87,7 @@ func (e *cliEnv) statusWithoutKeychain(kerr error) (*daemon.Status, error) {
 	return st, nil
 }
 
-func printStatus(env *cliEnv, st *daemon.Status) {
+func printStatus(env *cliEnv, st *apitype.Status) {
 	if st.Daemon.Running {
 		env.printf("latchkey %s: daemon running (pid %d) on http://%s\n", st.Version, st.Daemon.PID, st.Daemon.Listen)
 	} else {
@@ -191,15 +188,8 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 		Short: `List "My Courses": your enrollments in every connected LMS, in progress first`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var raw json.RawMessage
-			if err := env.call(cmd.Context(), "GET", "/v1/courses", nil, nil, &raw); err != nil {
-				return err
-			}
-			var doc struct {
-				Items  []integrations.Course `json:"items"`
-				Errors []feedError           `json:"errors"`
-			}
-			if err := json.Unmarshal(raw, &doc); err != nil {
+			doc, err := env.ctl.Courses(cmd.Context())
+			if err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -235,15 +225,9 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 	return cmd
 }
 
-type feedError struct {
-	Integration string `json:"integration"`
-	Code        string `json:"code"`
-	Message     string `json:"message"`
-}
-
-func orEmpty(e []feedError) []feedError {
+func orEmpty(e []apitype.FeedError) []apitype.FeedError {
 	if e == nil {
-		return []feedError{}
+		return []apitype.FeedError{}
 	}
 	return e
 }
@@ -251,7 +235,7 @@ func orEmpty(e []feedError) []feedError {
 // feedNeedsYou is the error that makes a feed command exit 4 when an
 // integration in its errors needs the user (reconnect, connect, configure);
 // the errors themselves are already printed.
-func feedNeedsYou(errs []feedError) error {
+func feedNeedsYou(errs []apitype.FeedError) error {
 	for _, e := range errs {
 		switch e.Code {
 		case "not_configured", "not_connected", "reconnect_needed", "config_error":
@@ -261,7 +245,7 @@ func feedNeedsYou(errs []feedError) error {
 	return nil
 }
 
-func printFeedErrors(env *cliEnv, errs []feedError) {
+func printFeedErrors(env *cliEnv, errs []apitype.FeedError) {
 	for _, e := range errs {
 		fmt.Fprintf(env.stderr, "latchkey: %s: %s\n", e.Integration, e.Message)
 	}
@@ -274,15 +258,8 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 		Short: "Search every connected integration at once (courses, articles, …)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			q := url.Values{"q": {strings.Join(args, " ")}}
-			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			var doc struct {
-				Results []integrations.SearchResult `json:"results"`
-				Errors  []feedError                 `json:"errors"`
-			}
-			if err := env.call(cmd.Context(), "GET", "/v1/search", q, nil, &doc); err != nil {
+			doc, err := env.ctl.Search(cmd.Context(), strings.Join(args, " "), limit)
+			if err != nil {
 				return err
 			}
 			if env.jsonOut {
@@ -326,13 +303,11 @@ injector: curl -H "Authorization: Bearer $(latchkey token)" http://127.0.0.1:778
 --integrations limits which integrations it may reach (default: all).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out struct {
-				Token string `json:"token"`
-			}
-			if err := env.call(cmd.Context(), "POST", "/control/token", nil, daemon.TokenRequest{Integrations: scope, TTL: ttl}, &out); err != nil {
+			tok, err := env.ctl.Token(cmd.Context(), apitype.TokenRequest{Integrations: scope, TTL: ttl})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintln(env.stdout, out.Token)
+			fmt.Fprintln(env.stdout, tok)
 			return nil
 		},
 	}
@@ -348,12 +323,11 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 		Short: "Show the local audit trail of injected calls (never a token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var doc struct {
-				Entries []injector.AuditEntry `json:"entries"`
-			}
-			if err := env.call(cmd.Context(), "GET", "/control/audit", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &doc); err != nil {
+			entries, err := env.ctl.Audit(cmd.Context(), limit)
+			if err != nil {
 				return err
 			}
+			doc := apitype.AuditLog{Entries: entries}
 			if env.jsonOut {
 				out := make([]map[string]any, 0, len(doc.Entries))
 				for _, e := range doc.Entries {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 
@@ -43,15 +42,6 @@ func (e *cliEnv) setup() (daemon.Paths, daemon.Config, error) {
 	return p, c, nil
 }
 
-// client returns a control-socket client.
-func (e *cliEnv) client() (*daemon.Client, error) {
-	p, err := daemon.DefaultPaths()
-	if err != nil {
-		return nil, err
-	}
-	return daemon.NewClient(p.SocketPath()), nil
-}
-
 // openOffline opens the vault and the local store in this process, for
 // commands that work with or without a running daemon.
 func (e *cliEnv) openOffline(ctx context.Context) (*daemon.Daemon, error) {
@@ -78,11 +68,7 @@ func (e *cliEnv) openOfflineWith(ctx context.Context, readOnly bool) (*daemon.Da
 // notifyReload tells a running daemon to re-read its configuration; no
 // daemon is fine.
 func (e *cliEnv) notifyReload(ctx context.Context) {
-	cl, err := e.client()
-	if err != nil {
-		return
-	}
-	_ = cl.Do(ctx, "POST", "/control/reload", nil, nil, nil)
+	_ = e.ctl.Reload(ctx)
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -120,12 +106,3 @@ func isTerminal(w io.Writer) bool {
 func (e *cliEnv) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
 
 func itoa(n int) string { return fmt.Sprint(n) }
-
-// call sends one request to the running daemon over its control socket.
-func (e *cliEnv) call(ctx context.Context, method, path string, q url.Values, body, out any) error {
-	cl, err := e.client()
-	if err != nil {
-		return err
-	}
-	return cl.Do(ctx, method, path, q, body, out)
-}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations/docebo/sandbox"
 )
 
@@ -71,7 +72,7 @@ func TestCLIReconnectNeededInFeeds(t *testing.T) {
 	listen := freeAddr(t)
 	u.startDaemon(listen)
 
-	check := func(what string, errs []feedError) {
+	check := func(what string, errs []apitype.FeedError) {
 		t.Helper()
 		for _, e := range errs {
 			if e.Integration == "docebo" && e.Code == "reconnect_needed" && strings.Contains(e.Message, "latchkey connect docebo") {
@@ -82,8 +83,8 @@ func TestCLIReconnectNeededInFeeds(t *testing.T) {
 	}
 	out, errOut, code := u.run("", "courses", "--json")
 	var courses struct {
-		Items  []json.RawMessage `json:"items"`
-		Errors []feedError       `json:"errors"`
+		Items  []json.RawMessage   `json:"items"`
+		Errors []apitype.FeedError `json:"errors"`
 	}
 	if err := json.Unmarshal([]byte(out), &courses); err != nil {
 		t.Fatalf("courses --json: %v: %s", err, out)
@@ -109,7 +110,7 @@ func TestCLIReconnectNeededInFeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		var doc struct {
-			Errors []feedError `json:"errors"`
+			Errors []apitype.FeedError `json:"errors"`
 		}
 		err = json.NewDecoder(resp.Body).Decode(&doc)
 		resp.Body.Close()

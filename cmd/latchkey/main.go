@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/client"
+	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/daemon"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/internal/manpages"
@@ -81,9 +83,9 @@ type silentExit struct{ code int }
 func (e silentExit) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func exitCode(ctx context.Context, err error) int {
-	var ae *daemon.APIError
+	var ae *client.APIError
 	switch {
-	case errors.Is(err, daemon.ErrNotRunning):
+	case errors.Is(err, client.ErrNotRunning):
 		return exitNotRunning
 	case errors.Is(err, keychain.ErrUnavailable):
 		return exitKeychain
@@ -93,9 +95,9 @@ func exitCode(ctx context.Context, err error) int {
 		return exitNeedsAction
 	case errors.As(err, &ae):
 		switch ae.Code {
-		case "not_configured", "not_connected", "reconnect_needed":
+		case apitype.CodeNotConfigured, apitype.CodeNotConnected, apitype.CodeReconnectNeeded:
 			return exitNeedsAction
-		case daemon.CodeKeychainUnavailable:
+		case apitype.CodeKeychainUnavailable:
 			return exitKeychain
 		}
 	}
@@ -119,6 +121,10 @@ type cliEnv struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+
+	// ctl talks to the running daemon (zero value: the user's control
+	// socket).
+	ctl client.Client
 
 	// flags shared by every command
 	listen  string

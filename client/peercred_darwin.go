@@ -1,4 +1,4 @@
-package daemon
+package client
 
 import "golang.org/x/sys/unix"
 

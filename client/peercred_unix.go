@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package daemon
+package client
 
 import (
 	"fmt"
@@ -8,9 +8,11 @@ import (
 	"os"
 )
 
-// checkPeer accepts a control-socket connection only from a process of the
-// daemon's own user; peerUID is the per-OS call that names the peer.
-func checkPeer(c net.Conn) error {
+// CheckPeer returns an error unless the process at the other end of the
+// unix-socket connection c runs as the current user. The daemon calls it on
+// every connection it accepts on the control socket; peerUID is the per-OS
+// call that names the peer.
+func CheckPeer(c net.Conn) error {
 	uid, err := connPeerUID(c)
 	if err != nil {
 		return err
@@ -21,7 +23,7 @@ func checkPeer(c net.Conn) error {
 	return nil
 }
 
-// checkServer is the client's side of checkPeer: before the CLI sends a
+// checkServer is the client's side of CheckPeer: before the CLI sends a
 // byte on the control socket it checks that the process listening on it
 // runs as the same user, so a socket planted by another user is refused.
 func checkServer(c net.Conn, socket string) error {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package daemon
+package userdirs
 
 import (
 	"io/fs"
@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// ownerUID returns the uid that owns the file fi describes.
-func ownerUID(fi fs.FileInfo) (int, bool) {
+// OwnerUID returns the uid that owns the file fi describes.
+func OwnerUID(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return 0, false
@@ -19,15 +19,15 @@ func ownerUID(fi fs.FileInfo) (int, bool) {
 	return int(st.Uid), true
 }
 
-// loginRuntimeDir returns /run/user/UID when it exists as a directory (not a
-// symbolic link) owned by this user and closed to others, else "".
-func loginRuntimeDir() string {
+// LoginRuntimeDir returns /run/user/UID when it exists as a directory (not
+// a symbolic link) owned by this user and closed to others, else "".
+func LoginRuntimeDir() string {
 	d := filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
 	fi, err := os.Lstat(d)
 	if err != nil || !fi.IsDir() || fi.Mode().Perm()&0o077 != 0 {
 		return ""
 	}
-	if uid, ok := ownerUID(fi); !ok || uid != os.Getuid() {
+	if uid, ok := OwnerUID(fi); !ok || uid != os.Getuid() {
 		return ""
 	}
 	return d

@@ -1,4 +1,4 @@
-package daemon
+package client
 
 import (
 	"bytes"
@@ -11,13 +11,17 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"time"
+	"sync"
+
+	"github.com/latchkey/latchkey/client/apitype"
+	"github.com/latchkey/latchkey/internal/userdirs"
 )
 
 // ErrNotRunning: nothing answers on the control socket.
 var ErrNotRunning = errors.New("the latchkey daemon is not running (start it with `latchkey daemon`, or `latchkey install` to run it at login)")
 
-// APIError is an error answer of the daemon.
+// APIError is an error answer of the daemon. Code is one of apitype's
+// Code… constants, or "http_<status>" when the answer carried none.
 type APIError struct {
 	Status  int
 	Code    string
@@ -37,36 +41,61 @@ func (e *PeerError) Error() string {
 	return fmt.Sprintf("refusing to talk to the control socket %s: %s (another user may be impersonating the daemon); stop that process or remove the socket, and keep XDG_RUNTIME_DIR private", e.Socket, e.Detail)
 }
 
-// Client talks to the running daemon over its control socket.
+// maxAnswer bounds the size of an answer the client reads.
+const maxAnswer = 32 << 20
+
+// Client talks to the running daemon over its control socket. The zero
+// value uses the current user's socket; a Client must not be copied after
+// first use. Every connection is checked, before anything is written to
+// it, to be served by a process of the current user (a *PeerError
+// otherwise).
 type Client struct {
-	socket string
-	hc     *http.Client
+	// Socket is the control socket's path. Empty: the user's default
+	// ($XDG_RUNTIME_DIR/latchkey/latchkey.sock, or its fallbacks).
+	Socket string
+
+	once    sync.Once
+	hc      *http.Client
+	initErr error
 }
 
-// NewClient returns a client for the daemon listening on socket. Every
-// connection is checked, before anything is written to it, to be served by a
-// process of the current user (a *PeerError otherwise).
-func NewClient(socket string) *Client {
-	return &Client{socket: socket, hc: &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "unix", socket)
+// init resolves the socket and builds the HTTP client, once.
+func (c *Client) init() error {
+	c.once.Do(func() {
+		socket := c.Socket
+		if socket == "" {
+			d, err := userdirs.Default()
 			if err != nil {
-				return nil, err
+				c.initErr = err
+				return
 			}
-			if err := checkServer(c, socket); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
-		DisableKeepAlives: true,
-	}}}
+			socket = d.Socket()
+		}
+		c.hc = &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				conn, err := d.DialContext(ctx, "unix", socket)
+				if err != nil {
+					return nil, err
+				}
+				if err := checkServer(conn, socket); err != nil {
+					conn.Close()
+					return nil, err
+				}
+				return conn, nil
+			},
+			DisableKeepAlives: true,
+		}}
+	})
+	return c.initErr
 }
 
-// Do sends a request with an optional JSON body and decodes a JSON answer
+// do sends a request with an optional JSON body and decodes a JSON answer
 // into out (when non-nil). Query parameters go in q.
-func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	if err := c.init(); err != nil {
+		return err
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -102,14 +131,12 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
+		var e apitype.ErrorBody
 		if json.Unmarshal(b, &e) == nil && e.Error.Message != "" {
 			return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 		}
@@ -118,32 +145,5 @@ func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body
 	if out == nil {
 		return nil
 	}
-	if raw, ok := out.(*json.RawMessage); ok {
-		*raw = append((*raw)[:0], b...)
-		return nil
-	}
 	return json.Unmarshal(b, out)
-}
-
-// Ping reports whether the daemon answers.
-func (c *Client) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	return c.Do(ctx, http.MethodGet, "/healthz", nil, nil, nil)
-}
-
-// WaitFlow waits until the connect flow id ends, returning its error.
-func (c *Client) WaitFlow(ctx context.Context, id string) error {
-	for {
-		var fr FlowResponse
-		if err := c.Do(ctx, http.MethodGet, "/control/flows/"+url.PathEscape(id), url.Values{"wait": {"25s"}}, nil, &fr); err != nil {
-			return err
-		}
-		if fr.Done {
-			if fr.Error != "" {
-				return errors.New(fr.Error)
-			}
-			return nil
-		}
-	}
 }
