@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -42,12 +43,24 @@ func (v *Vault) SaveToken(ctx context.Context, integration string, tok *oauth2.T
 // user that changed since is opened and sealed again first, under the lock
 // SaveToken holds, so it never lands under a key a rotation dropped.
 func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Connection, push bool) error {
-	name := rec.Integration
 	if conn != nil {
 		c := *conn
-		c.Integration = name
+		c.Integration = rec.Integration
 		conn = &c
 	}
+	return v.saveSealed(ctx, rec, replace(conn), push)
+}
+
+// SaveRefreshed writes rec, a refreshed token Seal made, as SaveSealed
+// does, and in the same transaction marks its integration connected with
+// the token's expiry, keeping the account metadata stored.
+func (v *Vault) SaveRefreshed(ctx context.Context, rec store.Record, expiry time.Time, push bool) error {
+	return v.saveSealed(ctx, rec, connected(expiry, nil), push)
+}
+
+// saveSealed is SaveSealed with the connection change conn.
+func (v *Vault) saveSealed(ctx context.Context, rec store.Record, conn func(*store.Connection) error, push bool) error {
+	name := rec.Integration
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.cur == nil {
@@ -70,7 +83,7 @@ func (v *Vault) SaveSealed(ctx context.Context, rec store.Record, conn *store.Co
 			return err
 		}
 	}
-	_, err := v.st.Apply(ctx, store.Change{Put: &rec, Expect: store.AnyVersion, Push: push, Conn: replace(conn)})
+	_, err := v.st.Apply(ctx, store.Change{Put: &rec, Expect: store.AnyVersion, Push: push, Conn: conn})
 	return err
 }
 
