@@ -74,9 +74,9 @@ type refreshFlight struct {
 // pendingToken is a refreshed token not yet stored.
 type pendingToken struct {
 	rec    store.Record
-	conn   store.Connection
-	unlock func() // releases the refresh lock once the record is stored
-	err    error  // the last write error
+	expiry time.Time // the token's, recorded on its connection when stored
+	unlock func()    // releases the refresh lock once the record is stored
+	err    error     // the last write error
 }
 
 // refreshFailureHold is how long a failed refresh answers for its token.
@@ -177,7 +177,6 @@ func (t *tokenManager) refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 	p := t.pending
 	t.mu.Unlock()
 	var cur *oauth2.Token
-	var conn store.Connection
 	unlock := func() {}
 	if p != nil {
 		// This process holds the refresh lock until p is stored, and p is
@@ -186,7 +185,7 @@ func (t *tokenManager) refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 		if err != nil {
 			return nil, err
 		}
-		cur, conn = tok, p.conn
+		cur = tok
 	} else {
 		var err error
 		if unlock, err = t.d.lockRefresh(ctx, t.name); err != nil {
@@ -195,11 +194,6 @@ func (t *tokenManager) refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 		if cur, err = t.load(ctx, t.d.vault.LoadLatestToken); err != nil {
 			unlock()
 			return nil, err
-		}
-		// Read now, not after the provider's answer: nothing but the
-		// write stands between that answer and the disk.
-		if conn, err = t.d.store.GetConnection(ctx, t.name); err != nil {
-			conn = store.Connection{}
 		}
 	}
 	next, err := t.exchange(ctx, cur, rejected)
@@ -210,17 +204,17 @@ func (t *tokenManager) refresh(ctx context.Context, rejected *oauth2.Token) (*oa
 	if p != nil {
 		unlock = p.unlock
 	}
-	conn.Integration = t.name
-	conn.State, conn.Reason, conn.Expiry, conn.UpdatedAt = store.StateConnected, "", next.Expiry, time.Now()
 	rec, err := t.d.vault.Seal(t.name, next)
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("seal the refreshed token: %w", err)
 	}
-	if err := t.d.vault.SaveSealed(ctx, rec, &conn, t.d.pushEnabled()); err != nil {
+	// Nothing but this write stands between the provider's answer and the
+	// disk: the connection is marked connected in the same transaction.
+	if err := t.d.vault.SaveRefreshed(ctx, rec, next.Expiry, t.d.pushEnabled()); err != nil {
 		// The provider may have rotated the refresh token: the old one is
 		// dead, so the new one is kept, served, and written again.
-		t.keepPending(rec, conn, unlock, err)
+		t.keepPending(rec, next.Expiry, unlock, err)
 		t.d.log.Error("the refreshed token could not be stored; it is kept in memory and stored as soon as the database takes it",
 			"integration", t.name, "err", err)
 		t.d.changed()
@@ -289,11 +283,11 @@ func (t *tokenManager) Refused(tok *oauth2.Token) {
 
 // keepPending keeps rec, whose write failed with err, as the token to
 // serve, and starts writing it again (once per pending token).
-func (t *tokenManager) keepPending(rec store.Record, conn store.Connection, unlock func(), err error) {
+func (t *tokenManager) keepPending(rec store.Record, expiry time.Time, unlock func(), err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	start := t.pending == nil
-	t.pending = &pendingToken{rec: rec, conn: conn, unlock: unlock, err: err}
+	t.pending = &pendingToken{rec: rec, expiry: expiry, unlock: unlock, err: err}
 	if start {
 		go t.persistPending()
 	}
@@ -337,7 +331,7 @@ func (t *tokenManager) savePending() bool {
 		return true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
-	err := t.d.vault.SaveSealed(ctx, p.rec, &p.conn, t.d.pushEnabled())
+	err := t.d.vault.SaveRefreshed(ctx, p.rec, p.expiry, t.d.pushEnabled())
 	cancel()
 	t.mu.Lock()
 	if err != nil {
