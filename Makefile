@@ -83,11 +83,12 @@ run: ## start the demo: keyring, sandboxes, daemon, consent; prints the menu URL
 	@LATCHKEY_DEMO_STORE=$${STORE:-$${LATCHKEY_DEMO_STORE:-}} scripts/run-demo.sh
 
 .PHONY: test
-test: ## everything: deps → lint → go test -race with all components → fuzz → cross-builds → package
+test: ## everything: deps → lint → vulncheck → go test -race with all components → fuzz → cross-builds → package
 	@start=$$SECONDS
 	step() { local t=$$SECONDS; echo "==> $$1"; shift; "$$@"; echo "==> done in $$((SECONDS - t))s"; }
 	step "deps (apt: all groups)" scripts/deps.sh all
 	step "lint" $(MAKE) lint
+	step "vulncheck (govulncheck, pinned)" $(MAKE) vulncheck
 	step "go test $(TESTFLAGS) $(PKGS) (keychain, PostgreSQL, Xvfb, browser)" $(MAKE) test-go
 	step "fuzz ($(FUZZTIME) per target)" $(MAKE) fuzz
 	step "cross-builds" $(MAKE) cross
@@ -151,6 +152,10 @@ bench: ## benchmarks (ns/op, B/op) and the load test: the latchkey daemon agains
 .PHONY: lint
 lint: ## gofmt -l empty, go vet, staticcheck (pinned)
 	@scripts/lint.sh
+
+.PHONY: vulncheck
+vulncheck: ## govulncheck (pinned) against vuln.go.dev or a local copy of the Go vulnerability database; fails on any called vulnerability not in scripts/vulncheck/accepted.txt
+	@scripts/vulncheck.sh
 
 .PHONY: fmt
 fmt: ## gofmt -w every Go file
