@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/latchkey/latchkey/client/apitype"
+	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/menu"
 	"github.com/latchkey/latchkey/tray"
 	"github.com/latchkey/latchkey/tray/hotkey"
@@ -157,7 +158,7 @@ func (a trayAdapter) TrayState(ctx context.Context) (tray.State, error) {
 		if !in.Configured {
 			continue
 		}
-		ti := tray.Integration{Name: in.Name, State: in.State}
+		ti := tray.Integration{Name: in.Name, DisplayName: injector.DisplayName(in.Name), State: in.State, APIToken: in.Connect == "api_token"}
 		if in.State == apitype.StateNotConfigured {
 			ti.State = string(store.StateDisconnected)
 		}

@@ -64,28 +64,28 @@ func TestDaemonTrayAndHotkey(t *testing.T) {
 	hasDocebo := func(state string) func(n *snwatcher.Node) bool {
 		return func(n *snwatcher.Node) bool {
 			for _, c := range n.Shown() {
-				if strings.Contains(strings.ToLower(c.Label), "docebo") && strings.Contains(strings.ToLower(c.Label), state) {
+				if strings.HasPrefix(c.Label, "Docebo — ") && strings.HasSuffix(c.Label, " — "+state) {
 					return true
 				}
 			}
 			return false
 		}
 	}
-	menu, err := item.WaitLayout(ctx, hasDocebo("connected"))
+	menu, err := item.WaitLayout(ctx, hasDocebo("Connected"))
 	if err != nil {
 		t.Fatalf("tray never showed docebo connected: %v", err)
 	}
 	if find(menu, "Open menu (Ctrl+Shift+E)") == nil || find(menu, "Quit") == nil {
 		t.Fatalf("tray menu %q", menu.Labels())
 	}
-	disc := find(menu, "Disconnect")
+	disc := find(menu, "Disconnect Docebo")
 	if disc == nil {
 		t.Fatalf("no Disconnect in %q", menu.Labels())
 	}
 	if err := item.Click(ctx, disc.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return find(n, "Connect…") != nil }); err != nil {
+	if _, err := item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return find(n, "Connect Docebo…") != nil }); err != nil {
 		t.Fatalf("tray after Disconnect: %v", err)
 	}
 	if got := h.state("docebo"); got != "disconnected" {

@@ -51,8 +51,8 @@ func writePage(w http.ResponseWriter, status int, p page) {
 
 var displayNames = map[string]string{"docebo": "Docebo", "document360": "Document360", "identity": "your sign-in"}
 
-// displayName is how integration name is named to people.
-func displayName(name string) string {
+// DisplayName is how integration name is named to people ("Docebo").
+func DisplayName(name string) string {
 	if d, ok := displayNames[name]; ok {
 		return d
 	}

@@ -112,7 +112,7 @@ func (s *Server) handleConnected(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusNotFound, page{Title: "Not found", Message: "There is no such page.", Hint: reopenHint})
 		return
 	}
-	dn := displayName(name)
+	dn := DisplayName(name)
 	if _, ok := s.backend.Lookup(name); !ok {
 		writePage(w, http.StatusNotFound, page{Title: "Unknown integration",
 			Message: dn + " is not configured in latchkey.", Hint: reopenHint})

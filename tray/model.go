@@ -50,6 +50,9 @@ type Integration struct {
 	DisplayName string // "Docebo"; Name when empty
 	Account     string // "alice@example.com"; may be empty
 	State       string // StateConnected, StateReconnectNeeded or StateDisconnected
+	// APIToken: the integration is set up with an API token (latchkey
+	// configure), not a consent page, so the tray offers no Connect for it.
+	APIToken bool
 }
 
 // Icon is the overall state the tray icon shows.
@@ -121,21 +124,28 @@ func BuildMenu(s State, hotkeyLabel string) Menu {
 			name = in.Name
 		}
 		parts := []string{name}
-		if in.Account != "" {
+		if in.Account != "" && in.State != StateDisconnected {
 			parts = append(parts, in.Account)
 		}
 		parts = append(parts, stateLabel(in.State))
 		m.Body = append(m.Body, Item{Title: strings.Join(parts, dash)})
+		connect := Item{Title: "Connect " + name + "…", Enabled: true, Action: ActionConnect, Integration: in.Name}
+		if in.APIToken {
+			connect = Item{Title: name + ": set up with latchkey configure " + in.Name}
+		}
 		switch in.State {
 		case StateConnected:
 			connected++
-			m.Body = append(m.Body, Item{Title: "Disconnect", Enabled: true, Action: ActionDisconnect, Integration: in.Name})
+			m.Body = append(m.Body, Item{Title: "Disconnect " + name, Enabled: true, Action: ActionDisconnect, Integration: in.Name})
 		case StateDisconnected:
 			disconnected++
-			m.Body = append(m.Body, Item{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: in.Name})
+			m.Body = append(m.Body, connect)
 		default: // reconnect needed, or a state this tray does not know
 			attention++
-			m.Body = append(m.Body, Item{Title: "Connect…", Enabled: true, Action: ActionConnect, Integration: in.Name})
+			if !in.APIToken {
+				connect.Title = "Reconnect " + name + "…"
+			}
+			m.Body = append(m.Body, connect)
 		}
 	}
 	if len(s.Integrations) == 0 {
@@ -169,15 +179,16 @@ func BuildMenu(s State, hotkeyLabel string) Menu {
 func stateLabel(s string) string {
 	switch s {
 	case StateConnected:
-		return "connected"
+		return "Connected"
 	case StateReconnectNeeded:
-		return "reconnect needed"
+		return "Reconnect needed"
 	case StateDisconnected:
-		return "disconnected"
+		return "Not connected"
 	case "":
-		return "unknown"
+		return "Unknown"
 	}
-	return strings.ReplaceAll(s, "_", " ")
+	s = strings.ReplaceAll(s, "_", " ")
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func tooltip(total, connected, attention int, problem string) string {

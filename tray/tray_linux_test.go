@@ -141,12 +141,12 @@ func TestTrayUnderXvfb(t *testing.T) {
 		t.Fatal(err)
 	}
 	const (
-		doceboOn  = "Docebo — alice@example.com — connected"
-		doceboOff = "Docebo — alice@example.com — disconnected"
-		d360      = "Document360 — alice — reconnect needed"
-		d360On    = "Document360 — alice — connected"
+		doceboOn  = "Docebo — alice@example.com — Connected"
+		doceboOff = "Docebo — Not connected" // no account once disconnected
+		d360      = "Document360 — alice — Reconnect needed"
+		d360On    = "Document360 — alice — Connected"
 	)
-	want := []string{doceboOn, "Disconnect", d360, "Connect…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
+	want := []string{doceboOn, "Disconnect Docebo", d360, "Reconnect Document360…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
 	menu, err := item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) })
 	if err != nil {
 		t.Fatalf("initial menu: %v; want %q", err, want)
@@ -160,25 +160,25 @@ func TestTrayUnderXvfb(t *testing.T) {
 	waitIcon(t, ctx, item, IconAttention)
 
 	// Disconnect Docebo from the menu.
-	if err := item.Click(ctx, menu.After(doceboOn, "Disconnect").ID); err != nil {
+	if err := item.Click(ctx, menu.After(doceboOn, "Disconnect Docebo").ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := recv(t, d.disconnects, "Daemon.Disconnect"); got != "docebo" {
 		t.Fatalf("Disconnect(%q), want docebo", got)
 	}
-	want = []string{doceboOff, "Connect…", d360, "Connect…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
+	want = []string{doceboOff, "Connect Docebo…", d360, "Reconnect Document360…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
 	if menu, err = item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) }); err != nil {
 		t.Fatalf("after Disconnect: %v; want %q", err, want)
 	}
 
-	// Reconnect Document360 (the second "Connect…").
-	if err := item.Click(ctx, menu.After(d360, "Connect…").ID); err != nil {
+	// Reconnect Document360: each action names its integration.
+	if err := item.Click(ctx, menu.After(d360, "Reconnect Document360…").ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := recv(t, d.connects, "Daemon.Connect"); got != "document360" {
 		t.Fatalf("Connect(%q), want document360", got)
 	}
-	want = []string{doceboOff, "Connect…", d360On, "Disconnect", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
+	want = []string{doceboOff, "Connect Docebo…", d360On, "Disconnect Document360", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
 	if _, err = item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) }); err != nil {
 		t.Fatalf("after Connect: %v; want %q", err, want)
 	}
@@ -191,7 +191,7 @@ func TestTrayUnderXvfb(t *testing.T) {
 	d.state.Integrations = append(d.state.Integrations, Integration{Name: "extra", State: StateDisconnected})
 	d.mu.Unlock()
 	d.notify()
-	want = []string{doceboOn, "Disconnect", d360On, "Disconnect", "More in the menu…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
+	want = []string{doceboOn, "Disconnect Docebo", d360On, "Disconnect Document360", "More in the menu…", "---", "Open menu (Ctrl+Shift+E)", "Quit"}
 	if menu, err = item.WaitLayout(ctx, func(n *snwatcher.Node) bool { return slices.Equal(n.Labels(), want) }); err != nil {
 		t.Fatalf("after an outside change: %v; want %q", err, want)
 	}
