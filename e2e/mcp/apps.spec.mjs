@@ -18,6 +18,7 @@
 // node_modules/playwright-core, LATCHKEY_TEST_MCP the one holding this
 // package's node_modules. It prints "STEP name" lines and, last,
 // "RESULT {json}"; it exits non-zero with "FAIL …" on the first failure.
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -186,6 +187,18 @@ async function overHTTP(page) {
   await callEach(client, 'http');
   await client.close();
 
+  step('menu: Settings → Apps lists the app as allowed');
+  const menu = execFileSync(sc.latchkey, ['menu', '--print-url'], { env: sc.env, encoding: 'utf8' }).trim();
+  await page.goto(menu);
+  await page.locator('#settings-link').click();
+  await page.locator('#tab-apps').click();
+  const card = page.locator('#apps li', { hasText: 'SDK Assistant (e2e)' });
+  await card.waitFor();
+  expect(/Allowed/.test(await card.textContent()), `the Apps tab shows ${await card.textContent()}`);
+  const f = path.join(sc.shots, 'settings-apps.png');
+  await page.screenshot({ path: f });
+  result.shots.push(f);
+
   step('http: the token is for /mcp only');
   const api = await fetch(`${sc.base}/v1/search?q=go`, { headers: { Authorization: `Bearer ${prov.store.tokens.access_token}` } });
   expect(api.status === 401, `an /mcp token at /v1/search: ${api.status}`);
@@ -203,6 +216,9 @@ async function overHTTP(page) {
   const after = await fetch(`${sc.base}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${t1.access_token}`,
     'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
   expect(after.status === 401, `the rotated token after a reuse: ${after.status}`);
+  await page.goto(menu.split('#')[0] + '#settings');
+  await page.locator('#tab-apps').click();
+  await page.locator('#apps li', { hasText: 'Revoked' }).waitFor();
 
   step('http: a denied consent gives no token');
   const cb2 = await redirectCatcher();

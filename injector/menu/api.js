@@ -135,6 +135,8 @@ export const api = {
   connect: (name) => call('POST', `/v1/integrations/${seg(name)}/connect`),
   disconnect: (name) => call('DELETE', `/v1/integrations/${seg(name)}`),
   widgetToken: (name) => call('POST', `/v1/integrations/${seg(name)}/widget-token`),
+  apps: () => call('GET', '/v1/apps'),
+  revokeApp: (id) => call('DELETE', `/v1/apps/${seg(id)}`),
   // The open menu's long poll: answers {"focus": true, "ack"} when the hotkey
   // or the tray asks for the menu again, {"focus": false} after a while.
   focusWait: () => call('GET', '/v1/menu/focus'),

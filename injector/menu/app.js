@@ -5,6 +5,7 @@ import { api, onSessionLost, startSession } from './api.js';
 import { setupSearch } from './search.js';
 import { Courses } from './courses.js';
 import { Integrations, KnowledgeBase } from './integrations.js';
+import { Apps, setupTabs } from './apps.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -98,6 +99,11 @@ async function main() {
         courses.load(now);
       }
     },
+  });
+
+  const apps = new Apps({ list: $('apps'), status: $('apps-status') });
+  setupTabs([...document.querySelectorAll('#view-settings [role="tab"]')], (tab) => {
+    if (tab.id === 'tab-apps') apps.refresh();
   });
 
   const views = { home: $('view-home'), settings: $('view-settings') };
