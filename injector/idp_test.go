@@ -1,112 +1,49 @@
 package injector
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/latchkey/latchkey/injector/auth"
+	"github.com/latchkey/latchkey/internal/fakeidp"
 )
-
-// testIdP is an in-test OpenID provider: discovery and a JWKS whose key
-// can be rotated.
-type testIdP struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	kid     string
-	key     *rsa.PrivateKey
-	fetches atomic.Int64
-}
-
-func newTestIdP(t *testing.T) *testIdP {
-	p := &testIdP{}
-	p.rotate(t, "k1")
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{
-			"issuer": p.srv.URL, "jwks_uri": p.srv.URL + "/jwks",
-			"authorization_endpoint": p.srv.URL + "/authorize", "token_endpoint": p.srv.URL + "/token",
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-		})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		p.fetches.Add(1)
-		p.mu.Lock()
-		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: p.key.Public(), KeyID: p.kid, Algorithm: "RS256", Use: "sig"}}}
-		p.mu.Unlock()
-		json.NewEncoder(w).Encode(set)
-	})
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *testIdP) rotate(t *testing.T, kid string) {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.kid, p.key = kid, k
-	p.mu.Unlock()
-}
-
-func (p *testIdP) token(t *testing.T, sub, aud string) string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	tk := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": p.srv.URL, "aud": aud, "sub": sub, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-	tk.Header["kid"] = p.kid
-	s, err := tk.SignedString(p.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // TestIdPCallers: the organisation's JWTs reach the API; after the provider
 // rotates its signing key mid-test, tokens under the new key are accepted by
 // the same running server.
 func TestIdPCallers(t *testing.T) {
-	idp := newTestIdP(t)
+	idp := fakeidp.New(t)
 	e := newEnv(t, func(c *Config) {
 		v, err := auth.NewVerifier(auth.VerifierConfig{
 			Local: c.Issuer,
-			IdP:   &auth.IdPConfig{IssuerURL: idp.srv.URL, Audience: "latchkey-desktop", Subject: "user-1", MinRefetchInterval: time.Nanosecond},
+			IdP:   &auth.IdPConfig{IssuerURL: idp.Issuer(), Audience: "latchkey-desktop", Subject: "user-1", MinRefetchInterval: time.Nanosecond},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Verifier = v
 	})
-	tok := idp.token(t, "user-1", "latchkey-desktop")
+	tok := idp.Token("user-1", fakeidp.Claims{Audience: "latchkey-desktop"})
 	e.secrets = append(e.secrets, tok)
 	if resp, body := e.do("GET", "/v1/proxy/docebo/api/x", tok, nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("IdP token: %d %s", resp.StatusCode, body)
 	}
-	idp.rotate(t, "k2")
-	tok2 := idp.token(t, "user-1", "latchkey-desktop")
+	idp.Rotate(false)
+	tok2 := idp.Token("user-1", fakeidp.Claims{Audience: "latchkey-desktop"})
 	e.secrets = append(e.secrets, tok2)
 	if resp, body := e.do("GET", "/v1/status", tok2, nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("token under the rotated key: %d %s", resp.StatusCode, body)
 	}
-	if idp.fetches.Load() != 2 {
-		t.Fatalf("JWKS fetched %d times, want 2", idp.fetches.Load())
+	if idp.JWKSFetches() != 2 {
+		t.Fatalf("JWKS fetched %d times, want 2", idp.JWKSFetches())
 	}
 	for name, bad := range map[string]string{
-		"another user": idp.token(t, "user-2", "latchkey-desktop"),
-		"wrong aud":    idp.token(t, "user-1", "someone-else"),
-		"old key (k1)": tok[:len(tok)-4] + "AAAA",
+		"another user": idp.Token("user-2", fakeidp.Claims{Audience: "latchkey-desktop"}),
+		"wrong aud":    idp.Token("user-1", fakeidp.Claims{Audience: "someone-else"}),
+		"old key":      tok[:len(tok)-4] + "AAAA",
 	} {
 		if resp, _ := e.do("GET", "/v1/status", bad, nil, nil); resp.StatusCode != 401 {
 			t.Errorf("%s: %d", name, resp.StatusCode)

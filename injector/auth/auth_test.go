@@ -10,16 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/latchkey/latchkey/internal/fakeidp"
 )
 
 // clock is an injectable clock for tests.
@@ -289,86 +288,14 @@ func TestJWKS(t *testing.T) {
 	}
 }
 
-// idp is an in-test OpenID provider: discovery and a JWKS whose keys can be
-// rotated, counting JWKS fetches.
-type idp struct {
-	srv     *httptest.Server
-	mu      sync.Mutex
-	keys    map[string]any // kid → private key
-	fetches atomic.Int64
-}
-
-func newIdP(t *testing.T) *idp {
-	p := &idp{keys: map[string]any{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{
-			"issuer":                                p.srv.URL,
-			"authorization_endpoint":                p.srv.URL + "/authorize",
-			"token_endpoint":                        p.srv.URL + "/token",
-			"jwks_uri":                              p.srv.URL + "/jwks",
-			"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
-		})
-	})
-	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
-		p.fetches.Add(1)
-		p.mu.Lock()
-		var set jose.JSONWebKeySet
-		for kid, k := range p.keys {
-			var pub any
-			alg := "RS256"
-			switch k := k.(type) {
-			case *rsa.PrivateKey:
-				pub = k.Public()
-			case *ecdsa.PrivateKey:
-				pub = k.Public()
-				alg = "ES256"
-			}
-			set.Keys = append(set.Keys, jose.JSONWebKey{Key: pub, KeyID: kid, Algorithm: alg, Use: "sig"})
-		}
-		p.mu.Unlock()
-		json.NewEncoder(w).Encode(set)
-	})
-	p.srv = httptest.NewServer(mux)
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *idp) rotate(t *testing.T, kid string, ec bool) {
-	var k any
-	var err error
-	if ec {
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.keys = map[string]any{kid: k}
-	p.mu.Unlock()
-}
-
-func (p *idp) token(t *testing.T, kid string, claims jwt.MapClaims) string {
-	p.mu.Lock()
-	k := p.keys[kid]
-	p.mu.Unlock()
-	m := jwt.SigningMethod(jwt.SigningMethodRS256)
-	if _, ok := k.(*ecdsa.PrivateKey); ok {
-		m = jwt.SigningMethodES256
-	}
-	return sign(t, m, k, kid, claims)
-}
-
 func TestIdPTokens(t *testing.T) {
 	clk := newClock()
-	p := newIdP(t)
-	p.rotate(t, "k1", false)
+	p := fakeidp.New(t)
+	p.RotateTo("k1", jose.RS256, false)
 	v, err := NewVerifier(VerifierConfig{
 		Local: newIssuer(t, clk),
 		IdP: &IdPConfig{
-			IssuerURL: p.srv.URL, Audience: "latchkey-desktop", Subject: "user-1",
+			IssuerURL: p.Issuer(), Audience: "latchkey-desktop", Subject: "user-1",
 			MinRefetchInterval: time.Minute,
 		},
 		Now: clk.Now,
@@ -379,42 +306,42 @@ func TestIdPTokens(t *testing.T) {
 	ctx := context.Background()
 	claims := func() jwt.MapClaims {
 		now := clk.Now()
-		return jwt.MapClaims{"iss": p.srv.URL, "aud": "latchkey-desktop", "sub": "user-1",
+		return jwt.MapClaims{"iss": p.Issuer(), "aud": "latchkey-desktop", "sub": "user-1",
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	}
-	c, err := v.Verify(ctx, p.token(t, "k1", claims()))
+	c, err := v.Verify(ctx, p.Sign(claims()))
 	if err != nil {
 		t.Fatalf("IdP token refused: %v", err)
 	}
 	if c.Source != SourceIdP || c.Subject != "user-1" || !c.Allows("docebo") {
 		t.Fatalf("claims = %+v", c)
 	}
-	if got := p.fetches.Load(); got != 1 {
+	if got := p.JWKSFetches(); got != 1 {
 		t.Fatalf("jwks fetches = %d, want 1", got)
 	}
 
 	// Rotation mid-test: a token under the new key is accepted without a
 	// new verifier, after one more fetch.
 	clk.Add(2 * time.Minute)
-	p.rotate(t, "k2", true)
-	if _, err := v.Verify(ctx, p.token(t, "k2", claims())); err != nil {
+	p.RotateTo("k2", jose.ES256, true)
+	if _, err := v.Verify(ctx, p.Sign(claims())); err != nil {
 		t.Fatalf("token under rotated key refused: %v", err)
 	}
-	if got := p.fetches.Load(); got != 2 {
+	if got := p.JWKSFetches(); got != 2 {
 		t.Fatalf("jwks fetches = %d, want 2", got)
 	}
 	// An unknown kid right after a fetch does not fetch again (rate limit).
-	p.rotate(t, "k3", true)
+	p.RotateTo("k3", jose.ES256, true)
 	for i := 0; i < 5; i++ {
-		if _, err := v.Verify(ctx, p.token(t, "k3", claims())); err == nil {
+		if _, err := v.Verify(ctx, p.Sign(claims())); err == nil {
 			t.Fatal("token with a kid not yet fetched accepted inside the rate limit window")
 		}
 	}
-	if got := p.fetches.Load(); got != 2 {
+	if got := p.JWKSFetches(); got != 2 {
 		t.Fatalf("unknown kid fetched %d times inside the window", got-2)
 	}
 	clk.Add(time.Minute)
-	if _, err := v.Verify(ctx, p.token(t, "k3", claims())); err != nil {
+	if _, err := v.Verify(ctx, p.Sign(claims())); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 
@@ -428,25 +355,22 @@ func TestIdPTokens(t *testing.T) {
 		return m
 	}
 	now := clk.Now()
-	p.mu.Lock()
-	cur := p.keys["k3"].(*ecdsa.PrivateKey)
-	p.mu.Unlock()
-	pubDER, _ := json.Marshal(jose.JSONWebKey{Key: cur.Public()})
+	pubDER, _ := json.Marshal(jose.JSONWebKey{Key: p.PublicKey()})
 	rows := []struct {
 		name string
 		tok  string
 	}{
-		{"wrong aud", p.token(t, "k3", with("aud", "other-client"))},
-		{"wrong sub", p.token(t, "k3", with("sub", "user-2"))},
-		{"expired", p.token(t, "k3", with("exp", now.Add(-time.Hour).Unix()))},
-		{"no exp", p.token(t, "k3", with("exp", nil))},
+		{"wrong aud", p.Sign(with("aud", "other-client"))},
+		{"wrong sub", p.Sign(with("sub", "user-2"))},
+		{"expired", p.Sign(with("exp", now.Add(-time.Hour).Unix()))},
+		{"no exp", p.Sign(with("exp", nil))},
 		{"alg none", sign(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "k3", claims())},
 		{"HS256 with the public JWK as secret", sign(t, jwt.SigningMethodHS256, pubDER, "k3", claims())},
 		{"wrong key same kid", func() string {
 			other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			return sign(t, jwt.SigningMethodES256, other, "k3", claims())
 		}()},
-		{"unknown issuer", p.token(t, "k3", with("iss", "https://evil.example"))},
+		{"unknown issuer", p.Sign(with("iss", "https://evil.example"))},
 	}
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
@@ -459,15 +383,15 @@ func TestIdPTokens(t *testing.T) {
 
 func TestIdPDiscoveryDownThenUp(t *testing.T) {
 	clk := newClock()
-	p := newIdP(t)
-	p.rotate(t, "k1", false)
-	url := p.srv.URL
-	p.srv.Close()
+	p := fakeidp.New(t)
+	p.RotateTo("k1", jose.RS256, false)
+	url := p.Issuer()
+	p.Close()
 	v, err := NewVerifier(VerifierConfig{IdP: &IdPConfig{IssuerURL: url, Audience: "a", MinRefetchInterval: time.Minute}, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := p.token(t, "k1", jwt.MapClaims{"iss": url, "aud": "a", "sub": "s", "exp": clk.Now().Add(time.Hour).Unix()})
+	tok := p.Sign(jwt.MapClaims{"iss": url, "aud": "a", "sub": "s", "exp": clk.Now().Add(time.Hour).Unix()})
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("provider down: %v", err)
 	}
@@ -509,10 +433,10 @@ func BenchmarkVerifyUncached(b *testing.B) {
 // an error.
 func TestIdPRefusedAudiences(t *testing.T) {
 	clk := newClock()
-	p := newIdP(t)
-	p.rotate(t, "k1", false)
+	p := fakeidp.New(t)
+	p.RotateTo("k1", jose.RS256, false)
 	v, err := NewVerifier(VerifierConfig{
-		IdP: &IdPConfig{IssuerURL: p.srv.URL, Audience: "latchkey-local", RefuseAudiences: []string{"latchkey-desktop"},
+		IdP: &IdPConfig{IssuerURL: p.Issuer(), Audience: "latchkey-local", RefuseAudiences: []string{"latchkey-desktop"},
 			MinRefetchInterval: time.Minute},
 		Now: clk.Now,
 	})
@@ -522,7 +446,7 @@ func TestIdPRefusedAudiences(t *testing.T) {
 	ctx := context.Background()
 	tok := func(aud any) string {
 		now := clk.Now()
-		return p.token(t, "k1", jwt.MapClaims{"iss": p.srv.URL, "aud": aud, "sub": "user-1",
+		return p.Sign(jwt.MapClaims{"iss": p.Issuer(), "aud": aud, "sub": "user-1",
 			"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	}
 	if _, err := v.Verify(ctx, tok("latchkey-local")); err != nil {
@@ -533,7 +457,7 @@ func TestIdPRefusedAudiences(t *testing.T) {
 			t.Errorf("aud %v: %v", aud, err)
 		}
 	}
-	if _, err := NewVerifier(VerifierConfig{IdP: &IdPConfig{IssuerURL: p.srv.URL, Audience: "x", RefuseAudiences: []string{"x"}}}); err == nil {
+	if _, err := NewVerifier(VerifierConfig{IdP: &IdPConfig{IssuerURL: p.Issuer(), Audience: "x", RefuseAudiences: []string{"x"}}}); err == nil {
 		t.Fatal("accepting a refused audience was allowed")
 	}
 }
