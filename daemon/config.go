@@ -41,6 +41,9 @@ type Config struct {
 	SearchDeadline Duration `toml:"search_deadline,omitempty"`
 	// MenuCodeTTL is how long a one-time menu code is valid (default 30s).
 	MenuCodeTTL Duration `toml:"menu_code_ttl,omitempty"`
+	// OrgPullInterval is how often the organisation's integrations are
+	// pulled from the store (default DefaultOrgPullInterval).
+	OrgPullInterval Duration `toml:"org_pull_interval,omitempty"`
 	// Keychain is "system" (default: the OS keychain) or "file" (explicit
 	// opt-in: a passphrase-sealed file, passphrase in LATCHKEY_KEYCHAIN_PASSPHRASE).
 	Keychain string `toml:"keychain,omitempty"`
@@ -165,7 +168,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.MaxProcs = &n
 	}
-	for env, d := range map[string]*Duration{"LATCHKEY_SEARCH_DEADLINE": &c.SearchDeadline, "LATCHKEY_MENU_CODE_TTL": &c.MenuCodeTTL} {
+	for env, d := range map[string]*Duration{"LATCHKEY_SEARCH_DEADLINE": &c.SearchDeadline, "LATCHKEY_MENU_CODE_TTL": &c.MenuCodeTTL, "LATCHKEY_ORG_PULL_INTERVAL": &c.OrgPullInterval} {
 		if v := getenv(env); v != "" {
 			if err := d.UnmarshalText([]byte(v)); err != nil {
 				return fmt.Errorf("%s: %w", env, err)

@@ -92,6 +92,8 @@ type Daemon struct {
 
 	flows *flowTable
 	oidc  oidcCache
+	// org holds the integrations the organisation manages (org.go).
+	org orgState
 	// signedInSub is the identity provider's sub of the signed-in user (a
 	// string; "" when nobody is), read by the injector on every request.
 	signedInSub atomic.Value
@@ -185,7 +187,7 @@ func Open(ctx context.Context, o Options) (*Daemon, error) {
 		saltCheckInterval: o.SaltCheckInterval,
 		closing:           make(chan struct{}),
 	}
-	d.cfgp.Store(&o.Config)
+	d.initOrg(o.Config)
 	if rep != nil && len(rep.Purged) > 0 {
 		d.log.Warn("the vault key changed: sealed tokens could not be opened and were deleted; connect these again",
 			"integrations", strings.Join(rep.Purged, ", "))
@@ -304,6 +306,10 @@ func (d *Daemon) rememberGrant(name string, grant integrations.Grant, username s
 		}
 		return ic
 	}
+	if _, managed := d.managedIntegration(name); managed {
+		// The organisation's configuration is not the user's to write.
+		return nil
+	}
 	err := SaveFileConfig(d.paths.ConfigFile(), func(c *Config) error {
 		if c.Integrations == nil {
 			c.Integrations = map[string]IntegrationConfig{}
@@ -314,15 +320,7 @@ func (d *Daemon) rememberGrant(name string, grant integrations.Grant, username s
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := *d.conf()
-	c.Integrations = maps.Clone(c.Integrations)
-	if c.Integrations == nil {
-		c.Integrations = map[string]IntegrationConfig{}
-	}
-	c.Integrations[name] = update(c.Integrations[name])
-	d.cfgp.Store(&c)
+	d.updateBaseConfig(func(c *Config) { c.Integrations[name] = update(c.Integrations[name]) })
 	return nil
 }
 

@@ -159,6 +159,9 @@ func (a trayAdapter) TrayState(ctx context.Context) (tray.State, error) {
 			continue
 		}
 		ti := tray.Integration{Name: in.Name, DisplayName: injector.DisplayName(in.Name), State: in.State, APIToken: in.Connect == "api_token"}
+		if in.DisplayName != "" {
+			ti.DisplayName = in.DisplayName // the organisation's name for it
+		}
 		if in.State == apitype.StateNotConfigured {
 			ti.State = string(store.StateDisconnected)
 		}

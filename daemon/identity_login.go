@@ -160,7 +160,11 @@ func (d *Daemon) storeIdentity(ctx context.Context, idt *oidc.IDToken, c idClaim
 		return err
 	}
 	d.signedInSub.Store(idt.Subject)
-	return d.rebind(ctx, idt.Subject)
+	if err := d.rebind(ctx, idt.Subject); err != nil {
+		return err
+	}
+	d.kickOrgPull() // the organisation's integrations, now that the store knows who this is
+	return nil
 }
 
 // refreshIdentity refreshes the identity tokens; the new ID token, when the

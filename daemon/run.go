@@ -172,6 +172,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.startSync(ctx, &wg); err != nil {
 		d.log.Error("remote store sync is off", "err", err)
 	}
+	d.startOrgPull(ctx, &wg)
 	runTray := d.startDesktop(ctx, &wg, cancel)
 
 	fmt.Fprintf(d.out, "latchkey daemon %s: listening on http://%s (control socket %s, state %s)\n",

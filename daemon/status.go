@@ -128,6 +128,7 @@ func (d *Daemon) StatusDoc(ctx context.Context) (*apitype.Status, error) {
 				is.TokenExpiry = &exp
 			}
 		}
+		d.orgStatus(&is)
 		is.RateBudget = d.rateBudget(name)
 		is.Unsaved = d.unsaved(name)
 		st.Integrations = append(st.Integrations, is)

@@ -79,6 +79,14 @@ type IntegrationStatus struct {
 	// Unsaved: a refreshed token is served from memory because the
 	// database did not take it yet (it is written again until it does).
 	Unsaved string `json:"unsaved,omitempty"`
+	// Managed: the organisation configures it (latchkey-store or the
+	// managed file); `latchkey configure` cannot change it. DisplayName,
+	// LogoURL and WidgetTitle (the My Courses widget's title) are the
+	// organisation's customisation.
+	Managed     bool   `json:"managed"`
+	DisplayName string `json:"display_name,omitempty"`
+	LogoURL     string `json:"logo_url,omitempty"`
+	WidgetTitle string `json:"widget_title,omitempty"`
 }
 
 // SyncStatus is the state of pushes to the remote store.

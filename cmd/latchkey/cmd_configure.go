@@ -54,6 +54,15 @@ Examples:
 			if err != nil {
 				return err
 			}
+			// What the organisation manages is not the user's to change; a
+			// managed file that does not load refuses too (it says why).
+			managed, err := daemon.ManagedIntegrations(p, env.getenv)
+			if err != nil {
+				return err
+			}
+			if m, ok := managed[name]; ok {
+				return daemon.ManagedError(name, m)
+			}
 			settings := map[string]string{}
 			for k, v := range named {
 				if cmd.Flags().Changed(k) {

@@ -154,6 +154,7 @@ TOML file in the user config directory ($XDG_CONFIG_HOME/latchkey/config.toml).`
 		newKeysCmd(env), newMenuCmd(env), newAppsCmd(env), newMCPCmd(env),
 	)
 	addIdentityCmds(root, env)
+	root.AddCommand(newProvisionCmd(env))
 	root.AddCommand(manpages.Command(root, "latchkey "+version))
 	return root
 }

@@ -55,6 +55,8 @@ func TestScripts(t *testing.T) {
 			e.Setenv("XDG_RUNTIME_DIR", filepath.Join(e.WorkDir, "run"))
 			e.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(e.WorkDir, "no-session-bus"))
 			e.Setenv("LATCHKEY_NO_TRAY", "1")
+			// Not the machine's /etc/latchkey/managed.toml: a script writes its own.
+			e.Setenv("LATCHKEY_MANAGED_CONFIG", filepath.Join(e.WorkDir, "managed.toml"))
 			return nil
 		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits},
