@@ -58,7 +58,7 @@ type Locker interface {
 }
 
 // Store is what the vault needs of the local store: sqlitestore.Store in
-// the daemon, vaulttest's in-memory store in tests. The vault is the only
+// the daemon, vault/store/memstore in tests. The vault is the only
 // writer of sealed records; it writes them through Apply alone.
 type Store interface {
 	RecordReader
