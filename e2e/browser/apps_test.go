@@ -20,7 +20,9 @@ type appsResult struct {
 // TestAppsMCPClientsInChromium: the official MCP TypeScript SDK drives the
 // real daemon over stdio (latchkey mcp) and over streamable HTTP, where it
 // runs the whole OAuth flow with latchkey's consent view approved (and once
-// denied) in Chromium (../mcp/apps.spec.mjs). Then no tool result or audit row
+// denied) in Chromium, and a foreign redirect URI, a wrong PKCE verifier, a
+// reused code and a revoked grant are refused (../mcp/apps.spec.mjs). Then no
+// tool result or audit row
 // holds a token or a signed-in link.
 func TestAppsMCPClientsInChromium(t *testing.T) {
 	testenv.Require(t, testenv.Browser)
@@ -74,8 +76,15 @@ func TestAppsMCPClientsInChromium(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.run("", "apps", "list", "--json")), &apps); err != nil {
 		t.Fatal(err)
 	}
-	if len(apps.Apps) != 1 || apps.Apps[0].State != "revoked" {
-		t.Errorf("latchkey apps list after a reused refresh token: %+v", apps.Apps)
+	// The SDK's grant (a refresh token used twice), the reused code's and the
+	// one revoked with latchkey apps revoke: every grant ended revoked.
+	if len(apps.Apps) != 3 {
+		t.Errorf("latchkey apps list: %+v, want three grants", apps.Apps)
+	}
+	for _, a := range apps.Apps {
+		if a.State != "revoked" {
+			t.Errorf("latchkey apps list: %s is %s, want revoked", a.AppName, a.State)
+		}
 	}
 	everything := audit + strings.Join(res.ToolResults, "\n")
 	for _, sec := range res.Secrets {

@@ -9,7 +9,9 @@
 //      PKCE), the consent view latchkey opens on the desktop approved in real
 //      Chromium (playwright-core), the token, then each tool; a refresh
 //      rotates, and a refresh token used twice revokes the grant;
-//   3. a denied consent gives the app no token.
+//   3. a denied consent gives the app no token;
+//   4. by hand: a foreign redirect URI, a wrong PKCE verifier, a reused code
+//      (which revokes what it made) and a revoked grant are refused.
 //
 // LK_SCENARIO (JSON): {"base": "http://127.0.0.1:PORT", "opened": FILE the
 // daemon's open command appends each URL to, "latchkey": the binary, "env":
@@ -20,6 +22,7 @@
 // "RESULT {json}"; it exits non-zero with "FAIL …" on the first failure.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -102,7 +105,7 @@ async function redirectCatcher() {
     const u = new URL(req.url, 'http://127.0.0.1');
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end('You can close this tab.');
-    resolve(u.searchParams);
+    if (u.pathname === '/callback') resolve(u.searchParams);
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${srv.address().port}/callback`, got, close: () => srv.close() };
@@ -143,8 +146,97 @@ function provider(redirect, page, allow, shot) {
         result.shots.push(f);
       }
       await page.locator(allow ? '#consent-allow' : '#consent-deny').click();
+      await page.waitForURL((u) => u.pathname === '/callback');
     },
   };
+}
+
+// approveIn answers the consent view latchkey opens next with Allow.
+async function approveIn(page, count) {
+  const consent = await nextOpened(count);
+  await page.goto(consent);
+  await page.locator('#consent-allow').click();
+  await page.waitForURL((u) => u.pathname === '/callback');
+}
+
+const form = (o) => ({ method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o) });
+const mcpPing = (tok) => fetch(`${sc.base}/mcp`, { method: 'POST', headers: { Authorization: `Bearer ${tok}`, 'Content-Type': 'application/json',
+  Accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+
+// refusals: a foreign redirect URI, a wrong PKCE verifier, a reused code
+// and a revoked grant, by hand against the endpoints the SDK used.
+async function refusals(page) {
+  step('refusals: foreign redirect, wrong verifier, reused code, revoked grant');
+  const cb = await reusableCatcher();
+  const reg = await (await fetch(`${sc.base}/oauth2/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client_name: 'Refusals (e2e)', redirect_uris: [cb.url] }) })).json();
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+  const authorize = (redirect) => fetch(`${sc.base}/oauth2/authorize?${new URLSearchParams({ response_type: 'code', client_id: reg.client_id,
+    redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256', state: 's', resource: `${sc.base}/mcp` })}`, { redirect: 'manual' });
+  let count = openedLines().length;
+  const foreign = await authorize('http://evil.example/cb');
+  expect(foreign.status === 400 && openedLines().length === count, `a foreign redirect URI: ${foreign.status}`);
+
+  const codeFor = async () => {
+    count = openedLines().length;
+    const got = new Promise((res) => (cb.next = res));
+    const r = await authorize(cb.url);
+    expect(r.status === 200, `authorize: ${r.status}`);
+    await approveIn(page, count);
+    const code = (await got).get('code');
+    expect(code, 'the redirect carried no code');
+    return code;
+  };
+
+  const exchange = (code, v) => fetch(`${sc.base}/oauth2/token`, form({ grant_type: 'authorization_code', code, client_id: reg.client_id,
+    redirect_uri: cb.url, code_verifier: v }));
+  let code = await codeFor();
+  const wrong = await exchange(code, crypto.randomBytes(32).toString('base64url'));
+  expect(wrong.status === 400 && (await wrong.json()).error === 'invalid_grant', `a wrong verifier: ${wrong.status}`);
+  const spent = await exchange(code, verifier);
+  expect(spent.status === 400, `a code after a wrong verifier: ${spent.status}`);
+
+  code = await codeFor();
+  const ok = await exchange(code, verifier);
+  const tok = await ok.json();
+  expect(ok.status === 200 && tok.access_token, `the exchange: ${ok.status}`);
+  result.secrets.push(tok.access_token, tok.refresh_token);
+  expect((await mcpPing(tok.access_token)).status === 200, 'the fresh token at /mcp');
+  const again = await exchange(code, verifier);
+  expect(again.status === 400, `a reused code: ${again.status}`);
+  expect((await mcpPing(tok.access_token)).status === 401, 'the token of a reused code still works');
+
+  code = await codeFor();
+  const r3 = await exchange(code, verifier);
+  const t3 = await r3.json();
+  expect(r3.status === 200, `the third exchange: ${r3.status} ${t3.error}`);
+  result.secrets.push(t3.access_token, t3.refresh_token);
+  const list = JSON.parse(execFileSync(sc.latchkey, ['apps', 'list', '--json'], { env: sc.env, encoding: 'utf8' }));
+  const live = list.apps.filter((g) => g.app_name === 'Refusals (e2e)' && g.state === 'active');
+  expect(live.length === 1, `live refusal grants: ${JSON.stringify(list.apps.map((g) => [g.app_name, g.state]))}`);
+  execFileSync(sc.latchkey, ['apps', 'revoke', live[0].id], { env: sc.env });
+  expect((await mcpPing(t3.access_token)).status === 401, 'a revoked grant\'s token still works');
+  const rr = await fetch(`${sc.base}/oauth2/token`, form({ grant_type: 'refresh_token', refresh_token: t3.refresh_token, client_id: reg.client_id }));
+  expect(rr.status === 400, `a revoked grant's refresh: ${rr.status}`);
+  cb.close();
+}
+
+// reusableCatcher is an app's redirect URI that passes each request's
+// query to its current next.
+async function reusableCatcher() {
+  const c = { next: () => {} };
+  const srv = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://127.0.0.1');
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end('ok');
+    // Only the redirect itself: not the browser's /favicon.ico after it.
+    if (u.pathname === '/callback') c.next(u.searchParams);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  c.url = `http://127.0.0.1:${srv.address().port}/callback`;
+  c.close = () => srv.close();
+  return c;
 }
 
 async function stdio() {
@@ -255,6 +347,7 @@ async function run() {
   });
   try {
     await overHTTP(page);
+    await refusals(page);
     expect(problems.length === 0, problems.join('; '));
   } catch (e) {
     const f = path.join(sc.shots, 'failure.png');

@@ -160,6 +160,15 @@ func writePage(w http.ResponseWriter, status int, title, msg string) {
 // through the Prompter. A request whose client or redirect URI cannot be
 // trusted is answered here, never redirected (RFC 6749 §4.1.2.1).
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	// An app opens this URL in the browser itself (Sec-Fetch-Site: none),
+	// or redirects there from a page of its own on this machine
+	// (same-site); a web site that sends the browser here is refused before
+	// anything is shown, so no site can pop consent windows up on the desktop.
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		writePage(w, http.StatusForbidden, "Not from a web page",
+			"An app asks for access by opening this address itself, not through a web page. Nothing was shown or granted.")
+		return
+	}
 	q := r.URL.Query()
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	cl, err := s.client(r.Context(), clientID)

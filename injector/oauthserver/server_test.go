@@ -538,3 +538,37 @@ func readInto(b *strings.Builder, resp *http.Response) (int64, error) {
 	defer resp.Body.Close()
 	return io.Copy(b, resp.Body)
 }
+
+func TestAuthorizeFromAWebPageIsRefusedUnasked(t *testing.T) {
+	h := newHarness(t)
+	id := h.register("http://127.0.0.1/cb")
+	_, ch := pkce()
+	for _, site := range []string{"cross-site"} {
+		req, _ := http.NewRequest("GET", h.ts.URL+AuthorizePath+"?"+authParams(id, "http://127.0.0.1/cb", ch).Encode(), nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d, want 403 without a redirect", site, resp.StatusCode)
+		}
+	}
+	if len(h.prompts.reqs) != 0 {
+		t.Fatal("a web page made latchkey ask for consent")
+	}
+	// Opened by the app in the browser, or from its own local page: asked.
+	for i, site := range []string{"none", "same-site"} {
+		req, _ := http.NewRequest("GET", h.ts.URL+AuthorizePath+"?"+authParams(id, "http://127.0.0.1/cb", ch).Encode(), nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(h.prompts.reqs) != i+1 {
+			t.Fatalf("%s: %d, %d consents", site, resp.StatusCode, len(h.prompts.reqs))
+		}
+	}
+}
