@@ -15,6 +15,7 @@ import (
 // length goes out with a Content-Length, an event stream is passed on as
 // it arrives, and request bodies reach the upstream intact.
 func TestProxyBodies(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 
@@ -61,6 +62,7 @@ func TestProxyBodies(t *testing.T) {
 // A request body over the limit is refused from its Content-Length, before
 // anything is read, opened or forwarded.
 func TestProxyBodyTooLarge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	resp, body := e.raw("POST /v1/proxy/docebo/api/echo-body HTTP/1.1\r\nHost: " + e.addr +
@@ -76,6 +78,7 @@ func TestProxyBodyTooLarge(t *testing.T) {
 // Request heads over the limit get 431, without a crash or a hang; HEAD
 // through the proxy gets the upstream's length and no body.
 func TestProxyHeadLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	resp, _ := e.raw("GET /v1/proxy/docebo/api/x HTTP/1.1\r\nHost: " + e.addr +
@@ -94,6 +97,7 @@ func TestProxyHeadLimits(t *testing.T) {
 // connect flow stores) stays intact after later requests reuse the
 // connection's buffers.
 func TestAdaptedRequestOutlivesHandler(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("*")
 	c, err := net.Dial("tcp", e.addr)

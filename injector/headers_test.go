@@ -13,6 +13,7 @@ import (
 // or the caller's credentials, is dropped by the real proxy before the
 // upstream; ordinary API headers go through.
 func TestProxyRequestHeaderFilter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	dropped := []string{
@@ -69,6 +70,7 @@ func TestProxyRequestHeaderFilter(t *testing.T) {
 // Upstream headers that would act on the injector's origin are not passed
 // back; ordinary ones are.
 func TestProxyResponseHeaderFilter(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	dropped := map[string]string{
@@ -116,6 +118,7 @@ func TestProxyResponseHeaderFilter(t *testing.T) {
 // spelling of the injector's own listener is dropped, a path outside the
 // base path is made absolute on the upstream's origin.
 func TestProxyLocationNeverPointsAtTheInjector(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	_, port, _ := net.SplitHostPort(e.addr)

@@ -15,6 +15,7 @@ import (
 // rotates its signing key mid-test, tokens under the new key are accepted by
 // the same running server.
 func TestIdPCallers(t *testing.T) {
+	t.Parallel()
 	idp := fakeidp.New(t)
 	e := newEnv(t, func(c *Config) {
 		v, err := auth.NewVerifier(auth.VerifierConfig{

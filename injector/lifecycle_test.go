@@ -19,6 +19,7 @@ import (
 
 // Cancelling Serve's context lets an in-flight proxied request finish.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	entered := make(chan struct{})
 	release := make(chan struct{})
@@ -140,6 +141,7 @@ func shutdownReaches(t *testing.T, e *env, be *backend, cfg Config, path, scope 
 
 // The shutdown reaches a proxied request's token refresh.
 func TestShutdownEndsAProxyRefresh(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
@@ -154,6 +156,7 @@ func TestShutdownEndsAProxyRefresh(t *testing.T) {
 // The shutdown reaches a net/http route's context (the courses fan-out,
 // whose own deadline is an hour here).
 func TestShutdownEndsANetHTTPRoute(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	entered := make(chan struct{})
 	base, _ := url.Parse("https://lms.example")
@@ -173,6 +176,7 @@ func (signInInteg) SignInURL(ctx context.Context, tk integrations.Tokens, target
 }
 
 func TestOpen(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	base, _ := url.Parse("https://lms.example")
 	e.be.mu.Lock()

@@ -7,6 +7,7 @@ import (
 )
 
 func TestCleanProxyPath(t *testing.T) {
+	t.Parallel()
 	ok := map[string]string{
 		"":                       "",
 		"manage/v1/user/session": "manage/v1/user/session",

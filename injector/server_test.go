@@ -18,6 +18,7 @@ import (
 )
 
 func TestProxyInjects(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("docebo")
 	resp, body := e.do("GET", "/v1/proxy/docebo/api/items?page=2", tok, map[string]string{
@@ -118,6 +119,7 @@ func TestProxyInjects(t *testing.T) {
 }
 
 func TestRefreshOn401(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	tok := e.mint("*")
 	resp, body := e.do("POST", "/v1/proxy/docebo/api/strict", tok, nil, strings.NewReader("payload"))
@@ -137,6 +139,7 @@ func TestRefreshOn401(t *testing.T) {
 // TestRefusals: each row is a request that must be refused, with no token
 // opened, nothing reaching the upstream, and nothing reaching the other host.
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.AllowedOrigins = []string{"https://app.example"} })
 	good := e.mint("docebo")
 	scoped360 := e.mint("document360")
@@ -361,6 +364,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.be.clients["c1"] = "s3cret-client-secret"
 	e.be.scopes["c1"] = []string{"docebo"}
@@ -547,6 +551,7 @@ func TestMenuCode(t *testing.T) {
 }
 
 func TestMenuSessionLifetime(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.openMenu()
 	// However busy, a session ends 8 h after it was opened.
@@ -661,6 +666,7 @@ func TestSearchStream(t *testing.T) {
 }
 
 func TestControlSocket(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.HandleControl("GET /control/ping", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("pong"))
@@ -725,6 +731,7 @@ func TestControlSocket(t *testing.T) {
 }
 
 func TestListenRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	_, err := New(Config{Backend: e.be, Verifier: e.verifier, Listen: "0.0.0.0:7788"})
 	if err == nil || !strings.Contains(err.Error(), "loopback") {

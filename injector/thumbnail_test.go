@@ -18,6 +18,7 @@ import (
 // loopback port), without credentials, without following redirects, only
 // as an image and at most 512 KiB.
 func TestThumbnails(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 100)...)
 	var mu sync.Mutex

@@ -65,6 +65,7 @@ func sign(t *testing.T, m jwt.SigningMethod, key any, kid string, claims jwt.Map
 }
 
 func TestLocalTokens(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	iss := newIssuer(t, clk)
 	v, err := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now})
@@ -188,6 +189,7 @@ func TestLocalTokens(t *testing.T) {
 // A token minted for a holder that expires (a personal client) expires
 // with it, in whole seconds, never after.
 func TestMintBeforeCapsTheExpiry(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	iss := newIssuer(t, clk)
 	v, _ := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now})
@@ -214,6 +216,7 @@ func TestMintBeforeCapsTheExpiry(t *testing.T) {
 }
 
 func TestCache(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	iss := newIssuer(t, clk)
 	v, _ := NewVerifier(VerifierConfig{Local: iss, Now: clk.Now, CacheSize: 32})
@@ -271,6 +274,7 @@ func flip(b byte) string {
 }
 
 func TestJWKS(t *testing.T) {
+	t.Parallel()
 	iss := newIssuer(t, newClock())
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(iss.JWKS(), &set); err != nil {
@@ -289,6 +293,7 @@ func TestJWKS(t *testing.T) {
 }
 
 func TestIdPTokens(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	p := fakeidp.New(t)
 	p.RotateTo("k1", jose.RS256, false)
@@ -382,6 +387,7 @@ func TestIdPTokens(t *testing.T) {
 }
 
 func TestIdPDiscoveryDownThenUp(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	p := fakeidp.New(t)
 	p.RotateTo("k1", jose.RS256, false)
@@ -432,6 +438,7 @@ func BenchmarkVerifyUncached(b *testing.B) {
 // it also names the accepted one; a config accepting a refused audience is
 // an error.
 func TestIdPRefusedAudiences(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	p := fakeidp.New(t)
 	p.RotateTo("k1", jose.RS256, false)

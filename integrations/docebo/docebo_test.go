@@ -126,6 +126,7 @@ func pkce() (verifier, challenge string) {
 // ---- grants ----
 
 func TestAuthorizationCodeConsentPKCEAndReplay(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	redirect := "http://127.0.0.1:7788/docebo/connected"
@@ -196,6 +197,7 @@ func TestAuthorizationCodeConsentPKCEAndReplay(t *testing.T) {
 }
 
 func TestAuthorizationCodeChecks(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{AutoApprove: true})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	redirect := "http://127.0.0.1:7788/docebo/connected"
@@ -267,6 +269,7 @@ func TestAuthorizationCodeChecks(t *testing.T) {
 }
 
 func TestPasswordGrant(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -292,6 +295,7 @@ func TestPasswordGrant(t *testing.T) {
 }
 
 func TestClientCredentialsGrant(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -320,6 +324,7 @@ func TestClientCredentialsGrant(t *testing.T) {
 }
 
 func TestJWTBearerGrant(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	sb, base := startSandbox(t, sandbox.Options{Now: clk.Now})
 	d := newDocebo(t, base, nil, docebo.Options{Now: clk.Now})
@@ -404,6 +409,7 @@ func TestJWTBearerGrant(t *testing.T) {
 // TestJWTAudienceSetting: a platform on a custom domain may expect its
 // docebosaas.com host as "aud"; the jwt_audience setting says which.
 func TestJWTAudienceSetting(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{Audience: "acme.docebosaas.com"})
 	priv, pubPEM, err := docebo.GenerateKeyPair()
 	if err != nil {
@@ -446,6 +452,7 @@ func TestJWTAudienceSetting(t *testing.T) {
 }
 
 func TestTokenBodiesMultipartAndJSON(t *testing.T) {
+	t.Parallel()
 	_, base := startSandbox(t, sandbox.Options{})
 	// Multipart, as the vendor's curl -F sample.
 	var buf bytes.Buffer
@@ -484,6 +491,7 @@ func TestTokenBodiesMultipartAndJSON(t *testing.T) {
 // ---- refresh ----
 
 func TestExpiredTokenRefreshedOn401(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -511,6 +519,7 @@ func TestExpiredTokenRefreshedOn401(t *testing.T) {
 }
 
 func TestRotatedRefreshTokenReuseRevokesFamily(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{RotateRefresh: true})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -548,6 +557,7 @@ func TestRotatedRefreshTokenReuseRevokesFamily(t *testing.T) {
 // ---- API ----
 
 func TestEnrollmentsAcrossPages(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, map[string]string{docebo.SettingPageSize: "10"}, docebo.Options{})
 	ctx := context.Background()
@@ -658,6 +668,7 @@ func TestRetryAfterThenSuccess(t *testing.T) {
 }
 
 func TestSearchRanking(t *testing.T) {
+	t.Parallel()
 	_, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -697,6 +708,7 @@ func TestSearchRanking(t *testing.T) {
 // two enrollments; both are listed, the plan as "lp-1001" linking to the
 // learning-plan page, and a sign-in link to it lands there.
 func TestLearningPlansShareIDsWithCourses(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -767,6 +779,7 @@ func TestLearningPlansShareIDsWithCourses(t *testing.T) {
 // /learn/v1/courses; search then uses the learner's own catalogs, with
 // learning plans, and only what the user may open.
 func TestSearchFallsBackToCatalog(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	sb, base := startSandbox(t, sandbox.Options{ForbidLearnerCourseList: true, Now: clk.Now})
 	d := newDocebo(t, base, nil, docebo.Options{Now: clk.Now})
@@ -829,6 +842,7 @@ func TestSearchFallsBackToCatalog(t *testing.T) {
 // TestSearchSkipsUnpublished: an admin's course list holds unpublished
 // courses; search does not offer them.
 func TestSearchSkipsUnpublished(t *testing.T) {
+	t.Parallel()
 	_, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -864,6 +878,7 @@ type jwtSignIn struct {
 func (j jwtSignIn) SignInToken(ctx context.Context) (*oauth2.Token, error) { return j.mint(ctx) }
 
 func TestSignInTokenExchange(t *testing.T) {
+	t.Parallel()
 	clk := newClock()
 	_, base := startSandbox(t, sandbox.Options{Now: clk.Now})
 	d := newDocebo(t, base, map[string]string{docebo.SettingSignIn: docebo.SignInTokenExchange}, docebo.Options{Now: clk.Now})
@@ -902,6 +917,7 @@ func TestSignInTokenExchange(t *testing.T) {
 // latchkey's guess; a platform without it answers 404, and the error says
 // what to set instead.
 func TestSignInTokenExchangeNotOffered(t *testing.T) {
+	t.Parallel()
 	_, base := startSandbox(t, sandbox.Options{DisableExchangeToken: true})
 	d := newDocebo(t, base, map[string]string{docebo.SettingSignIn: docebo.SignInTokenExchange}, docebo.Options{})
 	ctx := context.Background()
@@ -923,6 +939,7 @@ func TestSignInTokenExchangeNotOffered(t *testing.T) {
 }
 
 func TestSignInOAuth2Response(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	ctx := context.Background()
@@ -975,6 +992,7 @@ func TestSignInOAuth2Response(t *testing.T) {
 // ---- configuration ----
 
 func TestFactoryValidation(t *testing.T) {
+	t.Parallel()
 	good := integrations.Config{Name: "docebo", BaseURL: "https://acme.docebosaas.com/", ClientID: "c", Secret: "s"}
 	in, err := docebo.Factory(good)
 	if err != nil {
@@ -1013,6 +1031,7 @@ func TestFactoryValidation(t *testing.T) {
 }
 
 func TestNormalizeStatus(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"subscribed": "not_started", "Enrolled": "not_started", "waiting": "not_started", "not_started": "not_started",
 		"in_progress": "in_progress", "In Progress": "in_progress", "1": "in_progress",
@@ -1060,6 +1079,7 @@ func (r *refusedTokens) Refused(tok *oauth2.Token) { r.refused = append(r.refuse
 // reports the refreshed token as refused too, so the daemon's token manager
 // does not refresh again for the next call (one refresh per token).
 func TestAlways401ReportsTheRefreshedTokenRefused(t *testing.T) {
+	t.Parallel()
 	sb, base := startSandbox(t, sandbox.Options{RotateRefresh: true})
 	d := newDocebo(t, base, nil, docebo.Options{})
 	tok, err := d.PasswordGrant(context.Background(), "ada", sandbox.DefaultPassword)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseErrorShapes(t *testing.T) {
+	t.Parallel()
 	const tok = "87b567fa3de847fb3adef9492b294bb83f8cd266"
 	for _, tc := range []struct {
 		name, body, code, msg string
@@ -34,6 +35,7 @@ func TestParseErrorShapes(t *testing.T) {
 }
 
 func TestLegacyError(t *testing.T) {
+	t.Parallel()
 	if legacyError(200, []byte(`{"data":{"items":[]}}`)) != nil {
 		t.Fatal("plain success read as an error")
 	}
@@ -100,6 +102,7 @@ func longestSecretRun(s string) int {
 }
 
 func TestDecodeData(t *testing.T) {
+	t.Parallel()
 	var pg page[enrollment]
 	if err := decodeData([]byte(`{"data":[],"version":"1.0.0"}`), &pg); err != nil || len(pg.Items) != 0 {
 		t.Fatalf("empty PHP array: %v", err)

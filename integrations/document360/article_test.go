@@ -9,6 +9,7 @@ import (
 )
 
 func TestArticleIsPlainTextWithoutScripts(t *testing.T) {
+	t.Parallel()
 	for _, api := range []string{"v2", "v3"} {
 		e := newEnv(t, sandbox.Options{})
 		settings := map[string]string{"api": api}

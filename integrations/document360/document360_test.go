@@ -141,6 +141,7 @@ func checkResults(t *testing.T, e *env, rs []integrations.SearchResult) {
 }
 
 func TestSearchPaging(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"page_size": "5"})
 	tok := &staticTokens{tok: testToken}
@@ -179,6 +180,7 @@ func TestSearchPaging(t *testing.T) {
 }
 
 func TestSearchRankingAndSnippets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, nil)
 	tok := &staticTokens{tok: testToken}
@@ -253,6 +255,7 @@ func titles(rs []integrations.SearchResult) []string {
 }
 
 func TestArticleURLs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, nil)
 	tok := &staticTokens{tok: testToken}
@@ -286,6 +289,7 @@ func TestArticleURLs(t *testing.T) {
 }
 
 func TestVersionDiscovery(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"version": "", "public_url": "https://kb.example.com"})
 	tok := &staticTokens{tok: testToken}
@@ -300,6 +304,7 @@ func TestVersionDiscovery(t *testing.T) {
 }
 
 func TestV3Search(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"api": "v3", "version": "", "page_size": "3"})
 	tok := &staticTokens{tok: testKey}
@@ -324,6 +329,7 @@ func TestV3Search(t *testing.T) {
 }
 
 func TestRateLimitedThenSuccess(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com", "search_cache_ttl": "0"})
 	tok := &staticTokens{tok: testToken}
@@ -346,6 +352,7 @@ func TestRateLimitedThenSuccess(t *testing.T) {
 }
 
 func TestRemainingZeroWaitsForReset(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{RateLimit: 2, RateWindow: time.Second})
 	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com", "search_cache_ttl": "0"})
 	tok := &staticTokens{tok: testToken}
@@ -376,6 +383,7 @@ func TestRemainingZeroWaitsForReset(t *testing.T) {
 }
 
 func TestOutage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, logs := e.integration(t, map[string]string{"public_url": "https://kb.example.com"})
 	tok := &staticTokens{tok: testToken}
@@ -411,6 +419,7 @@ func TestOutage(t *testing.T) {
 }
 
 func TestProviderErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, nil)
 
@@ -436,6 +445,7 @@ func TestProviderErrors(t *testing.T) {
 }
 
 func TestNoRedirects(t *testing.T) {
+	t.Parallel()
 	var leaked atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("api_token") != "" {
@@ -463,6 +473,7 @@ func TestNoRedirects(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		cfg  integrations.Config
@@ -517,6 +528,7 @@ func BenchmarkSearch(b *testing.B) {
 // TestConcurrentSearches shares one integration between goroutines (the
 // injector's fan-out does), under -race.
 func TestConcurrentSearches(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{RateLimit: 1000})
 	d, _ := e.integration(t, map[string]string{"version": "", "rate_limit": "1000"})
 	tok := &staticTokens{tok: testToken}

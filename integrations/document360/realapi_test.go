@@ -18,6 +18,7 @@ import (
 // The widget token endpoint is the URL shown in the widget's JWT settings:
 // configurable, /connect/token on the identity server by default.
 func TestWidgetTokenURLConfigurable(t *testing.T) {
+	t.Parallel()
 	const path = "/portal/widget/jwt-token"
 	e := newEnv(t, sandbox.Options{WidgetTokenPath: path})
 	d, _ := e.integration(t, map[string]string{"widget_token_url": e.srv.URL + path})
@@ -46,6 +47,7 @@ func TestWidgetTokenURLConfigurable(t *testing.T) {
 // {slug}, in a sub-folder or with language and version segments, without an
 // article lookup per hit; language codes keep their case.
 func TestArticleLinkTemplates(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{Lang: "pt-BR"})
 	tok := &staticTokens{tok: testToken}
 	cases := []struct {
@@ -93,6 +95,7 @@ func TestArticleLinkTemplates(t *testing.T) {
 // A language code is sent as configured (pt-BR), in the search and in the
 // article lookup.
 func TestLanguageCaseKept(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{Lang: "pt-BR"})
 	d, _ := e.integration(t, map[string]string{"lang": "pt-BR"})
 	rs, err := d.Search(ctxT(t, 10*time.Second), &staticTokens{tok: testToken}, "vpn", 5)
@@ -109,6 +112,7 @@ func TestLanguageCaseKept(t *testing.T) {
 // Hits the knowledge base hides are skipped: excluded from search, deleted,
 // categories; private ones unless show_private.
 func TestHiddenHitsSkipped(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	tok := &staticTokens{tok: testToken}
 	for _, api := range []string{"v2", "v3"} {
@@ -142,6 +146,7 @@ func TestHiddenHitsSkipped(t *testing.T) {
 // The article lookup asks for the published version: the latest one may be
 // a draft whose URL is not on the site.
 func TestArticleLookupPublished(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	for _, c := range []struct {
 		api string
@@ -161,6 +166,7 @@ func TestArticleLookupPublished(t *testing.T) {
 // Uncached searches cost one call each when links can be built; repeated
 // ones are answered from the cache; the cache is per token.
 func TestSearchCallBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{RateLimit: 60})
 	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com"})
 	tok := &staticTokens{tok: testToken}
@@ -199,6 +205,7 @@ func TestSearchCallBudget(t *testing.T) {
 // Calls are paced to rate_limit a minute: once it is spent, a call that
 // cannot wait fails at once with the time to wait, without a request.
 func TestSearchPacedToBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"public_url": "https://kb.example.com", "rate_limit": "3"})
 	tok := &staticTokens{tok: testToken}

@@ -11,6 +11,7 @@ import (
 // and text get (nearly) the same score for the same query at the top of the
 // list, so merged search ranks them by relevance, not by integration.
 func TestScoreComparableWithDocebo(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ query, title, text string }{
 		{"go", "Go basics", "learn the language"},
 		{"golang", "Getting started with Go (golang)", "golang is our language"},

@@ -9,6 +9,7 @@ import (
 )
 
 func TestStripHTML(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, want string }{
 		{"", ""},
 		{"plain text", "plain text"},
@@ -37,6 +38,7 @@ func TestStripHTML(t *testing.T) {
 }
 
 func TestStripHTMLBounds(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("word ", 200)
 	got := StripHTML(long, 50)
 	if !strings.HasSuffix(got, "…") || utf8.RuneCountInString(got) > 51 {
@@ -99,6 +101,7 @@ func FuzzStripHTML(f *testing.F) {
 }
 
 func TestScore(t *testing.T) {
+	t.Parallel()
 	terms := queryTerms("go modules")
 	exact := hit{title: "Go <em>modules</em>", content: "x", contentKnown: true}
 	title := hit{title: "Using Go modules well", content: "x", contentKnown: true}
@@ -126,6 +129,7 @@ func TestScore(t *testing.T) {
 }
 
 func TestURLCacheBounded(t *testing.T) {
+	t.Parallel()
 	c := newTTLCache[string](3, urlCacheTTL)
 	now := timeZero()
 	for _, id := range []string{"a", "b", "c"} {

@@ -18,6 +18,7 @@ import (
 var reader = integrations.Reader{Username: "john.doe", FirstName: "John", LastName: "Doe", Email: "john.doe@example.com"}
 
 func TestWidgetTokenValidityClamping(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ set, want int }{{1, 5}, {5, 5}, {15, 15}, {1440, 1440}, {5000, 1440}, {0, 5}, {-3, 5}} {
 		t.Run(fmt.Sprint(c.set), func(t *testing.T) {
 			if got := document360.ClampTokenValidity(c.set); got != c.want {
@@ -66,6 +67,7 @@ func TestWidgetTokenValidityClamping(t *testing.T) {
 }
 
 func TestWidgetTokenNeedsReaderGroup(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	for _, groups := range []string{"", " , ,"} {
 		d, _ := e.integration(t, map[string]string{"reader_groups": groups})
@@ -83,6 +85,7 @@ func TestWidgetTokenNeedsReaderGroup(t *testing.T) {
 }
 
 func TestWidgetTokenRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 
 	// Wrong client secret: the identity server's invalid_client, secret not echoed.
@@ -128,6 +131,7 @@ func TestWidgetTokenRefusals(t *testing.T) {
 // outage, widget tokens good and bad — and checks that neither the API
 // token nor the client secret shows up in a log line, an error or a URL.
 func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, logs := e.integration(t, nil)
 	tok := &staticTokens{tok: testToken}
@@ -179,6 +183,7 @@ func TestSecretsStayOut(t *testing.T) {
 }
 
 func TestWidgetIdentityDefaultsToLoopbackSandbox(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, sandbox.Options{})
 	d, _ := e.integration(t, map[string]string{"identity_url": "", "region": "eu"})
 	wt, err := d.WidgetToken(ctxT(t, 5*time.Second), reader)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestWriteFileReplacesPrivately(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "sub", "f")
 	for _, content := range []string{"first", "second, longer"} {
 		if err := WriteFile(path, []byte(content), 0o600); err != nil {

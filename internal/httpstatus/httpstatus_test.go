@@ -7,6 +7,7 @@ import (
 )
 
 func TestRecorder(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct {
 		h    http.HandlerFunc
 		want int

@@ -103,6 +103,7 @@ func newKeySet(p *provider, c *clock) *KeySet {
 }
 
 func TestKeySetDownloadsOnDemandAndRateLimits(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := newProvider(t, "k1")
 	var clk clock
@@ -156,6 +157,7 @@ func TestKeySetDownloadsOnDemandAndRateLimits(t *testing.T) {
 // A token without a key id is tried against every key; one signed by a key
 // the set does not hold yet makes it download again (rate-limited).
 func TestKeySetTokenWithoutKeyID(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := newProvider(t, "k1")
 	var clk clock
@@ -174,6 +176,7 @@ func TestKeySetTokenWithoutKeyID(t *testing.T) {
 }
 
 func TestKeySetConcurrentUnknownKidsShareOneDownload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := newProvider(t, "k1")
 	var clk clock
@@ -194,6 +197,7 @@ func TestKeySetConcurrentUnknownKidsShareOneDownload(t *testing.T) {
 }
 
 func TestKeySetRefusesBadDocuments(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for name, body := range map[string][]byte{
 		"too large": []byte(`{"keys":[],"pad":"` + strings.Repeat("x", MaxBytes) + `"}`),
@@ -225,6 +229,7 @@ func TestKeySetRefusesBadDocuments(t *testing.T) {
 }
 
 func TestKeySetRefusesAlgorithmsNotAllowed(t *testing.T) {
+	t.Parallel()
 	p := newProvider(t, "k1")
 	ks := New(Options{URL: p.srv.URL, Algorithms: []string{"RS256"}})
 	if _, err := ks.VerifySignature(context.Background(), sign(t, p.key("k1"), "k1", "x")); err == nil {

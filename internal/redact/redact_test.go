@@ -10,6 +10,7 @@ import (
 )
 
 func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
 	const value = "tok-ABCDEF123456"
 	s := New(value)
 	var logs bytes.Buffer

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCheckLoopback(t *testing.T) {
+	t.Parallel()
 	for addr, ok := range map[string]bool{"127.0.0.1:1": true, "[::1]:1": true, "localhost:1": true, "0.0.0.0:1": false, "10.1.2.3:1": false, "nonsense": false} {
 		if err := CheckLoopback(addr, false); (err == nil) != ok {
 			t.Errorf("CheckLoopback(%q) = %v", addr, err)
@@ -42,6 +43,7 @@ func TestSecretSources(t *testing.T) {
 }
 
 func TestServeStopsWithContext(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -96,6 +96,7 @@ func code(t *testing.T, base, redirect string, extra url.Values) string {
 }
 
 func TestCodeLifetimeBasicAuthAndPKCE(t *testing.T) {
+	t.Parallel()
 	clk := &clock{t: time.Now()}
 	_, base := start(t, sandbox.Options{AutoApprove: true, Now: clk.Now, RequirePKCE: true,
 		RedirectURIs: []string{"http://127.0.0.1:7788/docebo/connected"}})
@@ -153,6 +154,7 @@ func TestCodeLifetimeBasicAuthAndPKCE(t *testing.T) {
 }
 
 func TestTokenEndpointErrors(t *testing.T) {
+	t.Parallel()
 	_, base := start(t, sandbox.Options{})
 	for name, tc := range map[string]struct {
 		form   url.Values
@@ -175,6 +177,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 }
 
 func TestAPIAuthAndEnrollmentFilters(t *testing.T) {
+	t.Parallel()
 	clk := &clock{t: time.Now()}
 	s, base := start(t, sandbox.Options{Now: clk.Now, AccessTokenTTL: time.Minute})
 	if r := apiGet(t, base+"/manage/v1/user/session", ""); r.Status != 401 || r.Header.Get("WWW-Authenticate") == "" {
@@ -256,6 +259,7 @@ func TestAPIAuthAndEnrollmentFilters(t *testing.T) {
 }
 
 func TestCourseSearchPaging(t *testing.T) {
+	t.Parallel()
 	_, base := start(t, sandbox.Options{})
 	tok := password(t, base, "ada")
 	r := apiGet(t, base+"/learn/v1/courses?page_size=20&page=3", tok)
@@ -274,6 +278,7 @@ func TestCourseSearchPaging(t *testing.T) {
 }
 
 func TestFailNextAndLatencyCounters(t *testing.T) {
+	t.Parallel()
 	s, base := start(t, sandbox.Options{RetryAfter: 2 * time.Second})
 	s.FailNext(2, http.StatusServiceUnavailable)
 	for i := 0; i < 2; i++ {
@@ -304,6 +309,7 @@ func TestFailNextAndLatencyCounters(t *testing.T) {
 }
 
 func TestPublicKeyPEM(t *testing.T) {
+	t.Parallel()
 	if _, err := sandbox.ParsePublicKeyPEM([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")); err == nil {
 		t.Fatal("certificate accepted as a public key")
 	}
@@ -315,6 +321,7 @@ func TestPublicKeyPEM(t *testing.T) {
 }
 
 func TestSeedData(t *testing.T) {
+	t.Parallel()
 	if n := len(sandbox.SeedCourses()); n < 45 || n > 55 {
 		t.Fatalf("%d seeded courses", n)
 	}
@@ -354,6 +361,7 @@ func TestSeedData(t *testing.T) {
 // carry their own id and type; their learner page is
 // /learn/learning-plans/<id>.
 func TestLearningPlanEnrollmentsAndPages(t *testing.T) {
+	t.Parallel()
 	_, base := start(t, sandbox.Options{})
 	tok := password(t, base, "ada")
 	r := apiGet(t, base+"/learn/v1/enrollments?id_user[]=12301&page_size=200", tok)
@@ -381,6 +389,7 @@ func TestLearningPlanEnrollmentsAndPages(t *testing.T) {
 // ForbidLearnerCourseList makes /learn/v1/courses answer 403 to learners
 // only; unpublished courses are in an admin's course list alone.
 func TestCatalogAndLearnerCourseList(t *testing.T) {
+	t.Parallel()
 	s, base := start(t, sandbox.Options{})
 	ada, grace, admin := password(t, base, "ada"), password(t, base, "grace"), password(t, base, "admin")
 	items := func(tok, q string) map[string]bool {
@@ -442,6 +451,7 @@ func TestCatalogAndLearnerCourseList(t *testing.T) {
 // TestExchangeTokenEndpointOff: the invented endpoint can be turned off; it
 // then answers 404 as a real platform would.
 func TestExchangeTokenEndpointOff(t *testing.T) {
+	t.Parallel()
 	s, base := start(t, sandbox.Options{})
 	tok := password(t, base, "ada")
 	mint := func() reply {

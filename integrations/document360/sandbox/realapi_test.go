@@ -11,6 +11,7 @@ import (
 // v2 hits carry every visibility flag of the real Hit schema; v3 search
 // leaves flagged articles out.
 func TestHitFlags(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, Options{})
 	resp, body := get(t, srv, "/v2/ProjectVersions/"+DefaultVersionID+"/en?searchQuery=sabbatical&hitsPerPage=20", map[string]string{"api_token": tok})
 	var env struct {
@@ -50,6 +51,7 @@ func TestHitFlags(t *testing.T) {
 // The article lookup returns the latest version, a draft, unless asked for
 // the published one.
 func TestArticleLatestIsDraft(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, Options{})
 	var id string
 	for _, a := range SeedArticles() {
@@ -78,6 +80,7 @@ func TestArticleLatestIsDraft(t *testing.T) {
 
 // The widget token endpoint is served where WidgetTokenPath says.
 func TestWidgetTokenPath(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, Options{WidgetTokenPath: "/portal/widget/token"})
 	form := url.Values{"grant_type": {"Widget"}, "id": {DefaultProjectID}, "payload": {`{"username":"jd","readerGroupIds":["g"],"tokenValidity":15,"projectId":"` + DefaultProjectID + `"}`}}
 	for _, c := range []struct {

@@ -55,6 +55,7 @@ func get(t *testing.T, srv *httptest.Server, path string, hdr map[string]string)
 }
 
 func TestV2SearchShape(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, Options{})
 	path := "/v2/ProjectVersions/" + DefaultVersionID + "/en?searchQuery=go&page=1&hitsPerPage=4"
 	resp, body := get(t, srv, path, map[string]string{"api_token": tok})
@@ -108,6 +109,7 @@ func TestV2SearchShape(t *testing.T) {
 }
 
 func TestAuthShapes(t *testing.T) {
+	t.Parallel()
 	_, srv := start(t, Options{})
 	resp, body := get(t, srv, "/v2/ProjectVersions", nil)
 	if resp.StatusCode != 401 || !strings.Contains(string(body), `"description":"Unauthorized.`) {
@@ -128,6 +130,7 @@ func TestAuthShapes(t *testing.T) {
 }
 
 func TestRateLimitHeaders(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	_, srv := start(t, Options{RateLimit: 2, RateWindow: time.Minute, Now: clk.Now})
 	h := map[string]string{"api_token": tok}
@@ -168,6 +171,7 @@ func postToken(t *testing.T, srv *httptest.Server, user, pass, ctype, body strin
 }
 
 func TestWidgetEndpoint(t *testing.T) {
+	t.Parallel()
 	s, srv := start(t, Options{WidgetID: "w1"})
 	payload := func(validity int, groups string) string {
 		return `{"username":"jd","firstName":"J","lastName":"D","emailId":"jd@example.com","readerGroupIds":` + groups +
@@ -214,6 +218,7 @@ func TestWidgetEndpoint(t *testing.T) {
 }
 
 func TestArticlePageAndFaults(t *testing.T) {
+	t.Parallel()
 	s, srv := start(t, Options{})
 	resp, body := get(t, srv, "/v2/Articles/"+SeedArticles()[1].ID+"/en", map[string]string{"api_token": tok})
 	var env struct {
@@ -249,6 +254,7 @@ func TestArticlePageAndFaults(t *testing.T) {
 }
 
 func TestSeedArticles(t *testing.T) {
+	t.Parallel()
 	as := SeedArticles()
 	if len(as) < 40 {
 		t.Fatalf("%d articles", len(as))

@@ -126,6 +126,7 @@ func oauthCode(err error) string {
 }
 
 func TestDiscovery(t *testing.T) {
+	t.Parallel()
 	r := newRP(t, Options{}, oauth2.AuthStyleInHeader)
 	resp, err := http.Get(r.p.Issuer() + "/.well-known/openid-configuration")
 	if err != nil {
@@ -150,6 +151,7 @@ func TestDiscovery(t *testing.T) {
 }
 
 func TestCodeFlowClaimsAndSSO(t *testing.T) {
+	t.Parallel()
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
 		r := newRP(t, Options{}, style)
 		tok, nonce := r.login("alice", "alice-password")
@@ -186,6 +188,7 @@ func TestCodeFlowClaimsAndSSO(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	r := newRP(t, Options{}, oauth2.AuthStyleInHeader)
 	// No PKCE, then PKCE "plain", then no nonce: refused at the authorization endpoint.
 	for i, opts := range [][]oauth2.AuthCodeOption{
@@ -231,6 +234,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestWrongPasswordShowsFormAgain(t *testing.T) {
+	t.Parallel()
 	r := newRP(t, Options{}, oauth2.AuthStyleInHeader)
 	resp, err := r.hc.Get(r.cfg.AuthCodeURL("s", oidc.Nonce("n"), oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
 	if err != nil {
@@ -250,6 +254,7 @@ func TestWrongPasswordShowsFormAgain(t *testing.T) {
 }
 
 func TestAuthMethodRestriction(t *testing.T) {
+	t.Parallel()
 	o := Options{Clients: []Client{{ID: DefaultClientID, Secret: DefaultClientSecret, RedirectURIs: []string{testRedirect}, AuthMethod: AuthMethodPost}}}
 	r := newRP(t, o, oauth2.AuthStyleInHeader)
 	verifier := oauth2.GenerateVerifier()
@@ -264,6 +269,7 @@ func TestAuthMethodRestriction(t *testing.T) {
 }
 
 func TestRefreshRotatesAndKeyRotation(t *testing.T) {
+	t.Parallel()
 	for _, keepOld := range []bool{true, false} {
 		r := newRP(t, Options{}, oauth2.AuthStyleInHeader)
 		tok, _ := r.login("alice", "alice-password")
@@ -293,6 +299,7 @@ func TestRefreshRotatesAndKeyRotation(t *testing.T) {
 }
 
 func TestEndSessionEndsTheSession(t *testing.T) {
+	t.Parallel()
 	r := newRP(t, Options{}, oauth2.AuthStyleInHeader)
 	tok, _ := r.login("alice", "alice-password")
 	if !r.p.SessionActive("u-alice-0001") {
@@ -321,6 +328,7 @@ func TestEndSessionEndsTheSession(t *testing.T) {
 }
 
 func TestSignAndLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	if _, err := Start("0.0.0.0:0", Options{}); err == nil {
 		t.Fatal("listened on a non-loopback address")
 	}
