@@ -5,6 +5,12 @@
 // daemon. The daemon and the injector know integrations only through this
 // package; no integration imports the vault: tokens reach them through the
 // Tokens interface, already opened, for the length of one call.
+//
+// It also owns how a token leaves the process (transport.go): Transport,
+// the http.RoundTripper the integrations' API clients send through
+// (credential header, one refresh on 401, no redirects, no proxy
+// environment), and the pieces the injector's proxy shares with it
+// (RefreshRejected, NoteRefused, RetryAfter).
 package integrations
 
 import (
