@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1096,5 +1097,67 @@ func TestAlways401ReportsTheRefreshedTokenRefused(t *testing.T) {
 	}
 	if len(tokens.refused) != 1 || tokens.refused[0] != tokens.tok.AccessToken {
 		t.Fatalf("the refreshed token was not reported refused (%d reports)", len(tokens.refused))
+	}
+}
+
+// staticTokens always hands out one token and has nothing to refresh it
+// with (Refresh gives it back), counting the refreshes asked for.
+type staticTokens struct {
+	tok       string
+	refreshes atomic.Int32
+}
+
+func (s *staticTokens) Token(context.Context) (*oauth2.Token, error) {
+	return &oauth2.Token{AccessToken: s.tok}, nil
+}
+
+func (s *staticTokens) Refresh(_ context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
+	s.refreshes.Add(1)
+	return rejected, nil
+}
+
+// The API client follows no redirect, same origin or not: the bearer token
+// never reaches the redirect's target, and the 3xx is the answer.
+func TestAPIClientFollowsNoRedirect(t *testing.T) {
+	t.Parallel()
+	var reached atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/elsewhere", func(w http.ResponseWriter, r *http.Request) { reached.Add(1) })
+	mux.HandleFunc("/manage/v1/moved", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusFound)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	d := newDocebo(t, srv.URL, nil, docebo.Options{})
+	err := d.GetForTest(context.Background(), &staticTokens{tok: "tok-1234"}, "/manage/v1/moved")
+	var pe *integrations.ProviderError
+	if !errors.As(err, &pe) || pe.Status != http.StatusFound {
+		t.Fatalf("redirect: %v, want a ProviderError 302", err)
+	}
+	if reached.Load() != 0 {
+		t.Fatal("the API client followed a redirect")
+	}
+}
+
+// A 401 on a token that Refresh hands back unchanged goes back after one
+// request: there is nothing new to retry with.
+func TestAPIClientDoesNotResendARefusedTokenItCannotRefresh(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, `{"message":"Invalid token"}`)
+	}))
+	defer srv.Close()
+	d := newDocebo(t, srv.URL, nil, docebo.Options{})
+	tokens := &staticTokens{tok: "tok-1234"}
+	err := d.GetForTest(context.Background(), tokens, "/manage/v1/user/session")
+	var pe *integrations.ProviderError
+	if !errors.As(err, &pe) || pe.Status != http.StatusUnauthorized {
+		t.Fatalf("err %v, want a ProviderError 401", err)
+	}
+	if calls.Load() != 1 || tokens.refreshes.Load() != 1 {
+		t.Fatalf("%d requests and %d refreshes, want 1 and 1", calls.Load(), tokens.refreshes.Load())
 	}
 }
