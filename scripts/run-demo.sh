@@ -14,8 +14,11 @@
 #      `latchkey connect docebo --no-browser`, follows the printed consent URL with curl
 #      (the sandbox approves it and redirects to the daemon), then `latchkey menu --print-url`.
 #   6. with STORE=1 (`make run STORE=1`): also an OpenID Provider (bin/oidc-sandbox) and
-#      bin/latchkey-store on SQLite beside the daemon; the daemon signs in (`latchkey login`,
-#      the sandbox's form filled by curl as alice) and pushes every sealed record there.
+#      bin/latchkey-store on SQLite beside the daemon, as an organisation rolls it out: the
+#      administrator alice (group staff) enables Docebo in the store's console at /admin
+#      (curl fills the forms), nobody runs `latchkey configure docebo`; the employee bob's
+#      daemon signs in (`latchkey login`, the sandbox's form filled by curl), receives
+#      Docebo from the store, connects it, and pushes every sealed record there.
 #
 # The CLI verbs and sandbox flags it assumes are collected in the "Assumptions" block below,
 # so a change in the CLI is a one-line edit here.
@@ -43,7 +46,8 @@ D360_TOKEN_FILE=$DEMO/sandbox/document360.token          # the sandbox creates i
 D360_WIDGET_SECRET=latchkey-demo-widget-secret             # fake, for the local sandbox
 OIDC_ADDR=${LATCHKEY_DEMO_OIDC:-127.0.0.1:8803}            # oidc-sandbox --listen (STORE=1)
 OIDC_SECRET=latchkey-demo-oidc-secret                      # fake, for the local sandbox
-OIDC_USER=alice OIDC_PASSWORD=alice-password               # a seeded sandbox user
+OIDC_USER=bob OIDC_PASSWORD=bob-password                   # the employee (a seeded sandbox user)
+ADMIN_USER=alice ADMIN_PASSWORD=alice-password             # the administrator (group staff)
 STORE_ADDR=${LATCHKEY_DEMO_STORE_ADDR:-127.0.0.1:8787}     # latchkey-store --listen (STORE=1)
 
 # The sandboxes take their secrets from the environment or files, never from flags.
@@ -69,12 +73,44 @@ configure_d360() {
 }
 oidc_sandbox() {
 	OIDC_SANDBOX_CLIENT_SECRET=$OIDC_SECRET exec "$ROOT/bin/oidc-sandbox" --listen "$OIDC_ADDR" \
-		--client-id latchkey --redirect-uri "http://$LISTEN/identity/connected"
+		--client-id latchkey --redirect-uri "http://$LISTEN/identity/connected" \
+		--redirect-uri "http://$STORE_ADDR/admin/callback"
+}
+# The store's secrets key and the console's client secret (the sandbox's, fake) in 0600 files.
+store_files() {
+	(umask 077
+		[ -s "$DEMO/store/secrets.key" ] || "$ROOT/bin/latchkey-store" new-secrets-key >"$DEMO/store/secrets.key"
+		printf '%s' "$OIDC_SECRET" >"$DEMO/store/console.secret"
+		printf '%s' "$DOCEBO_SECRET" >"$DEMO/store/docebo.secret")
 }
 store_server() {
 	exec "$ROOT/bin/latchkey-store" serve --listen "$STORE_ADDR" --db "sqlite://$DEMO/store/store.db" \
-		--issuer "http://$OIDC_ADDR" --audience latchkey
+		--issuer "http://$OIDC_ADDR" --audience latchkey --admin-claim groups --admin-value staff \
+		--secrets-key-file "$DEMO/store/secrets.key" \
+		--console-client-id latchkey --console-client-secret-file "$DEMO/store/console.secret"
 }
+# admin_enable_docebo: the administrator signs in to the console and enables Docebo for the
+# organisation (Configure → Save and enable), as a browser would.
+admin_enable_docebo() {
+	local jar=$DEMO/store/console-cookies base="http://$STORE_ADDR" page req csrf
+	rm -f "$jar"
+	page=$(curl -fsSL -c "$jar" -b "$jar" "$base/admin/login") || return 1
+	req=$(sed -n 's/.*name="authRequestID" value="\([^"]*\)".*/\1/p' <<<"$page" | head -n1)
+	[ -n "$req" ] || { echo "the console's sign-in reached no login form" >&2; return 1; }
+	curl -fsSL -o /dev/null -c "$jar" -b "$jar" --data-urlencode "authRequestID=$req" \
+		--data-urlencode "username=$ADMIN_USER" --data-urlencode "password=$ADMIN_PASSWORD" "http://$OIDC_ADDR/login" || return 1
+	page=$(curl -fsSL -c "$jar" -b "$jar" "$base/admin/integrations/docebo") || return 1
+	csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$page" | head -n1)
+	[ -n "$csrf" ] || { echo "the console's Configure page has no form (not signed in?)" >&2; return 1; }
+	page=$(curl -fsSL -c "$jar" -b "$jar" --data-urlencode "csrf=$csrf" --data-urlencode action=enable \
+		--data-urlencode "client_id=$CLIENT_ID" --data-urlencode "client_secret@$DEMO/store/docebo.secret" \
+		--data-urlencode "url=http://$DOCEBO_ADDR" --data-urlencode "display_name=Acme Learning" \
+		--data-urlencode "widget_title=Acme courses" "$base/admin/integrations/docebo") || return 1
+	rm -f "$jar"
+	grep -q 'saved and enabled' <<<"$page" || { echo "the console did not save Docebo" >&2; return 1; }
+}
+# docebo_managed: the daemon has Docebo from the organisation.
+docebo_managed() { "$LK" status --json 2>/dev/null | tr -d ' \n' | grep -q '"name":"docebo","state":"[a-z_]*","configured":true.*"managed":true'; }
 configure_identity() { printf '%s' "$OIDC_SECRET" | "$LK" configure identity --issuer "http://$OIDC_ADDR" --client-id latchkey; }
 start_daemon() { exec "$LK" daemon --listen "$LISTEN"; }
 connect_docebo() { "$LK" connect docebo --no-browser; }
@@ -197,8 +233,10 @@ if [ -x bin/document360-sandbox ]; then
 fi
 wait_for "docebo sandbox" 15 tcp_up "$DOCEBO_ADDR" || { log_tail docebo-sandbox; die "the Docebo sandbox did not listen on $DOCEBO_ADDR"; }
 
-say "configuring docebo (client id $CLIENT_ID, secret on stdin)"
-configure_docebo >"$LOGS/configure.log" 2>&1 || { log_tail configure; die "latchkey configure docebo failed"; }
+if [ -z "${LATCHKEY_DEMO_STORE:-}" ]; then
+	say "configuring docebo (client id $CLIENT_ID, secret on stdin)"
+	configure_docebo >"$LOGS/configure.log" 2>&1 || { log_tail configure; die "latchkey configure docebo failed"; }
+fi
 if $d360; then
 	if wait_for "document360 sandbox" 15 tcp_up "$D360_ADDR" && [ -s "$D360_TOKEN_FILE" ]; then
 		say "configuring document360 (API token on stdin)"
@@ -214,10 +252,14 @@ if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
 	say "starting the OpenID Provider sandbox on $OIDC_ADDR and latchkey-store (SQLite) on $STORE_ADDR"
 	start oidc-sandbox oidc_sandbox
 	wait_for "oidc sandbox" 15 tcp_up "$OIDC_ADDR" || { log_tail oidc-sandbox; die "the OIDC sandbox did not listen on $OIDC_ADDR"; }
+	store_files
 	start latchkey-store store_server
 	wait_for "latchkey-store" 15 tcp_up "$STORE_ADDR" || { log_tail latchkey-store; die "latchkey-store did not listen on $STORE_ADDR"; }
+	say "the administrator $ADMIN_USER enables Docebo for the organisation in the console (http://$STORE_ADDR/admin/)"
+	admin_enable_docebo >"$LOGS/console.log" 2>&1 || { log_tail console; log_tail latchkey-store; die "enabling Docebo in the console failed"; }
 	configure_identity >"$LOGS/configure-identity.log" 2>&1 || { log_tail configure-identity; die "latchkey configure identity failed"; }
 	export LATCHKEY_STORE=http://$STORE_ADDR
+	export LATCHKEY_ORG_PULL_INTERVAL=${LATCHKEY_ORG_PULL_INTERVAL:-30s} # the demo: a central change shows within 30 s
 fi
 
 say "starting latchkey daemon on $LISTEN"
@@ -241,6 +283,8 @@ if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
 		{ log_tail oidc-sandbox; die "signing in failed"; }
 	rm -f "$jar"
 	finished login "$lipid" "latchkey login"
+	say "waiting for the daemon to receive Docebo from the organisation (no latchkey configure)"
+	wait_for "docebo from the store" 30 docebo_managed || { log_tail daemon; die "the daemon did not receive Docebo from latchkey-store"; }
 fi
 
 say "connecting docebo (consent approved automatically by the sandbox)"
@@ -287,6 +331,15 @@ cat <<EOF
   Logs: .demo/logs/   Ctrl+C stops everything.
 
 EOF
+if [ -n "${LATCHKEY_DEMO_STORE:-}" ]; then
+	cat <<EOF
+  Organisation rollout: the admin console is http://$STORE_ADDR/admin/
+      administrator: $ADMIN_USER / $ADMIN_PASSWORD   (Docebo is enabled there as "Acme Learning")
+      employee:      $OIDC_USER / $OIDC_PASSWORD     (this daemon; it never ran latchkey configure docebo)
+  Disable Docebo in the console: the employee's Docebo disconnects at the next pull (within 30 s here; 5 minutes by default).
+
+EOF
+fi
 
 # Wait until Ctrl+C, or until the daemon or the Docebo sandbox dies.
 while :; do

@@ -202,10 +202,20 @@ export function safeURL(u) {
 }
 
 const names = { docebo: 'Docebo', document360: 'Document360', identity: 'Sign-in' };
+// The organisation's names for the integrations it manages (status display_name).
+const orgNames = {};
+
+/** setOrgNames takes the display names an organisation gave its integrations, from /v1/status. */
+export function setOrgNames(integrations) {
+  for (const k of Object.keys(orgNames)) delete orgNames[k];
+  for (const it of integrations || []) {
+    if (it && it.name && it.managed && it.display_name) orgNames[it.name] = String(it.display_name);
+  }
+}
 
 /** displayName is how an integration is named to people. */
 export function displayName(name) {
-  return names[name] || (name ? name.charAt(0).toUpperCase() + name.slice(1) : '');
+  return orgNames[name] || names[name] || (name ? name.charAt(0).toUpperCase() + name.slice(1) : '');
 }
 
 /**

@@ -92,6 +92,9 @@ async function main() {
     dialog: $('confirm'),
     onChange: (items) => {
       kb.update(items);
+      // The My Courses widget carries the title the organisation gave it, if any.
+      const titled = items.find((i) => i.managed && i.widget_title && i.state === 'connected');
+      $('courses-heading').textContent = titled ? titled.widget_title : 'My Courses';
       // Load My Courses the first time, and again when the connected set changes.
       const now = items.filter((i) => i.state === 'connected').map((i) => i.name).sort();
       if (connected === null || now.join(',') !== connected.join(',')) {

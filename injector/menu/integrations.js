@@ -4,7 +4,7 @@
 // connected; Disconnect asks first, and keeps focus on the card.
 // Integrations configured with an API token say so instead of offering
 // Connect.
-import { api, APIError, displayName, problem, safeURL } from './api.js';
+import { api, APIError, displayName, problem, safeURL, setOrgNames } from './api.js';
 
 const POLL_MS = 1000;
 const POLL_FOR_MS = 5 * 60 * 1000;
@@ -59,6 +59,7 @@ export class Integrations {
     try {
       const st = (await api.status()) || {};
       this.items = (Array.isArray(st.integrations) ? st.integrations : []).filter((i) => i.name !== 'identity');
+      setOrgNames(this.items);
       this.status.textContent = this.items.length ? '' : 'No integrations are configured. Ask your administrator to configure one.';
     } catch (err) {
       this.status.textContent = `Could not load the integrations. ${problem('', err.code, err.message)}`;
