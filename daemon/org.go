@@ -196,14 +196,19 @@ func ManagedIntegrations(p Paths, getenv func(string) string) (map[string]Manage
 // organisation manages.
 var ErrManaged = errors.New("managed by the organisation")
 
-// ManagedError says that name is managed and by what.
+// ManagedError says that name is managed and by what; it is ErrManaged.
 func ManagedError(name string, m ManagedIntegration) error {
 	by := "your organisation's latchkey-store"
 	if m.Source == ManagedByFile {
 		by = "your organisation's managed configuration"
 	}
-	return fmt.Errorf("%s is managed by your organisation (%s): `latchkey configure` cannot change it; ask your administrator: %w", name, by, ErrManaged)
+	return managedError{fmt.Sprintf("%s is managed by your organisation (%s): `latchkey configure` cannot change it; ask your administrator", name, by)}
 }
+
+type managedError struct{ msg string }
+
+func (e managedError) Error() string        { return e.msg }
+func (e managedError) Is(target error) bool { return target == ErrManaged }
 
 // orgState is the daemon's view of the managed integrations.
 type orgState struct {
