@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +71,11 @@ func (d *Daemon) newApps(ctx context.Context, issuer *auth.Issuer) (*oauthserver
 		Store:        appsStore{d},
 		Prompter:     consentOpener{d},
 		Integrations: d.configuredIntegrations,
+		ProgramOf: func(r *http.Request) string {
+			_, p, _ := net.SplitHostPort(r.Host)
+			port, _ := strconv.Atoi(p)
+			return peerProgram(r.RemoteAddr, port)
+		},
 		OnRevoke: func(subs ...string) {
 			if d.inj != nil {
 				d.inj.RevokeSubjects(subs...)

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -101,6 +103,25 @@ func grantApp(t *testing.T, h *harness, opened string) map[string]any {
 	}
 	if st != http.StatusOK || json.Unmarshal(b, &sess) != nil {
 		t.Fatalf("session: %d %s", st, b)
+	}
+	// The consent names the program that registered: this test, on Linux.
+	req, _ := http.NewRequest("GET", base+"/v1/apps/consent/"+frag.Get("consent"), nil)
+	req.Header.Set("X-Latchkey-Session", sess.Session)
+	cresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		AppName string `json:"app_name"`
+		Program string `json:"program"`
+	}
+	_ = json.NewDecoder(cresp.Body).Decode(&shown)
+	cresp.Body.Close()
+	if shown.AppName != "Test Assistant" {
+		t.Fatalf("consent shown: %+v", shown)
+	}
+	if runtime.GOOS == "linux" && !strings.HasSuffix(shown.Program, fmt.Sprintf("(pid %d)", os.Getpid())) {
+		t.Errorf("the consent names the program %q, want this test (pid %d)", shown.Program, os.Getpid())
 	}
 	st, b = post("/v1/apps/consent/"+frag.Get("consent"), "application/json", `{"allow":true}`,
 		map[string]string{"Origin": base, "X-Latchkey-Session": sess.Session})

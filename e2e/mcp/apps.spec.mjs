@@ -140,6 +140,10 @@ function provider(redirect, page, allow, shot) {
       expect(app === 'SDK Assistant (e2e)', `the consent names ${app}`);
       const items = await page.locator('#consent-integrations li').allTextContents();
       expect(items.join() === 'Docebo', `the consent lists ${items}`);
+      if (process.platform === 'linux') {
+        const prog = await page.locator('#consent-program-name').textContent();
+        expect(prog.includes(`(pid ${process.pid})`), `the consent names the program ${prog}, not this one`);
+      }
       if (shot) {
         const f = path.join(sc.shots, shot);
         await page.screenshot({ path: f });

@@ -76,6 +76,10 @@ async function main() {
   $('consent-app').textContent = req.app_name;
   $('consent-client').textContent = req.client_id;
   $('consent-host').textContent = req.redirect_host;
+  if (req.program) {
+    $('consent-program-name').textContent = req.program;
+    $('consent-program').hidden = false;
+  }
   const list = $('consent-integrations');
   list.replaceChildren(...req.integrations.map((n) => {
     const li = document.createElement('li');

@@ -215,7 +215,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	ru, _ := url.Parse(redirectURI)
 	now := s.cfg.Now()
 	req := ConsentRequest{
-		ID: randomString(18), ClientID: cl.ID, AppName: cl.Name, RedirectHost: ru.Host,
+		ID: randomString(18), ClientID: cl.ID, AppName: cl.Name, RedirectHost: ru.Host, Program: cl.Program,
 		Integrations: scope, Resource: resource, ReadOnly: resource == ResourceMCP,
 		Expires: now.Add(s.cfg.ConsentTTL),
 	}
@@ -406,6 +406,12 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.cfg.Now().UTC()
 	c := Client{ID: clientIDPrefix + randomString(12), Name: cleanName(md.ClientName, ""), RedirectURIs: md.RedirectURIs, CreatedAt: now}
+	if s.cfg.ProgramOf != nil {
+		c.Program = cleanName(s.cfg.ProgramOf(r), "")
+		if c.Program == defaultClientName {
+			c.Program = ""
+		}
+	}
 	s.mu.Lock()
 	registered := 0
 	for _, x := range s.st.Clients {

@@ -44,10 +44,13 @@ type Prompter interface {
 
 // ConsentRequest is what the consent view shows.
 type ConsentRequest struct {
-	ID           string    `json:"id"`
-	ClientID     string    `json:"client_id"`
-	AppName      string    `json:"app_name"`
-	RedirectHost string    `json:"redirect_host"`
+	ID           string `json:"id"`
+	ClientID     string `json:"client_id"`
+	AppName      string `json:"app_name"`
+	RedirectHost string `json:"redirect_host"`
+	// Program is the program that registered the app, where the OS told
+	// (it may differ from the one asking now: a hint, not a proof).
+	Program      string    `json:"program,omitempty"`
 	Integrations []string  `json:"integrations"`
 	Resource     string    `json:"resource,omitempty"`
 	ReadOnly     bool      `json:"read_only"`
@@ -64,6 +67,9 @@ type Config struct {
 	Prompter Prompter
 	// Integrations returns the integrations an app may ask for. Required.
 	Integrations func() []string
+	// ProgramOf, when set, names the program that sent a registration
+	// request (its executable, where the OS tells), shown in the consent.
+	ProgramOf func(r *http.Request) string
 	// OnRevoke is told the subjects whose tokens must stop now.
 	OnRevoke func(subjects ...string)
 	// AccessTTL is the access tokens' life; default 15 minutes.
@@ -93,6 +99,8 @@ type Client struct {
 	CreatedAt    time.Time `json:"created_at"`
 	// Document: the client id is the URL of its metadata document.
 	Document bool `json:"document,omitempty"`
+	// Program is the program that registered it, where the OS told.
+	Program string `json:"program,omitempty"`
 }
 
 // Grant is what the person allowed an app.
