@@ -136,13 +136,11 @@ func (d *Daemon) liveApps() []apitype.AppStatus {
 	return out
 }
 
-// registerAppsControl adds the control routes `latchkey mcp` uses: open a
+// addAppsControlRoutes adds to the control API the routes `latchkey mcp` uses: open a
 // course signed in on this desktop (the link stays in the daemon), and
 // audit a tool call under the assistant's name.
-func (d *Daemon) registerAppsControl(mux interface {
-	HandleControl(pattern string, h http.Handler)
-}) {
-	mux.HandleControl("POST /control/apps/open/{name}/{id}", jsonHandler(func(r *http.Request) (any, error) {
+func (d *Daemon) addAppsControlRoutes(m *http.ServeMux) {
+	m.Handle("POST /control/apps/open/{name}/{id}", jsonHandler(func(r *http.Request) (any, error) {
 		u, err := d.SignInURL(r.Context(), r.PathValue("name"), r.PathValue("id"))
 		if err != nil {
 			return nil, err
@@ -152,7 +150,7 @@ func (d *Daemon) registerAppsControl(mux interface {
 		}
 		return map[string]bool{"opened": true}, nil
 	}))
-	mux.HandleControl("POST /control/apps/audit", jsonHandler(func(r *http.Request) (any, error) {
+	m.Handle("POST /control/apps/audit", jsonHandler(func(r *http.Request) (any, error) {
 		var req apitype.MCPAuditRequest
 		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 4<<10)).Decode(&req); err != nil || req.Tool == "" {
 			return nil, &httpError{http.StatusBadRequest, "bad_request", "the body must be {\"app\", \"tool\", \"ok\"}"}

@@ -17,148 +17,152 @@ import (
 	"github.com/latchkey/latchkey/vault/keychain"
 )
 
-// The control API: routes served only on the daemon's unix socket, where the
-// caller is the user's own process (peer credentials checked). The injector's
-// API is served there too, with full scope.
-const (
-	routeToken      = "POST /control/token"
-	routeConnect    = "POST /control/connect/{name}"
-	routeFlow       = "GET /control/flows/{id}"
-	routeReload     = "POST /control/reload"
-	routeAudit      = "GET /control/audit"
-	routeRotateKey  = "POST /control/rotate-key"
-	routeMenuURL    = "POST /control/menu-url"
-	routeShutdown   = "POST /control/shutdown"
-	routeSigningKey = "POST /control/keys/{name}"
-)
-
 // maxLocalTokenTTL bounds `latchkey token --ttl`.
 const maxLocalTokenTTL = 24 * time.Hour
 
-func (d *Daemon) registerControl(mux interface {
-	HandleControl(pattern string, h http.Handler)
-}, shutdown context.CancelFunc) {
-	mux.HandleControl(routeToken, jsonHandler(func(r *http.Request) (any, error) {
-		var req apitype.TokenRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		tok, err := d.MintToken(req)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{"token": tok}, nil
-	}))
-	mux.HandleControl(routeConnect, jsonHandler(func(r *http.Request) (any, error) {
-		name := r.PathValue("name")
-		var req apitype.GrantRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		if req.Grant == "" || req.Grant == integrations.GrantAuthorizationCode {
-			u, id, err := d.startConnect(name)
-			if err != nil {
-				return nil, err
-			}
-			return apitype.ConnectResponse{URL: u, Flow: id}, nil
-		}
-		if err := d.ConnectWithGrant(r.Context(), name, req); err != nil {
-			return nil, err
-		}
-		return apitype.ConnectResponse{State: "connected"}, nil
-	}))
-	mux.HandleControl(routeFlow, jsonHandler(func(r *http.Request) (any, error) {
-		f, ok := d.flows.byFlowID(r.PathValue("id"))
-		if !ok {
-			return nil, &httpError{http.StatusNotFound, "not_found", "no such connect flow (it may have expired): start again"}
-		}
-		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
-		wait = min(max(wait, 0), 5*time.Minute)
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-f.done:
-			resp := apitype.FlowResponse{Done: true}
-			if f.err != nil {
-				resp.Error = f.err.Error()
-			}
-			return resp, nil
-		case <-t.C:
-		case <-r.Context().Done():
-		}
-		return apitype.FlowResponse{}, nil
-	}))
-	mux.HandleControl(routeReload, jsonHandler(func(r *http.Request) (any, error) {
-		if err := d.Reload(); err != nil {
-			return nil, err
-		}
-		return map[string]bool{"ok": true}, nil
-	}))
-	mux.HandleControl(routeAudit, jsonHandler(func(r *http.Request) (any, error) {
-		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-		if limit <= 0 || limit > 10000 {
-			limit = 100
-		}
-		rows, err := d.AuditRows(r.Context(), limit)
-		if err != nil {
-			return nil, err
-		}
-		entries := make([]apitype.AuditEntry, len(rows))
-		for i, r := range rows {
-			entries[i] = apitype.AuditEntry{Time: r.Time, Caller: r.Caller, Integration: r.Integration, Method: r.Method, Path: r.Path, Status: r.Status, Duration: r.Duration}
-		}
-		return map[string]any{"entries": entries}, nil
-	}))
-	mux.HandleControl(routeRotateKey, jsonHandler(func(r *http.Request) (any, error) {
-		if err := d.RotateKey(r.Context()); err != nil {
-			return nil, err
-		}
-		return map[string]string{"key_id": d.vault.KeyID()}, nil
-	}))
-	mux.HandleControl(routeMenuURL, jsonHandler(func(r *http.Request) (any, error) {
-		return map[string]string{"url": d.inj.NewMenuCode()}, nil
-	}))
-	mux.HandleControl("POST /control/clients", jsonHandler(func(r *http.Request) (any, error) {
-		var req apitype.CreateClientRequest
-		if err := decodeBody(r, &req); err != nil {
-			return nil, err
-		}
-		return d.CreateClient(r.Context(), req)
-	}))
-	mux.HandleControl("GET /control/clients", jsonHandler(func(r *http.Request) (any, error) {
-		cs, err := d.ListClients(r.Context())
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"clients": cs}, nil
-	}))
-	mux.HandleControl("DELETE /control/clients/{id}", jsonHandler(func(r *http.Request) (any, error) {
-		if err := d.RevokeClient(r.Context(), r.PathValue("id")); err != nil {
-			return nil, err
-		}
-		return map[string]bool{"ok": true}, nil
-	}))
-	mux.HandleControl("POST /control/open/{name}", jsonHandler(func(r *http.Request) (any, error) {
-		u, err := d.SignInURL(r.Context(), r.PathValue("name"), r.URL.Query().Get("target"))
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{"url": u}, nil
-	}))
-	mux.HandleControl("POST /control/login", jsonHandler(func(r *http.Request) (any, error) {
-		u, id, err := d.StartLogin(r.Context())
+// controlRoutes is the control API's route table: routes served only on the
+// daemon's unix socket, where the caller is the user's own process (peer
+// credentials checked as the listener accepts, see peerCheckedListener).
+// The injector serves it on that socket ahead of its own API
+// (injector.Config.Control), which answers every other path there with
+// full scope. shutdown ends the daemon.
+func (d *Daemon) controlRoutes(shutdown context.CancelFunc) *http.ServeMux {
+	m := http.NewServeMux()
+	for _, r := range []struct {
+		pattern string
+		handle  func(*http.Request) (any, error)
+	}{
+		{"POST /control/token", d.controlToken},
+		{"POST /control/connect/{name}", d.controlConnect},
+		{"GET /control/flows/{id}", d.controlFlow},
+		{"POST /control/reload", func(*http.Request) (any, error) { return apitype.OK{OK: true}, d.Reload() }},
+		{"GET /control/audit", d.controlAudit},
+		{"POST /control/rotate-key", d.controlRotateKey},
+		{"POST /control/menu-url", func(*http.Request) (any, error) { return apitype.URLResponse{URL: d.inj.NewMenuCode()}, nil }},
+		{"POST /control/clients", d.controlCreateClient},
+		{"GET /control/clients", d.controlListClients},
+		{"DELETE /control/clients/{id}", func(r *http.Request) (any, error) {
+			return apitype.OK{OK: true}, d.RevokeClient(r.Context(), r.PathValue("id"))
+		}},
+		{"POST /control/open/{name}", d.controlOpen},
+		{"POST /control/login", d.controlLogin},
+		{"POST /control/logout", func(r *http.Request) (any, error) { return d.Logout(r.Context()) }},
+		{"POST /control/shutdown", func(*http.Request) (any, error) { shutdown(); return apitype.OK{OK: true}, nil }},
+	} {
+		m.Handle(r.pattern, jsonHandler(r.handle))
+	}
+	d.addAppsControlRoutes(m)
+	return m
+}
+
+func (d *Daemon) controlToken(r *http.Request) (any, error) {
+	var req apitype.TokenRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	tok, err := d.MintToken(req)
+	if err != nil {
+		return nil, err
+	}
+	return apitype.TokenResponse{Token: tok}, nil
+}
+
+func (d *Daemon) controlConnect(r *http.Request) (any, error) {
+	name := r.PathValue("name")
+	var req apitype.GrantRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Grant == "" || req.Grant == integrations.GrantAuthorizationCode {
+		u, id, err := d.startConnect(name)
 		if err != nil {
 			return nil, err
 		}
 		return apitype.ConnectResponse{URL: u, Flow: id}, nil
-	}))
-	mux.HandleControl("POST /control/logout", jsonHandler(func(r *http.Request) (any, error) {
-		return d.Logout(r.Context())
-	}))
-	mux.HandleControl(routeShutdown, jsonHandler(func(r *http.Request) (any, error) {
-		shutdown()
-		return map[string]bool{"ok": true}, nil
-	}))
+	}
+	if err := d.ConnectWithGrant(r.Context(), name, req); err != nil {
+		return nil, err
+	}
+	return apitype.ConnectResponse{State: "connected"}, nil
+}
+
+// controlFlow answers whether a connect flow ended, waiting up to the
+// query's wait (at most 5 minutes) for it to.
+func (d *Daemon) controlFlow(r *http.Request) (any, error) {
+	f, ok := d.flows.byFlowID(r.PathValue("id"))
+	if !ok {
+		return nil, &httpError{http.StatusNotFound, apitype.CodeNotFound, "no such connect flow (it may have expired): start again"}
+	}
+	wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+	wait = min(max(wait, 0), 5*time.Minute)
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		resp := apitype.FlowResponse{Done: true}
+		if f.err != nil {
+			resp.Error = f.err.Error()
+		}
+		return resp, nil
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return apitype.FlowResponse{}, nil
+}
+
+func (d *Daemon) controlAudit(r *http.Request) (any, error) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	if limit <= 0 || limit > 10000 {
+		limit = 100
+	}
+	rows, err := d.AuditRows(r.Context(), limit)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]apitype.AuditEntry, len(rows))
+	for i, r := range rows {
+		entries[i] = apitype.AuditEntry{Time: r.Time, Caller: r.Caller, Integration: r.Integration, Method: r.Method, Path: r.Path, Status: r.Status, Duration: r.Duration}
+	}
+	return apitype.AuditLog{Entries: entries}, nil
+}
+
+func (d *Daemon) controlRotateKey(r *http.Request) (any, error) {
+	if err := d.RotateKey(r.Context()); err != nil {
+		return nil, err
+	}
+	return apitype.KeyIDResponse{KeyID: d.vault.KeyID()}, nil
+}
+
+func (d *Daemon) controlCreateClient(r *http.Request) (any, error) {
+	var req apitype.CreateClientRequest
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	return d.CreateClient(r.Context(), req)
+}
+
+func (d *Daemon) controlListClients(r *http.Request) (any, error) {
+	cs, err := d.ListClients(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return apitype.ClientList{Clients: cs}, nil
+}
+
+func (d *Daemon) controlOpen(r *http.Request) (any, error) {
+	u, err := d.SignInURL(r.Context(), r.PathValue("name"), r.URL.Query().Get("target"))
+	if err != nil {
+		return nil, err
+	}
+	return apitype.URLResponse{URL: u}, nil
+}
+
+func (d *Daemon) controlLogin(r *http.Request) (any, error) {
+	u, id, err := d.StartLogin(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return apitype.ConnectResponse{URL: u, Flow: id}, nil
 }
 
 // Reload re-reads the configuration file and rebuilds the integrations.

@@ -129,6 +129,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Menu:             menuHandler(),
 		Apps:             apps,
 		MCP:              d.mcpConfig(),
+		Control:          d.controlRoutes(cancel),
 		Logger:           d.log,
 	})
 	if err != nil {
@@ -143,8 +144,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 		tcp.Close()
 		return fmt.Errorf("personal clients: %w", err)
 	}
-	d.registerControl(inj, cancel)
-	d.registerAppsControl(inj)
 	d.issuer = issuer
 
 	sock := d.paths.SocketPath()

@@ -165,9 +165,11 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "only origin-form request targets are accepted")
 		return
 	}
-	if _, pattern := s.controlMux.Handler(r); pattern != "" {
-		s.controlMux.ServeHTTP(w, r)
-		return
+	if s.cfg.Control != nil {
+		if _, pattern := s.cfg.Control.Handler(r); pattern != "" {
+			s.cfg.Control.ServeHTTP(w, r)
+			return
+		}
 	}
 	r = r.WithContext(context.WithValue(r.Context(), controlKey, true))
 	s.apiMux.ServeHTTP(w, r)

@@ -59,6 +59,11 @@ type Config struct {
 	MenuSessionTTL time.Duration
 	// MenuSessionIdle ends a menu session not used for that long; default 1h.
 	MenuSessionIdle time.Duration
+	// Control is the daemon's control API, a route table of its own served
+	// on the control socket only (ServeControl), ahead of the API: a request
+	// it has a route for (Handler names a pattern) goes to it, any other to
+	// the API with full scope. An *http.ServeMux is one. Optional.
+	Control RouteTable
 	// Now is the clock (menu codes and sessions); default time.Now.
 	Now func() time.Time
 	// Apps is the authorization server for local apps, served at
@@ -71,6 +76,14 @@ type Config struct {
 	MCP *MCPConfig
 }
 
+// RouteTable is a route table as *http.ServeMux is one: Handler reports
+// the pattern of r's route (empty when it has none), and ServeHTTP serves r
+// by its route, with its path values set.
+type RouteTable interface {
+	http.Handler
+	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
 // Server is the local API. Create it with New.
 type Server struct {
 	cfg       Config
@@ -80,9 +93,8 @@ type Server struct {
 	upstreams *upstreams
 	now       func() time.Time
 
-	apiMux     *http.ServeMux
-	controlMux *http.ServeMux
-	allowed    map[string]bool // AllowedOrigins
+	apiMux  *http.ServeMux
+	allowed map[string]bool // AllowedOrigins
 
 	hostsMu sync.Mutex
 	hosts   atomic.Pointer[hostSet]
@@ -158,18 +170,17 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{
-		cfg:        cfg,
-		log:        cfg.Logger,
-		backend:    cfg.Backend,
-		verifier:   cfg.Verifier,
-		upstreams:  newUpstreams(),
-		now:        cfg.Now,
-		apiMux:     http.NewServeMux(),
-		controlMux: http.NewServeMux(),
-		allowed:    make(map[string]bool),
-		auditWake:  make(chan struct{}, 1),
-		auditStop:  make(chan struct{}),
-		auditDone:  make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		backend:   cfg.Backend,
+		verifier:  cfg.Verifier,
+		upstreams: newUpstreams(),
+		now:       cfg.Now,
+		apiMux:    http.NewServeMux(),
+		allowed:   make(map[string]bool),
+		auditWake: make(chan struct{}, 1),
+		auditStop: make(chan struct{}),
+		auditDone: make(chan struct{}),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		s.allowed[o] = true
@@ -291,12 +302,6 @@ func (s *Server) isRevoked(sub string) bool {
 	return m != nil && (*m)[sub]
 }
 
-// HandleControl adds a control-only route (a net/http ServeMux pattern) to
-// the control socket's API (ServeControl). These routes take precedence.
-func (s *Server) HandleControl(pattern string, h http.Handler) {
-	s.controlMux.Handle(pattern, h)
-}
-
 // ListenAndServe listens on Config.Listen and serves until ctx is cancelled.
 // It refuses a non-loopback address unless AllowNonLoopback is set.
 func (s *Server) ListenAndServe(ctx context.Context) error {
@@ -331,8 +336,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ctx is cancelled, like Serve. Its callers are already authenticated by
 // peer credentials (the daemon checks them as it accepts): they act as
 // "local-cli" with full scope. No Host check is done there (a browser cannot
-// reach a unix socket); a request carrying an Origin is refused. Routes
-// added with HandleControl take precedence.
+// reach a unix socket); a request carrying an Origin is refused. The routes
+// of Config.Control take precedence.
 func (s *Server) ServeControl(ctx context.Context, ln net.Listener) error {
 	return serveFast(ctx, ln, s.log, func(life context.Context) fasthttp.RequestHandler {
 		api := adapt(life, http.HandlerFunc(s.serveControl))

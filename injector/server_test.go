@@ -667,10 +667,11 @@ func TestSearchStream(t *testing.T) {
 
 func TestControlSocket(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.srv.HandleControl("GET /control/ping", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("pong"))
-	}))
+	control := http.NewServeMux()
+	control.HandleFunc("GET /control/{word}", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(strings.ReplaceAll(r.PathValue("word"), "i", "o")))
+	})
+	e := newEnv(t, func(c *Config) { c.Control = control })
 	sock := filepath.Join(t.TempDir(), "control.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
