@@ -26,20 +26,6 @@ import (
 // flowTTL bounds how long a consent page may stay open.
 const flowTTL = 10 * time.Minute
 
-// The grants an integration may offer beyond the authorization code, found by
-// the methods it has (no integration is special-cased by name).
-type (
-	passwordGranter interface {
-		PasswordGrant(ctx context.Context, username, password string) (*oauth2.Token, error)
-	}
-	clientCredentialsGranter interface {
-		ClientCredentialsGrant(ctx context.Context) (*oauth2.Token, error)
-	}
-	jwtBearerGranter interface {
-		JWTBearerGrant(ctx context.Context, key *rsa.PrivateKey, username string) (*oauth2.Token, error)
-	}
-)
-
 // flow is one authorization-code connect in progress.
 type flow struct {
 	ID          string
@@ -235,7 +221,7 @@ func (d *Daemon) ConnectWithGrant(ctx context.Context, name string, req apitype.
 	var err error
 	switch req.Grant {
 	case integrations.GrantPassword:
-		g, ok := in.(passwordGranter)
+		g, ok := in.(integrations.PasswordGranter)
 		if !ok {
 			return fmt.Errorf("%s does not support the password grant", name)
 		}
@@ -278,13 +264,13 @@ func (d *Daemon) runUnattendedGrant(ctx context.Context, name string, in integra
 func (d *Daemon) grantFor(ctx context.Context, name string, in integrations.Integration, grant integrations.Grant, username string) (*oauth2.Token, error) {
 	switch grant {
 	case integrations.GrantClientCredentials:
-		g, ok := in.(clientCredentialsGranter)
+		g, ok := in.(integrations.ClientCredentialsGranter)
 		if !ok {
 			return nil, fmt.Errorf("%s does not support the client-credentials grant", name)
 		}
 		return g.ClientCredentialsGrant(d.oauthContext(ctx))
 	case integrations.GrantJWTBearer:
-		g, ok := in.(jwtBearerGranter)
+		g, ok := in.(integrations.JWTBearerGranter)
 		if !ok {
 			return nil, fmt.Errorf("%s does not support the JWT-bearer grant", name)
 		}

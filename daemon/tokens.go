@@ -537,7 +537,7 @@ func (t *tokenManager) SignInToken(ctx context.Context) (*oauth2.Token, error) {
 		return nil, t.d.notConfigured(t.name)
 	}
 	hint := fmt.Sprintf("generate a JWT-bearer key (latchkey keys generate %s) and upload its public key (`latchkey configure %s --set signin=token_exchange` is an experimental alternative that a platform may not offer)", t.name, t.name)
-	if _, ok := in.(jwtBearerGranter); !ok {
+	if _, ok := in.(integrations.JWTBearerGranter); !ok {
 		return nil, fmt.Errorf("%s cannot mint a short-lived sign-in token", t.name)
 	}
 	if _, err := t.d.loadSigningKey(ctx, t.name); err != nil {

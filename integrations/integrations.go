@@ -15,6 +15,7 @@ package integrations
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,6 +95,34 @@ type OAuth interface {
 	OAuth2Config(redirectURL string) *oauth2.Config
 	// Grants lists the grants this integration supports.
 	Grants() []Grant
+}
+
+// The grants an integration may offer beyond the authorization code. The
+// daemon finds them by the methods an integration has (no integration is
+// special-cased by name) and seals the token each returns.
+
+// PasswordGranter is implemented by integrations that take the resource
+// owner password grant (RFC 6749 §4.3): PasswordGrant exchanges the user's
+// name and password, used once and never stored, for a token.
+type PasswordGranter interface {
+	PasswordGrant(ctx context.Context, username, password string) (*oauth2.Token, error)
+}
+
+// ClientCredentialsGranter is implemented by integrations that take the
+// client credentials grant (RFC 6749 §4.4): ClientCredentialsGrant gets a
+// token for the configured client itself, with no user present. The daemon
+// also uses it to get a new token when one without a refresh token expires.
+type ClientCredentialsGranter interface {
+	ClientCredentialsGrant(ctx context.Context) (*oauth2.Token, error)
+}
+
+// JWTBearerGranter is implemented by integrations that take the JWT bearer
+// grant (RFC 7523): JWTBearerGrant signs an assertion naming username with
+// key (the user's signing key, sealed in the vault) and exchanges it for a
+// token. The daemon also runs it to renew a token that came without a
+// refresh token, and for the short-lived token of a signed-in link.
+type JWTBearerGranter interface {
+	JWTBearerGrant(ctx context.Context, key *rsa.PrivateKey, username string) (*oauth2.Token, error)
 }
 
 // Account is who a token belongs to at the provider.
