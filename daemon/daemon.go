@@ -448,9 +448,9 @@ func (e needsUserError) Unwrap() error { return e.is }
 
 // Lookup returns a configured integration and its Tokens.
 func (d *Daemon) Lookup(name string) (injector.ConnectedIntegration, bool) {
-	in, ok := d.integration(name)
+	in, ok := d.lookupIntegration(name)
 	if !ok {
-		return d.identityLookup(name) // the OpenID Connect redirect /identity/connected
+		return injector.ConnectedIntegration{}, false
 	}
 	return injector.ConnectedIntegration{Integration: in, Tokens: d.tokens(name)}, true
 }

@@ -7,10 +7,10 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/client/apitype"
-	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/integrations"
 	"github.com/latchkey/latchkey/vault/store"
+	"golang.org/x/oauth2"
 )
 
 // newVerifier accepts local client JWTs, and the identity provider's JWTs
@@ -132,24 +132,53 @@ func splitName(full string) (first, last string) {
 	return full, ""
 }
 
-// identityIntegration lets the injector route the sign-in redirect
-// (/identity/connected) to FinishConnect. Its base URL is the issuer's
-// origin: the only place the identity's tokens may go.
-type identityIntegration struct{ base *url.URL }
+// identityIntegration is the organisation identity as an integration,
+// found by lookupIntegration under identityName while a provider is
+// configured. Its base URL is the issuer's origin: the only place the
+// identity's tokens may go; the injector routes the sign-in redirect
+// (/identity/connected) to FinishConnect by it. Where the identity differs
+// from an OAuth integration it says so by the interfaces it implements:
+// its tokens are renewed by an OpenID Connect refresh (TokenRenewer), and
+// disconnecting it is signing out (Disconnector).
+type identityIntegration struct {
+	d    *Daemon
+	base *url.URL
+}
+
+var (
+	_ integrations.TokenRenewer = identityIntegration{}
+	_ integrations.Disconnector = identityIntegration{}
+)
 
 func (i identityIntegration) Name() string      { return identityName }
 func (i identityIntegration) BaseURL() *url.URL { return i.base }
 
-// identityLookup is Lookup for "identity" when a provider is configured.
-func (d *Daemon) identityLookup(name string) (injector.ConnectedIntegration, bool) {
+// RenewToken refreshes the identity tokens, verifying a new ID token.
+func (i identityIntegration) RenewToken(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error) {
+	return i.d.refreshIdentity(ctx, cur)
+}
+
+// Disconnect signs out: the provider's JWTs are refused and the records
+// re-bound to the OS user at once.
+func (i identityIntegration) Disconnect(ctx context.Context) error {
+	_, err := i.d.Logout(ctx)
+	return err
+}
+
+// lookupIntegration finds name among the configured integrations, or is
+// the organisation identity when name is identityName and a provider is
+// configured.
+func (d *Daemon) lookupIntegration(name string) (integrations.Integration, bool) {
+	if in, ok := d.integration(name); ok {
+		return in, true
+	}
 	iss := d.conf().Identity.Issuer
 	if name != identityName || iss == "" {
-		return injector.ConnectedIntegration{}, false
+		return nil, false
 	}
 	u, err := url.Parse(iss)
 	if err != nil || u.Host == "" {
-		return injector.ConnectedIntegration{}, false
+		return nil, false
 	}
-	return injector.ConnectedIntegration{Integration: identityIntegration{base: &url.URL{Scheme: u.Scheme, Host: u.Host}},
-		Tokens: d.tokens(identityName)}, true
+	return identityIntegration{d: d, base: &url.URL{Scheme: u.Scheme, Host: u.Host}}, true
 }

@@ -87,7 +87,7 @@ func (d *Daemon) StartLogin(ctx context.Context) (consentURL, flowID string, err
 		return "", "", err
 	}
 	state, nonce, verifier := randomString(32), randomString(32), oauth2.GenerateVerifier()
-	f := &flow{ID: randomString(12), Integration: identityName, verifier: verifier, nonce: nonce, expires: time.Now().Add(flowTTL), done: make(chan struct{})}
+	f := &flow{ID: randomString(12), Integration: identityName, verifier: verifier, nonce: nonce, expires: time.Now().Add(flowTTL), complete: d.finishLogin, done: make(chan struct{})}
 	d.flows.add(state, f)
 	return cfg.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), f.ID, nil
 }

@@ -431,10 +431,7 @@ func (d *Daemon) canRefresh(name string, cur *oauth2.Token) bool {
 	if cur.RefreshToken != "" {
 		return true
 	}
-	if name == identityName {
-		return false
-	}
-	in, ok := d.integration(name)
+	in, ok := d.lookupIntegration(name)
 	if !ok {
 		return false
 	}
@@ -452,12 +449,12 @@ func (d *Daemon) canRefresh(name string, cur *oauth2.Token) bool {
 // it has one, else by re-running a grant that needs no user (client
 // credentials, JWT bearer).
 func (d *Daemon) obtainNewToken(ctx context.Context, name string, cur *oauth2.Token) (*oauth2.Token, error) {
-	if name == identityName {
-		return d.refreshIdentity(ctx, cur)
-	}
-	in, ok := d.integration(name)
+	in, ok := d.lookupIntegration(name)
 	if !ok {
 		return nil, fmt.Errorf("%s is not configured", name)
+	}
+	if r, ok := in.(integrations.TokenRenewer); ok {
+		return r.RenewToken(ctx, cur)
 	}
 	oa, ok := in.(integrations.OAuth)
 	if !ok {

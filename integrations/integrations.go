@@ -125,6 +125,24 @@ type JWTBearerGranter interface {
 	JWTBearerGrant(ctx context.Context, key *rsa.PrivateKey, username string) (*oauth2.Token, error)
 }
 
+// TokenRenewer is implemented by integrations that renew their tokens
+// themselves instead of by the OAuth refresh of their OAuth2Config (the
+// organisation identity: an OpenID Connect refresh whose new ID token is
+// verified like the first). RenewToken returns the token that replaces
+// cur, or an error wrapping ErrReconnectNeeded when the user must sign in
+// again.
+type TokenRenewer interface {
+	RenewToken(ctx context.Context, cur *oauth2.Token) (*oauth2.Token, error)
+}
+
+// Disconnector is implemented by integrations for which disconnecting is
+// more than forgetting the sealed token (the organisation identity: signing
+// out at the provider and re-binding the records). The daemon calls
+// Disconnect instead of deleting the token itself.
+type Disconnector interface {
+	Disconnect(ctx context.Context) error
+}
+
 // Account is who a token belongs to at the provider.
 type Account struct {
 	ID       string `json:"id"`
