@@ -38,6 +38,11 @@ type fakeStack struct {
 	opened      []string // course ids opened through /v1/open
 	thumbs      int      // thumbnail requests the provider saw
 	cookies     []string // Cookie headers any server here saw
+	// org, when set, is what the organisation manages of Docebo (managed,
+	// display_name, widget_title, …), added to its status; doceboUnset:
+	// the organisation never enabled it (not_configured).
+	org         map[string]any
+	doceboUnset bool
 }
 
 type fakeCourse struct {
@@ -193,6 +198,14 @@ func (f *fakeStack) status(w http.ResponseWriter, r *http.Request) {
 			"token_expiry": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 		}
 	}
+	f.mu.Lock()
+	for k, v := range f.org {
+		docebo[k] = v
+	}
+	if f.doceboUnset {
+		docebo = map[string]any{"name": "docebo", "state": "not_configured"}
+	}
+	f.mu.Unlock()
 	writeJSON(w, 200, map[string]any{
 		"key_id": "0123456789abcdef",
 		"integrations": []any{
