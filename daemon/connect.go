@@ -298,6 +298,13 @@ func (d *Daemon) StoreSigningKey(ctx context.Context, name string, key *rsa.Priv
 	return d.vault.SetSealedMeta(ctx, jwtKeyMeta(name), pemKey)
 }
 
+// HasSigningKey reports whether name has a sealed JWT-bearer signing key
+// (latchkey keys generate refuses to replace one without --force).
+func (d *Daemon) HasSigningKey(ctx context.Context, name string) bool {
+	_, err := d.loadSigningKey(ctx, name)
+	return err == nil
+}
+
 func (d *Daemon) loadSigningKey(ctx context.Context, name string) (*rsa.PrivateKey, error) {
 	pemKey, err := d.vault.GetSealedMeta(ctx, jwtKeyMeta(name))
 	if errors.Is(err, store.ErrNotFound) {

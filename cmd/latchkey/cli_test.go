@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,8 +278,52 @@ func cliFixedPoints(t *testing.T, systemKeychain bool) {
 	if code != 0 || !strings.Contains(out, `"integration": "docebo"`) {
 		t.Fatalf("audit: %d %s", code, out)
 	}
-	if _, errOut, code := u.run("", "connect", "nosuch", "--no-browser"); code != exitNeedsAction || strings.Count(errOut, "\n") != 1 {
+	// An integration this build does not know is a usage error, as in every verb.
+	if _, errOut, code := u.run("", "connect", "nosuch", "--no-browser"); code != exitUsage || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("connect unknown: %d %q", code, errOut)
+	}
+	// The listing has an ID column (open takes the ID) and statuses in words.
+	out, _, code = u.run("", "courses")
+	if first, _, _ := strings.Cut(out, "\n"); code != 0 || !strings.HasPrefix(first, "ID ") || strings.Contains(out, "in_progress") || strings.Contains(out, "not_started") {
+		t.Fatalf("courses listing: %d %q", code, out)
+	}
+	// open refuses a course that is not one of the user's.
+	if out, errOut, code := u.run("", "open", "docebo", "99999", "--print-url"); code != exitError || out != "" || !strings.Contains(errOut, `no course "99999"`) {
+		t.Fatalf("open an unknown course: %d %q %q", code, out, errOut)
+	}
+	// Without a browser, menu prints its URL (as connect does) and succeeds.
+	saved := u.env
+	u.env = append(slices.Clone(u.env), "LATCHKEY_OPEN_COMMAND=/nonexistent/opener")
+	out, errOut, code = u.run("", "menu")
+	u.env = saved
+	if code != 0 || !strings.Contains(out, "/menu#code=") || !strings.Contains(errOut, "Could not open a browser (no browser is installed here)") {
+		t.Fatalf("menu without a browser: %d %q %q", code, out, errOut)
+	}
+	// A client name in use, a signing key in place: replaced only with --force.
+	if _, errOut, code := u.run("", "clients", "create", "reporting"); code != 0 {
+		t.Fatalf("clients create: %d %q", code, errOut)
+	}
+	if _, errOut, code := u.run("", "clients", "create", "reporting"); code != exitError || !strings.Contains(errOut, `a client named "reporting" exists already`) || !strings.Contains(errOut, "--force") {
+		t.Fatalf("clients create, the same name again: %d %q", code, errOut)
+	}
+	if _, errOut, code := u.run("", "clients", "create", "reporting", "--force"); code != 0 {
+		t.Fatalf("clients create --force: %d %q", code, errOut)
+	}
+	if _, errOut, code := u.run("", "keys", "generate", "docebo"); code != 0 {
+		t.Fatalf("keys generate: %d %q", code, errOut)
+	}
+	if out, errOut, code := u.run("", "keys", "generate", "docebo"); code != exitError || out != "" || !strings.Contains(errOut, "--force") {
+		t.Fatalf("keys generate over a key: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := u.run("", "keys", "generate", "docebo", "--force"); code != 0 || !strings.Contains(out, "PUBLIC KEY") {
+		t.Fatalf("keys generate --force: %d %q", code, out)
+	}
+	// Another set of directories (the demo's .demo/env not sourced): no daemon
+	// of theirs, but one answers on the port: the line says so.
+	other := newUser(t, false)
+	other.env = append(other.env, "LATCHKEY_LISTEN="+listen)
+	if _, errOut, code := other.run("", "courses"); code != exitNotRunning || !strings.Contains(errOut, "one answers on "+listen) || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("courses from other directories: %d %q", code, errOut)
 	}
 	if strings.Contains(logs.String(), sandbox.DefaultClientSecret) {
 		t.Fatal("the client secret appeared in the daemon's logs")

@@ -13,6 +13,9 @@ import (
 	"github.com/latchkey/latchkey/integrations"
 )
 
+// errDryRun ends a configuration update after its checks, before it is written.
+var errDryRun = errors.New("dry run")
+
 func newConfigureCmd(env *cliEnv) *cobra.Command {
 	var (
 		baseURL, clientID, grant, secretKind string
@@ -40,16 +43,17 @@ Examples:
   printf '%s' "$SECRET" | latchkey configure docebo --url https://acme.docebosaas.com --client-id latchkey
   latchkey configure docebo --url https://learn.acme.com --jwt-audience acme.docebosaas.com --secret none
   latchkey configure document360 --region eu --project PROJECT --version VERSION_ID`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIntegration(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if name == "identity" {
 				return configureIdentity(cmd, env, issuer, clientID, authMethod, localAudience)
 			}
-			reg := newRegistry()
-			if !reg.Has(name) {
-				return fmt.Errorf("unknown integration %q (known: %s)", name, strings.Join(reg.Names(), ", "))
+			if err := checkIntegration(name, true); err != nil {
+				return err
 			}
+			reg := newRegistry()
 			p, _, err := env.setup()
 			if err != nil {
 				return err
@@ -78,7 +82,7 @@ Examples:
 			}
 			// Validate the merged configuration before saving it.
 			var merged daemon.IntegrationConfig
-			err = daemon.SaveFileConfig(p.ConfigFile(), func(c *daemon.Config) error {
+			apply := func(c *daemon.Config) error {
 				if c.Integrations == nil {
 					c.Integrations = map[string]daemon.IntegrationConfig{}
 				}
@@ -104,8 +108,24 @@ Examples:
 				c.Integrations[name] = ic
 				merged = ic
 				return nil
-			})
-			if err != nil {
+			}
+			// Nothing is written before every step that can fail has been
+			// tried: the configuration is checked (a dry run), then the
+			// keychain is reached (the secret goes there), then it is saved.
+			if err := daemon.SaveFileConfig(p.ConfigFile(), func(c *daemon.Config) error {
+				if err := apply(c); err != nil {
+					return err
+				}
+				return errDryRun
+			}); !errors.Is(err, errDryRun) {
+				return err
+			}
+			if d, err := env.openOffline(cmd.Context()); err != nil {
+				return err
+			} else {
+				d.Close()
+			}
+			if err := daemon.SaveFileConfig(p.ConfigFile(), apply); err != nil {
 				return err
 			}
 			d, err := env.openOffline(cmd.Context())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,9 +32,16 @@ loopback listener, then exits 0. Ctrl+C or --timeout end the wait.
 Other grants: --grant password (the password is prompted without echo and
 never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 (after latchkey keys generate NAME).`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIntegration(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
+			if err := checkIntegration(name, false); err != nil {
+				return err
+			}
+			if timeout <= 0 {
+				return usageError{fmt.Sprintf("--timeout %v: give a positive duration, e.g. 10m", timeout)}
+			}
 			cl := &env.ctl
 			ctx := cmd.Context()
 			if timeout > 0 {
@@ -46,6 +54,9 @@ never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 			case "", "authorization_code", "code":
 				req.Grant = ""
 			case "jwt-bearer", "jwt_bearer", string(integrations.GrantJWTBearer):
+				if username == "" {
+					return usageError{"--grant jwt-bearer needs --username (the user the key signs in as)"}
+				}
 				req.Grant = integrations.GrantJWTBearer
 			case "password":
 				if username == "" {
@@ -72,7 +83,7 @@ never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 			fmt.Fprintln(env.stdout, resp.URL)
 			if !noBrowser {
 				if err := openBrowser(ctx, env, resp.URL); err != nil {
-					fmt.Fprintf(env.stderr, "Could not open a browser (%v): open the URL above yourself.\n", err)
+					fmt.Fprintf(env.stderr, "Could not open a browser (%s): open the URL above yourself.\n", browserProblem(err))
 				}
 			}
 			fmt.Fprintf(env.stderr, "Waiting for you to approve latchkey in the browser (Ctrl+C to cancel)…\n")
@@ -99,10 +110,14 @@ never stored), --grant client_credentials, --grant jwt-bearer --username NAME
 
 func newDisconnectCmd(env *cliEnv) *cobra.Command {
 	return &cobra.Command{
-		Use:   "disconnect NAME",
-		Short: "Disconnect an integration and delete its sealed tokens here and in the remote store",
-		Args:  cobra.ExactArgs(1),
+		Use:               "disconnect NAME",
+		Short:             "Disconnect an integration and delete its sealed tokens here and in the remote store",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIntegration(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIntegration(args[0], false); err != nil {
+				return err
+			}
 			if err := env.ctl.Disconnect(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -110,6 +125,28 @@ func newDisconnectCmd(env *cliEnv) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// browserProblem is an opener's failure in a few words: "no browser is
+// installed" for xdg-open's "no method available" (exit 3) and a missing
+// command, else its first line.
+func browserProblem(err error) string {
+	s := err.Error()
+	if strings.Contains(s, "exit status 3") || strings.Contains(s, "not found") || strings.Contains(s, "executable file not found") || strings.Contains(s, "cannot run") {
+		return "no browser is installed here"
+	}
+	return oneLine(s)
+}
+
+// openOrPrint opens url in the browser, or, when that fails (no browser, no
+// display), prints it on a line of its own for the user to open, as
+// connect does; what tells the user is on stderr.
+func openOrPrint(ctx context.Context, env *cliEnv, url, what string) error {
+	if err := openBrowser(ctx, env, url); err != nil {
+		fmt.Fprintln(env.stdout, url)
+		fmt.Fprintf(env.stderr, "Could not open a browser (%s): open the %s above yourself.\n", browserProblem(err), what)
+	}
+	return nil
 }
 
 // openBrowser runs the configured opener (open_command /

@@ -85,6 +85,7 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 	clients := &cobra.Command{Use: "clients", Short: "Personal OAuth2 clients for scripts and SDKs"}
 	var expires string
 	var scope []string
+	var force bool
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create a personal client; its secret is printed once and never again",
@@ -93,6 +94,20 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 			d, err := parseDays(expires)
 			if err != nil {
 				return usageError{err.Error()}
+			}
+			if err := checkIntegrations(scope); err != nil {
+				return err
+			}
+			if !force {
+				cs, err := env.ctl.ListClients(cmd.Context())
+				if err != nil {
+					return err
+				}
+				for _, c := range cs {
+					if c.Name == args[0] && c.State == "active" {
+						return fmt.Errorf("a client named %q exists already (%s): revoke it (latchkey clients revoke %s), or add --force to make a second one", args[0], c.ID, c.ID)
+					}
+				}
 			}
 			nc, err := env.ctl.CreateClient(cmd.Context(), apitype.CreateClientRequest{Name: args[0], Expires: d, Integrations: scope})
 			if err != nil {
@@ -111,6 +126,7 @@ func newClientsCmd(env *cliEnv) *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&expires, "expires", "30d", "lifetime: e.g. 12h, 30d; 0 = never")
+	create.Flags().BoolVar(&force, "force", false, "make the client even when an active one has this name")
 	create.Flags().StringSliceVar(&scope, "integrations", nil, "integrations the client may use (default all)")
 	create.Flags().BoolVar(&env.jsonOut, "json", false, "print as JSON")
 	list := &cobra.Command{
@@ -168,7 +184,22 @@ func newOpenCmd(env *cliEnv) *cobra.Command {
 		Use:   "open NAME COURSE_ID",
 		Short: "Open a course (a Docebo learning plan: lp-<id>) in the integration's web app, already signed in (a fresh short-lived credential, never the vault's token)",
 		Args:  cobra.ExactArgs(2),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				return completeIntegration(false)(cmd, args, "")
+			}
+			if len(args) > 1 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return completeCourse(cmd.Context(), env, args[0])
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkIntegration(args[0], false); err != nil {
+				return err
+			}
+			if err := env.checkCourse(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
 			u, err := env.ctl.SignInURL(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
@@ -177,7 +208,7 @@ func newOpenCmd(env *cliEnv) *cobra.Command {
 				fmt.Fprintln(env.stdout, u)
 				return nil
 			}
-			return openBrowser(cmd.Context(), env, u)
+			return openOrPrint(cmd.Context(), env, u, "signed-in link (valid once, for a short time)")
 		},
 	}
 	cmd.Flags().BoolVar(&printURL, "print-url", false, "print the signed-in URL instead of opening it (it holds a short-lived credential)")

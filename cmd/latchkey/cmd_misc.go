@@ -81,16 +81,21 @@ func newRotateKeyCmd(env *cliEnv) *cobra.Command {
 
 func newKeysCmd(env *cliEnv) *cobra.Command {
 	keys := &cobra.Command{Use: "keys", Short: "Manage signing keys for the JWT-bearer grant"}
+	var force bool
 	gen := &cobra.Command{
-		Use:   "generate NAME",
-		Short: "Make an RSA key pair for NAME's JWT-bearer grant: the private key is sealed in the vault, the public key printed (PEM) to upload",
-		Args:  cobra.ExactArgs(1),
+		Use:               "generate NAME",
+		Short:             "Make an RSA key pair for NAME's JWT-bearer grant: the private key is sealed in the vault, the public key printed (PEM) to upload",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeIntegration(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := env.openOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer d.Close()
+			if !force && d.HasSigningKey(cmd.Context(), args[0]) {
+				return fmt.Errorf("%s has a signing key already (its public key is uploaded to %s): add --force to replace it, then upload the new one", args[0], args[0])
+			}
 			key, err := rsa.GenerateKey(rand.Reader, 2048)
 			if err != nil {
 				return err
@@ -109,6 +114,7 @@ func newKeysCmd(env *cliEnv) *cobra.Command {
 			return err
 		},
 	}
+	gen.Flags().BoolVar(&force, "force", false, "replace an existing signing key")
 	keys.AddCommand(gen)
 	return keys
 }
@@ -128,7 +134,7 @@ func newMenuCmd(env *cliEnv) *cobra.Command {
 				fmt.Fprintln(env.stdout, u)
 				return nil
 			}
-			return openBrowser(cmd.Context(), env, u)
+			return openOrPrint(cmd.Context(), env, u, "menu link (valid once, for a short time)")
 		},
 	}
 	cmd.Flags().BoolVar(&printURL, "print-url", false, "print the one-time menu URL instead of opening it")

@@ -139,7 +139,7 @@ func printStatus(env *cliEnv, st *apitype.Status) {
 	if len(st.Apps) > 0 {
 		env.printf("apps with live grants (latchkey apps list):\n")
 		for _, a := range st.Apps {
-			env.printf("  %s  %s  %s, last used %s\n", a.ID, a.App, strings.Join(a.Integrations, ","), a.LastUsedAt.Local().Format(time.RFC3339))
+			env.printf("  %s  %s  %s, last used %s\n", a.ID, a.App, strings.Join(a.Integrations, ","), relTime(a.LastUsedAt, time.Now()))
 		}
 	}
 	env.printf("integrations:\n")
@@ -168,7 +168,7 @@ func printStatus(env *cliEnv, st *apitype.Status) {
 			}
 			extra = strings.TrimPrefix(extra+", "+budget, ", ")
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, in.State, acct, extra)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, statusWord(in.State), acct, extra)
 	}
 	tw.Flush()
 }
@@ -207,13 +207,13 @@ func newCoursesCmd(env *cliEnv) *cobra.Command {
 				return feedNeedsYou(doc.Errors)
 			}
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "TITLE\tSTATUS\tPROGRESS\tURL\n")
+			fmt.Fprintf(tw, "ID\tTITLE\tSTATUS\tPROGRESS\tURL\n")
 			for _, c := range doc.Items {
 				prog := ""
 				if c.Progress != nil {
 					prog = strconv.Itoa(int(*c.Progress+0.5)) + "%"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Title, c.Status, prog, c.URL)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Title, statusWord(c.Status), prog, c.URL)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -258,6 +258,9 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 		Short: "Search every connected integration at once (courses, articles, …)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("limit") && limit < 1 {
+				return usageError{fmt.Sprintf("--limit %d: give at least 1", limit)}
+			}
 			doc, err := env.ctl.Search(cmd.Context(), strings.Join(args, " "), limit)
 			if err != nil {
 				return err
@@ -277,9 +280,9 @@ func newSearchCmd(env *cliEnv) *cobra.Command {
 				return feedNeedsYou(doc.Errors)
 			}
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "INTEGRATION\tKIND\tTITLE\tURL\n")
+			fmt.Fprintf(tw, "INTEGRATION\tID\tKIND\tTITLE\tURL\n")
 			for _, r := range doc.Results {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Integration, r.Kind, r.Title, r.URL)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Integration, r.ID, r.Kind, r.Title, r.URL)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -303,6 +306,12 @@ injector: curl -H "Authorization: Bearer $(latchkey token)" http://127.0.0.1:778
 --integrations limits which integrations it may reach (default: all).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ttl <= 0 || ttl > 24*time.Hour {
+				return usageError{fmt.Sprintf("--ttl %v: give a lifetime above 0 and at most 24h", ttl)}
+			}
+			if err := checkIntegrations(scope); err != nil {
+				return err
+			}
 			tok, err := env.ctl.Token(cmd.Context(), apitype.TokenRequest{Integrations: scope, TTL: ttl})
 			if err != nil {
 				return err
@@ -323,6 +332,9 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 		Short: "Show the local audit trail of injected calls (never a token)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return usageError{fmt.Sprintf("--limit %d: give at least 1", limit)}
+			}
 			entries, err := env.ctl.Audit(cmd.Context(), limit)
 			if err != nil {
 				return err
@@ -338,8 +350,9 @@ func newAuditCmd(env *cliEnv) *cobra.Command {
 			}
 			tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "TIME\tCALLER\tINTEGRATION\tREQUEST\tSTATUS\tDURATION\n")
+			now := time.Now()
 			for _, e := range doc.Entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\n", e.Time.Local().Format(time.RFC3339), e.Caller, e.Integration, e.Method, e.Path, e.Status, roundDuration(e.Duration))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%d\t%s\n", relTime(e.Time, now), e.Caller, e.Integration, e.Method, e.Path, e.Status, roundDuration(e.Duration))
 			}
 			return tw.Flush()
 		},

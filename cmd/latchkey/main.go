@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -66,15 +68,69 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") || strings.HasPrefix(err.Error(), "unknown shorthand flag") ||
 		strings.HasPrefix(err.Error(), "accepts ") || strings.HasPrefix(err.Error(), "requires ") || strings.Contains(err.Error(), "flag needs an argument") ||
 		strings.HasPrefix(err.Error(), "invalid argument") {
-		fmt.Fprintf(stderr, "latchkey: %v (see latchkey --help)\n", err)
+		fmt.Fprintf(stderr, "latchkey: %s (see %s --help)\n", usageLine(err.Error()), helpPath(cmd))
 		return exitUsage
 	}
 	var se silentExit
 	if errors.As(err, &se) {
 		return se.code
 	}
-	fmt.Fprintf(stderr, "latchkey: %s\n", oneLine(err.Error()))
+	msg := oneLine(err.Error())
+	if errors.Is(err, client.ErrNotRunning) {
+		if alt := elsewhere(env); alt != "" {
+			msg = alt
+		}
+	}
+	fmt.Fprintf(stderr, "latchkey: %s\n", msg)
 	return exitCode(ctx, err)
+}
+
+// usageLine is cobra's usage error on one line: an unknown command's
+// suggestions ("Did you mean this?\n\tstatus") become "; did you mean status?".
+func usageLine(s string) string {
+	first := oneLine(s)
+	if _, rest, ok := strings.Cut(s, "Did you mean this?"); ok {
+		var sugg []string
+		for _, l := range strings.Split(rest, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				sugg = append(sugg, l)
+			}
+		}
+		if len(sugg) > 0 {
+			first += "; did you mean " + strings.Join(sugg, " or ") + "?"
+		}
+	}
+	return first
+}
+
+// helpPath is the command whose --help a usage error points at: the verb
+// that failed, or latchkey itself.
+func helpPath(cmd *cobra.Command) string {
+	if cmd == nil {
+		return "latchkey"
+	}
+	return cmd.CommandPath()
+}
+
+// elsewhere is what to say instead, when no daemon answers on this user's control socket, that
+// one answers on the configured loopback port all the same (a daemon of
+// other XDG directories, as `make run` starts: `source .demo/env` first).
+func elsewhere(env *cliEnv) string {
+	_, c, err := env.setup()
+	addr := daemon.DefaultListen
+	if err == nil && c.Listen != "" {
+		addr = c.Listen
+	}
+	hc := &http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := hc.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return fmt.Sprintf("the latchkey daemon of these directories is not running, but one answers on %s: it runs with other XDG directories (for the demo: source .demo/env first)", addr)
 }
 
 // silentExit ends a command with code once it has said everything itself.
