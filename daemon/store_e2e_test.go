@@ -103,8 +103,9 @@ func openE2EPostgres(t *testing.T) e2eBackend {
 
 // storeLog records every request the store server answered.
 type storeLog struct {
-	mu   sync.Mutex
-	reqs []storeReq
+	mu       sync.Mutex
+	reqs     []storeReq
+	inFlight int
 }
 
 type storeReq struct {
@@ -114,16 +115,28 @@ type storeReq struct {
 
 func (l *storeLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		l.mu.Lock()
+		l.inFlight++
+		l.mu.Unlock()
 		cw := httpstatus.NewRecorder(w)
 		h.ServeHTTP(cw, r)
 		l.mu.Lock()
+		l.inFlight--
 		l.reqs = append(l.reqs, storeReq{r.Method, r.URL.Path, cw.Status()})
 		l.mu.Unlock()
 	})
 }
 
-// mark is a position in the log.
-func (l *storeLog) mark() int {
+// mark is a position in the log, taken once no request is being answered:
+// a request the store received before the tap went down is logged when it
+// is answered, which must not count as one that reached it after.
+func (l *storeLog) mark(t *testing.T) int {
+	t.Helper()
+	waitFor(t, "requests the store is answering finish", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.inFlight == 0
+	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.reqs)
@@ -360,7 +373,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 
 	// ---- Store down for the whole phase. ----
 	tap.SetUp(false)
-	down := seen.mark()
+	down := seen.mark(t)
 	downAt := time.Now()
 	// Refresh Docebo, disconnect Document360, sign in again.
 	h.sb.ExpireAccessTokens()
@@ -428,7 +441,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 	}
 
 	// ---- The store comes back: every queued record arrives exactly once. ----
-	up := seen.mark()
+	up := seen.mark(t)
 	tap.SetUp(true)
 	upAt := time.Now()
 	h.d.kickSync()
@@ -507,7 +520,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 	if err := admin.AdminRevoke(ctx, store.Key{User: sub, Device: dev, Integration: "docebo"}); err != nil {
 		t.Fatalf("admin revoke: %v", err)
 	}
-	revokedAt := seen.mark()
+	revokedAt := seen.mark(t)
 	h.d.kickSync()
 	waitFor(t, "docebo is reconnect-needed", func() bool { return h.state("docebo") == "reconnect_needed" })
 	st, err = h.d.StatusDoc(ctx)

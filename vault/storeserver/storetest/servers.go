@@ -231,6 +231,11 @@ func (p *Tap) pipe(c net.Conn) {
 		return
 	}
 	p.mu.Lock()
+	if !p.up { // switched down while dialing: nothing may reach the target now
+		p.mu.Unlock()
+		u.Close()
+		return
+	}
 	p.open = append(p.open, u)
 	p.mu.Unlock()
 	defer u.Close()
@@ -245,8 +250,14 @@ func (p *Tap) pipe(c net.Conn) {
 		n, err := c.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			p.sent = append(p.sent, buf[:n]...)
+			up := p.up
+			if up {
+				p.sent = append(p.sent, buf[:n]...)
+			}
 			p.mu.Unlock()
+			if !up {
+				break
+			}
 			if _, werr := u.Write(buf[:n]); werr != nil {
 				break
 			}
