@@ -168,6 +168,13 @@ func printStatus(env *cliEnv, st *apitype.Status) {
 			}
 			extra = strings.TrimPrefix(extra+", "+budget, ", ")
 		}
+		if in.Managed {
+			org := "managed by your organisation"
+			if in.DisplayName != "" {
+				org += " as \"" + in.DisplayName + "\""
+			}
+			extra = strings.TrimPrefix(extra+", "+org, ", ")
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", in.Name, statusWord(in.State), acct, extra)
 	}
 	tw.Flush()
