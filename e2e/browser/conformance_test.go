@@ -3,12 +3,8 @@ package browser
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -19,83 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apptest"
 	"github.com/latchkey/latchkey/internal/testenv"
 )
-
-// grantOverHTTP gets a real grant for /mcp the way an app and the person
-// do: registration, authorize with PKCE, the consent view's code exchanged
-// for a menu session and Allow sent from the menu's origin (what
-// consent.js does), then the code for tokens. It returns the access token.
-func grantOverHTTP(t *testing.T, base, opened string) string {
-	t.Helper()
-	post := func(path, ctype, body string, hdr map[string]string) (int, []byte) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
-	st, b := post("/oauth2/register", "application/json", `{"client_name":"conformance forwarder","redirect_uris":["http://127.0.0.1/cb"]}`, nil)
-	var reg struct {
-		ClientID string `json:"client_id"`
-	}
-	if st != http.StatusCreated || json.Unmarshal(b, &reg) != nil {
-		t.Fatalf("register: %d %s", st, b)
-	}
-	verifier := strings.Repeat("c", 64)
-	sum := sha256.Sum256([]byte(verifier))
-	q := url.Values{"response_type": {"code"}, "client_id": {reg.ClientID}, "redirect_uri": {"http://127.0.0.1:1/cb"},
-		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-		"state": {"c"}, "resource": {base + "/mcp"}}
-	before, _ := os.ReadFile(opened)
-	resp, err := http.Get(base + "/oauth2/authorize?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	after, _ := os.ReadFile(opened)
-	if resp.StatusCode != http.StatusOK || len(after) <= len(before) {
-		t.Fatalf("authorize: %d, and the consent view was not opened", resp.StatusCode)
-	}
-	u, err := url.Parse(strings.TrimSpace(string(after[len(before):])))
-	if err != nil {
-		t.Fatal(err)
-	}
-	frag, _ := url.ParseQuery(u.Fragment)
-	st, b = post("/menu/session", "application/json", `{"code":"`+frag.Get("code")+`"}`, map[string]string{"Origin": base})
-	var sess struct {
-		Session string `json:"session"`
-	}
-	if st != http.StatusOK || json.Unmarshal(b, &sess) != nil {
-		t.Fatalf("menu session: %d", st)
-	}
-	st, b = post("/v1/apps/consent/"+frag.Get("consent"), "application/json", `{"allow":true}`,
-		map[string]string{"Origin": base, "X-Latchkey-Session": sess.Session})
-	var dec struct {
-		Redirect string `json:"redirect"`
-	}
-	if st != http.StatusOK || json.Unmarshal(b, &dec) != nil {
-		t.Fatalf("allow: %d %s", st, b)
-	}
-	ru, _ := url.Parse(dec.Redirect)
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {ru.Query().Get("code")}, "client_id": {reg.ClientID},
-		"redirect_uri": {"http://127.0.0.1:1/cb"}, "code_verifier": {verifier}}
-	st, b = post("/oauth2/token", "application/x-www-form-urlencoded", form.Encode(), nil)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if st != http.StatusOK || json.Unmarshal(b, &tok) != nil || tok.AccessToken == "" {
-		t.Fatalf("token: %d", st)
-	}
-	return tok.AccessToken
-}
 
 // tokenForwarder is the test-only front of /mcp the conformance suite
 // talks to (the suite does not authenticate): it adds the grant's token and
@@ -154,7 +76,8 @@ func TestMCPConformanceSuite(t *testing.T) {
 	}
 	s.env = append(s.env, "LATCHKEY_OPEN_COMMAND="+script)
 	s.up()
-	token := grantOverHTTP(t, "http://"+s.listen, opened)
+	_, tok := apptest.Grant(t, "http://"+s.listen, opened, "conformance forwarder", "")
+	token := tok.AccessToken
 	front := tokenForwarder(t, s.listen, token)
 
 	out := t.TempDir()
