@@ -434,7 +434,16 @@ func reconnectError(name, reason string) error {
 	if reason == "" {
 		reason = "its token no longer works"
 	}
-	return needsUserError{msg: fmt.Sprintf("%s needs reconnecting (%s): run `latchkey connect %s`", name, reason, name), is: integrations.ErrReconnectNeeded}
+	return needsUserError{msg: fmt.Sprintf("%s needs reconnecting (%s): %s", name, reason, connectAdvice(name)), is: integrations.ErrReconnectNeeded}
+}
+
+// connectAdvice is how the user connects name again: `latchkey login` for
+// the sign-in (which connect refuses), `latchkey connect NAME` otherwise.
+func connectAdvice(name string) string {
+	if name == identityName {
+		return "run `latchkey login`"
+	}
+	return "run `latchkey connect " + name + "`"
 }
 
 // needsUserError is a message for the user that is the sentinel is.

@@ -391,7 +391,7 @@ func (t *tokenManager) load(ctx context.Context, read func(context.Context, stri
 	case err == nil:
 		return tok, nil
 	case errors.Is(err, vault.ErrNoToken):
-		return nil, fmt.Errorf("%w: run `latchkey connect %s`", integrations.ErrNotConnected, t.name)
+		return nil, fmt.Errorf("%w: %s", integrations.ErrNotConnected, connectAdvice(t.name))
 	case errors.Is(err, envelope.ErrKeyMismatch), errors.Is(err, envelope.ErrAuth):
 		const reason = "its sealed token cannot be opened with this machine's key; connect again"
 		t.d.markReconnect(ctx, t.name, reason)
