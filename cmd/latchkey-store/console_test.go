@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/integrations/oidc/sandbox"
-	"github.com/latchkey/latchkey/vault/storeserver"
+	"github.com/latchkey/latchkey/vault/storeserver/storetest"
 )
 
 const (
@@ -39,11 +39,7 @@ func startConsole(t *testing.T) *consoleStack {
 	}
 	t.Cleanup(func() { idp.Close() })
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "secrets.key")
-	line, _ := storeserver.NewSecretsKeyLine()
-	os.WriteFile(keyFile, []byte(line+"\n"), 0o600)
-	secretFile := filepath.Join(dir, "console.secret")
-	os.WriteFile(secretFile, []byte(consoleClientSecret+"\n"), 0o600)
+	keyFile, secretFile := storetest.ConsoleFiles(t, dir, consoleClientSecret)
 	db := filepath.Join(dir, "store.db")
 	addr := serve(t, "--listen", "127.0.0.1:0", "--db", "sqlite://"+db, "--issuer", idp.Issuer(), "--audience", "latchkey-store",
 		"--admin-claim", "groups", "--admin-value", "staff", "--secrets-key-file", keyFile,

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/integrations/oidc/sandbox"
 	"github.com/latchkey/latchkey/internal/testenv"
 	"github.com/latchkey/latchkey/vault/storeserver"
+	"github.com/latchkey/latchkey/vault/storeserver/storetest"
 )
 
 type login struct {
@@ -59,12 +59,8 @@ func TestConsoleInChromium(t *testing.T) {
 	t.Cleanup(func() { idp.Close() })
 
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "secrets.key")
-	line, _ := storeserver.NewSecretsKeyLine()
-	os.WriteFile(keyFile, []byte(line+"\n"), 0o600)
-	secretFile := filepath.Join(dir, "console.secret")
 	const consoleSecret = "console-client-value-not-a-credential"
-	os.WriteFile(secretFile, []byte(consoleSecret), 0o600)
+	keyFile, secretFile := storetest.ConsoleFiles(t, dir, consoleSecret)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)

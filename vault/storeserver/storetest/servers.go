@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -268,4 +269,22 @@ func (p *Tap) pipe(c net.Conn) {
 	}
 	u.Close()
 	<-done
+}
+
+// ConsoleFiles writes into dir what a store serving its console reads from
+// files: a fresh secrets key (--secrets-key-file) and the console's OIDC
+// client secret (--console-client-secret-file), both 0600.
+func ConsoleFiles(t testing.TB, dir, clientSecret string) (keyFile, secretFile string) {
+	t.Helper()
+	line, err := storeserver.NewSecretsKeyLine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, secretFile = filepath.Join(dir, "secrets.key"), filepath.Join(dir, "console.secret")
+	for f, v := range map[string]string{keyFile: line + "\n", secretFile: clientSecret + "\n"} {
+		if err := os.WriteFile(f, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keyFile, secretFile
 }
