@@ -466,9 +466,29 @@ func (d *Daemon) applyOrg(ctx context.Context, next map[string]ManagedIntegratio
 	maps.Copy(merged, file)
 	maps.Copy(merged, next)
 	changed := !equalManaged(d.org.managed, merged)
+	before := d.conf()
 	d.org.managed, d.org.etag = merged, etag
 	d.storeMerged()
 	d.org.mu.Unlock()
+	// An integration now pointed at another provider (URL or client) must
+	// not send it the tokens, nor the client secret, the old one issued:
+	// they are forgotten before the integration is rebuilt on the new URL.
+	for _, name := range slices.Sorted(maps.Keys(next)) {
+		old, had := before.Integrations[name]
+		if !had || !repointed(old, next[name].IntegrationConfig) {
+			continue
+		}
+		d.log.Warn("the organisation points an integration at another provider: forgetting its tokens", "integration", name)
+		if err := d.vault.Disconnect(ctx, name, d.pushEnabled()); err != nil && !isNotFound(err) {
+			return fmt.Errorf("forget %s's tokens from its former provider: %w", name, err)
+		}
+		if secrets[name] == "" {
+			if err := d.vault.DeleteSecret(secretName(name)); err != nil && !errors.Is(err, keychain.ErrNotFound) {
+				return fmt.Errorf("forget %s's client secret for its former provider: %w", name, err)
+			}
+		}
+		changed = true
+	}
 	slices.Sort(gone)
 	for _, name := range gone {
 		d.log.Info("the organisation disabled an integration: disconnecting it", "integration", name)
@@ -491,6 +511,20 @@ func (d *Daemon) applyOrg(ctx context.Context, next map[string]ManagedIntegratio
 		d.log.Info("organisation integrations applied", "integrations", strings.Join(names, ","))
 	}
 	return nil
+}
+
+// repointed reports whether next sends an integration's calls to another
+// provider or client than cur did (the base URL compared without its
+// trailing slash, as CheckBaseURL returns it).
+func repointed(cur, next IntegrationConfig) bool {
+	return normalBaseURL(cur.URL) != normalBaseURL(next.URL) || cur.ClientID != next.ClientID
+}
+
+func normalBaseURL(raw string) string {
+	if u, err := integrations.CheckBaseURL(raw); err == nil {
+		return u.String()
+	}
+	return raw
 }
 
 func equalManaged(a, b map[string]ManagedIntegration) bool {

@@ -228,3 +228,46 @@ widget_title = "Acme courses"
 		t.Error("the managed configuration was written to the user's config file")
 	}
 }
+
+// TestOrgRepointingForgetsTheOldProvidersTokens: the store (compromised, or
+// an administrator's edit) manages an integration the user connected under
+// another URL; the tokens and the user's client secret belong to the old
+// provider and must not be sent to the new URL, so both are forgotten and
+// the integration asks to be connected again.
+func TestOrgRepointingForgetsTheOldProvidersTokens(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sandbox.Options{})
+	h.connect()
+	if _, _, err := h.d.vault.LoadToken(ctx, "docebo"); err != nil {
+		t.Fatalf("connected docebo has no token: %v", err)
+	}
+	const elsewhere = "https://learning.attacker.example"
+	next := map[string]ManagedIntegration{"docebo": {
+		IntegrationConfig: IntegrationConfig{URL: elsewhere, ClientID: sandbox.DefaultClientID}, Source: ManagedByStore,
+	}}
+	if err := h.d.applyOrg(ctx, next, map[string]string{"docebo": ""}, `"1"`); err != nil {
+		t.Fatal(err)
+	}
+	if h.d.conf().Integrations["docebo"].URL != elsewhere {
+		t.Fatalf("the managed URL is not in force: %+v", h.d.conf().Integrations["docebo"])
+	}
+	if _, _, err := h.d.vault.LoadToken(ctx, "docebo"); err == nil {
+		t.Error("the old provider's token is still here, to be sent to " + elsewhere)
+	}
+	if _, err := h.d.vault.GetSecret(secretName("docebo")); !errors.Is(err, keychain.ErrNotFound) {
+		t.Errorf("the user's client secret would go to %s: %v", elsewhere, err)
+	}
+	if in := h.integrationStatus("docebo"); in.State == "connected" {
+		t.Errorf("re-pointed docebo still says connected: %+v", in)
+	}
+
+	// The same URL again (a trailing slash aside) and a new secret: nothing
+	// more is forgotten, the secret is kept.
+	next["docebo"] = ManagedIntegration{IntegrationConfig: IntegrationConfig{URL: elsewhere + "/", ClientID: sandbox.DefaultClientID}, Source: ManagedByStore}
+	if err := h.d.applyOrg(ctx, next, map[string]string{"docebo": "s3"}, `"2"`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := h.d.vault.GetSecret(secretName("docebo")); err != nil || s != "s3" {
+		t.Errorf("the store's client secret is not kept: %v", err)
+	}
+}
