@@ -169,6 +169,14 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			"An app asks for access by opening this address itself, not through a web page. Nothing was shown or granted.")
 		return
 	}
+	// Only a navigation asks the person: a page's image, frame or fetch
+	// of this URL (which a browser marks), a same-site one too (a page on
+	// any other loopback port), would open consent windows at its will.
+	if dest := r.Header.Get("Sec-Fetch-Dest"); dest != "" && dest != "document" {
+		writePage(w, http.StatusBadRequest, "Open this address in the browser",
+			"latchkey asks about an app only when its authorization address is opened as a page. Nothing was granted.")
+		return
+	}
 	q := r.URL.Query()
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	cl, err := s.client(r.Context(), clientID)
@@ -323,11 +331,9 @@ func (s *Server) fetchDocument(ctx context.Context, id string) (Client, error) {
 	if err := checkRedirects(doc.RedirectURIs); err != nil {
 		return Client{}, err
 	}
-	c := Client{ID: id, Name: cleanName(doc.ClientName, u.Host), RedirectURIs: doc.RedirectURIs, CreatedAt: s.cfg.Now().UTC(), Document: true}
-	s.mu.Lock()
-	s.st.Clients[id] = &c
-	s.mu.Unlock()
-	return c, nil
+	// Not kept: the document is read again at every authorization, and
+	// anyone may name a new one.
+	return Client{ID: id, Name: cleanName(doc.ClientName, u.Host), RedirectURIs: doc.RedirectURIs, CreatedAt: s.cfg.Now().UTC(), Document: true}, nil
 }
 
 func checkRedirects(uris []string) error {

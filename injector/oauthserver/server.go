@@ -83,7 +83,8 @@ type Config struct {
 	// MaxClients bounds the registered clients; default 256.
 	MaxClients int
 	// HTTPClient fetches client ID metadata documents; default a client
-	// with a 10 s timeout.
+	// with a 10 s timeout that connects to public addresses only, without
+	// the proxy environment.
 	HTTPClient *http.Client
 	// Logger; default slog.Default(). Nothing logged holds a code or a token.
 	Logger *slog.Logger
@@ -182,7 +183,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.MaxClients = 256
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: documentTransport()}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
