@@ -92,8 +92,10 @@ type Daemon struct {
 
 	flows *flowTable
 	oidc  oidcCache
-	// org holds the integrations the organisation manages (org.go).
-	org orgState
+	// org holds the integrations the organisation manages, logos their
+	// logos (org.go).
+	org   orgState
+	logos logoCache
 	// signedInSub is the identity provider's sub of the signed-in user (a
 	// string; "" when nobody is), read by the injector on every request.
 	signedInSub atomic.Value

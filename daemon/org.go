@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -288,6 +289,9 @@ func (d *Daemon) orgStatus(is *apitype.IntegrationStatus) {
 	if m, ok := d.managedIntegration(is.Name); ok {
 		is.Managed = true
 		is.DisplayName, is.LogoURL, is.WidgetTitle = m.DisplayName, m.LogoURL, m.WidgetTitle
+		if d.inj != nil { // the running daemon, not an offline status
+			is.Logo = d.logoFor(m.LogoURL)
+		}
 	}
 }
 
@@ -552,4 +556,83 @@ func (d *Daemon) ProvisionSecret(name, secret string) error {
 		return fmt.Errorf("%s is managed by your organisation's latchkey-store, which provides its client secret", name)
 	}
 	return d.SetClientSecret(name, secret)
+}
+
+// maxLogoBytes bounds an organisation's logo.
+const maxLogoBytes = 64 << 10
+
+// logoTypes are the image types a logo may be (an SVG in an <img> runs no
+// script).
+var logoTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"}
+
+// logos are the managed integrations' logos as data: URLs, fetched by the
+// daemon once per URL, so the menu (whose images come from its own origin
+// or data: URLs) never fetches them.
+type logoCache struct {
+	mu    sync.Mutex
+	byURL map[string]string // logo URL → data: URL ("" while failed)
+}
+
+// logoFor returns the data: URL of url's logo if fetched, and starts a fetch
+// otherwise.
+func (d *Daemon) logoFor(url string) string {
+	if url == "" {
+		return ""
+	}
+	d.logos.mu.Lock()
+	defer d.logos.mu.Unlock()
+	if d.logos.byURL == nil {
+		d.logos.byURL = map[string]string{}
+	}
+	if v, ok := d.logos.byURL[url]; ok {
+		return v
+	}
+	d.logos.byURL[url] = "" // one fetch at a time per URL
+	go d.fetchLogo(url)
+	return ""
+}
+
+func (d *Daemon) fetchLogo(url string) {
+	data, err := d.downloadLogo(url)
+	if err != nil {
+		d.log.Warn("the organisation's logo could not be fetched; the menu shows an initial instead", "url", url, "err", err)
+		return
+	}
+	d.logos.mu.Lock()
+	d.logos.byURL[url] = data
+	d.logos.mu.Unlock()
+	d.changed()
+}
+
+func (d *Daemon) downloadLogo(url string) (string, error) {
+	if _, err := integrations.CheckBaseURL(url); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := d.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("answered %s", resp.Status)
+	}
+	ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if !slices.Contains(logoTypes, ct) {
+		return "", fmt.Errorf("content type %q is not an image latchkey shows (png, jpeg, gif, webp, svg)", ct)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxLogoBytes+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxLogoBytes {
+		return "", fmt.Errorf("larger than %d bytes", maxLogoBytes)
+	}
+	return "data:" + ct + ";base64," + base64.StdEncoding.EncodeToString(b), nil
 }

@@ -3,10 +3,12 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +19,9 @@ import (
 	"github.com/latchkey/latchkey/vault/storeserver"
 	"github.com/latchkey/latchkey/vault/storeserver/storetest"
 )
+
+// testPNG is a 1×1 PNG.
+var testPNG, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
 // newUnconfiguredHarness is a harness whose user never configured Docebo:
 // no [integrations] in the config file, no client secret in the keychain.
@@ -86,12 +91,17 @@ func TestOrgIntegrationFromStore(t *testing.T) {
 		t.Fatalf("with nothing enabled, docebo is %+v", in)
 	}
 
+	logo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Write(testPNG)
+	}))
+	t.Cleanup(logo.Close)
 	adminPut(t, srv, idp, "docebo", map[string]any{"enabled": true, "url": h.sbURL, "client_id": sandbox.DefaultClientID,
-		"client_secret": sandbox.DefaultClientSecret, "display_name": "Acme Learning", "logo_url": "https://cdn.acme.example/logo.png",
+		"client_secret": sandbox.DefaultClientSecret, "display_name": "Acme Learning", "logo_url": logo.URL + "/logo.png",
 		"widget_title": "Acme courses"})
 	waitFor(t, "the daemon applies the organisation's Docebo", func() bool { return h.integrationStatus("docebo").Managed })
 	in := h.integrationStatus("docebo")
-	if !in.Configured || in.DisplayName != "Acme Learning" || in.LogoURL != "https://cdn.acme.example/logo.png" || in.WidgetTitle != "Acme courses" ||
+	if !in.Configured || in.DisplayName != "Acme Learning" || in.LogoURL != logo.URL+"/logo.png" || in.WidgetTitle != "Acme courses" ||
 		in.URL != h.sbURL || in.Connect != "oauth" || in.ConfigError != "" {
 		t.Fatalf("managed docebo: %+v", in)
 	}
@@ -107,6 +117,11 @@ func TestOrgIntegrationFromStore(t *testing.T) {
 		if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(sandbox.DefaultClientSecret)) || bytes.Contains(b, []byte(h.sbURL)) {
 			t.Errorf("%s holds the organisation's configuration", f)
 		}
+	}
+	// The daemon fetched the logo once and serves it as a data: URL.
+	waitFor(t, "the logo is fetched", func() bool { return h.integrationStatus("docebo").Logo != "" })
+	if got := h.integrationStatus("docebo").Logo; got != "data:image/png;base64,"+base64.StdEncoding.EncodeToString(testPNG) {
+		t.Errorf("logo = %.60q…", got)
 	}
 	// latchkey configure refuses it (the CLI reads this without a daemon).
 	m, _ := ManagedIntegrations(h.paths, func(string) string { return "" })

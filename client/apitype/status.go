@@ -87,6 +87,9 @@ type IntegrationStatus struct {
 	DisplayName string `json:"display_name,omitempty"`
 	LogoURL     string `json:"logo_url,omitempty"`
 	WidgetTitle string `json:"widget_title,omitempty"`
+	// Logo is the logo at LogoURL as a data: URL once the daemon fetched it
+	// (the menu never fetches LogoURL itself).
+	Logo string `json:"logo,omitempty"`
 }
 
 // SyncStatus is the state of pushes to the remote store.

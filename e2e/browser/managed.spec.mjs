@@ -7,6 +7,7 @@
 //     "heading": "Acme courses",          the My Courses widget's title
 //     "cardName": "Acme Learning",        Docebo's card's name in Settings → Integrations
 //     "cardReason": "ask your …"          text its card must show (optional)
+//     "logo": "data:image/png;base64,…"  the logo its card must show (optional)
 //   }
 //
 // It prints "STEP name" lines and, last, "RESULT {json}"; "FAIL …" on the
@@ -63,6 +64,12 @@ async function run() {
     await card.waitFor();
     const name = await card.locator('.name').textContent();
     expect(name === sc.cardName, `Docebo's card is named "${name}", want "${sc.cardName}"`);
+    if (sc.logo) {
+      const src = await card.locator('.logo img').getAttribute('src');
+      expect(src === sc.logo, `Docebo's card logo is ${src && src.slice(0, 40)}, want the organisation's`);
+    } else {
+      expect((await card.locator('.logo img').count()) === 0, 'Docebo shows a logo image without one');
+    }
     if (sc.cardReason) {
       const text = await card.innerText();
       expect(text.includes(sc.cardReason), `Docebo's card says "${text}", want "${sc.cardReason}"`);

@@ -115,6 +115,14 @@ export class Integrations {
     const logo = li.querySelector('.logo');
     logo.dataset.name = name;
     logo.textContent = dn.charAt(0);
+    // The organisation's logo, fetched by the daemon: a data: URL, never a remote image.
+    if (typeof it.logo === 'string' && it.logo.startsWith('data:image/')) {
+      const img = document.createElement('img');
+      img.src = it.logo;
+      img.alt = '';
+      logo.replaceChildren(img);
+      logo.dataset.image = 'true';
+    }
     const badge = li.querySelector('.badge');
     badge.textContent = stateWords[it.state] || it.state || 'Unknown';
     badge.dataset.state = it.state || '';
