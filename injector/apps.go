@@ -59,11 +59,19 @@ func (s *Server) appRoutes(m *http.ServeMux) {
 			"GET " + oauthserver.ProtectedResourcePath,
 			"GET " + oauthserver.ProtectedResourcePath + resourceMCP,
 			"GET " + oauthserver.ProtectedResourcePath + resourceAPI,
-			"GET " + oauthserver.AuthorizePath,
 			"POST " + oauthserver.RegisterPath,
 		} {
 			m.Handle(p, h)
 		}
+		// Another local user's program may not open consent windows on
+		// this user's desktop.
+		m.HandleFunc("GET "+oauthserver.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
+			if !peerIsThisUser(r) {
+				writeError(w, http.StatusForbidden, "forbidden_peer", "apps are authorized from this user's own browser only")
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
 		m.HandleFunc("GET /v1/apps/consent/{id}", s.withCaller(true, false, s.handleConsentGet))
 		m.HandleFunc("POST /v1/apps/consent/{id}", s.withCaller(true, false, s.handleConsentDecide))
 		m.HandleFunc("GET /v1/apps", s.withCaller(true, false, s.handleAppsList))

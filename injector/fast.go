@@ -226,11 +226,15 @@ func (s *Server) recoverFast(ctx *fasthttp.RequestCtx) {
 // of their request (a connect flow's integration name, a search's query in
 // a fan-out past its deadline). So the handler gets a request that owns its
 // strings, and a context of its own, under life (the server's lifetime:
-// cancelled when it shuts down) and cancelled when the handler returns.
+// cancelled when it shuts down) and cancelled when the handler returns,
+// carrying the connection's local address (http.LocalAddrContextKey).
 func adapt(life context.Context, h http.Handler) fasthttp.RequestHandler {
 	return fasthttpadaptor.NewFastHTTPHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(life)
 		defer cancel()
+		if rc, ok := r.Context().(*fasthttp.RequestCtx); ok {
+			ctx = context.WithValue(ctx, http.LocalAddrContextKey, rc.LocalAddr())
+		}
 		own, err := ownedRequest(r.WithContext(ctx))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_request", "the request target could not be parsed")

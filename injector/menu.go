@@ -6,10 +6,15 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/loopback"
 )
 
 // MenuSessionHeader is the request header that carries a menu session: the
@@ -173,6 +178,12 @@ func (s *Server) serveMenuSession(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden_origin", "the menu session is opened by the menu page only")
 		return
 	}
+	// The code travels on the browser's command line, which other local
+	// users can read: only a program of this user may redeem it.
+	if !peerIsThisUser(r) {
+		writeError(w, http.StatusForbidden, "forbidden_peer", "the menu session is opened by this user's own browser only")
+		return
+	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "send the code as application/json")
 		return
@@ -220,4 +231,21 @@ func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: legacyMenuCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 	}
 	s.cfg.Menu.ServeHTTP(w, r)
+}
+
+// peerIsThisUser reports whether the request's TCP peer is a program of
+// the user the daemon runs as; true where the system does not say who
+// owns the peer's socket (loopback.PeerUID).
+func peerIsThisUser(r *http.Request) bool {
+	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return true
+	}
+	local, err1 := netip.ParseAddrPort(la.String())
+	remote, err2 := netip.ParseAddrPort(r.RemoteAddr)
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	uid, ok := loopback.PeerUID(local, remote)
+	return !ok || uid == os.Getuid()
 }

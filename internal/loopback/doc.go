@@ -1,8 +1,9 @@
 // Package loopback owns the one answer to "is this host this machine's
 // loopback?" that latchkey gives everywhere: listen addresses that must
 // stay on loopback, http:// base URLs allowed only for local sandboxes,
-// redirect URIs, and the injector's check that a redirect would lead back
-// to itself.
+// redirect URIs, the injector's check that a redirect would lead back
+// to itself, and who owns the other end of a loopback connection (PeerUID,
+// on Linux).
 //
 // IsHost and IsAddr are the strict check (the name "localhost" or an IP in
 // 127.0.0.0/8 or ::1). ReachesThisMachine is the wide one, for refusing

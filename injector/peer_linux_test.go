@@ -1,0 +1,100 @@
+package injector
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// dialAs opens a TCP connection to addr whose socket belongs to uid (the
+// thread's filesystem uid when the socket is made), as a program of
+// another local user would.
+func dialAs(t *testing.T, uid int, addr string) net.Conn {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Setfsuid(uid); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr)
+	_ = unix.Setfsuid(os.Getuid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestMenuCodeIsRedeemedByThisUsersProgramsOnly: a one-time menu code (or
+// consent link) goes to the browser on its command line, which every local
+// user can read; another user's program redeeming it first gets no menu
+// session, and the code stays good for the person's browser.
+func TestMenuCodeIsRedeemedByThisUsersProgramsOnly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("making a socket owned by another user needs root")
+	}
+	e := newEnv(t)
+	u := e.srv.NewMenuCode()
+	_, code, _ := strings.Cut(u, "#code=")
+	post := func(c *http.Client) int {
+		req, _ := http.NewRequest("POST", e.base+MenuSessionPath, strings.NewReader(`{"code":"`+code+`"}`))
+		req.Header.Set("Origin", e.base)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	other := dialAs(t, 65534, e.addr)
+	defer other.Close()
+	used := false
+	otherUser := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
+		if used {
+			return nil, net.ErrClosed
+		}
+		used = true
+		return other, nil
+	}}}
+	if st := post(otherUser); st != http.StatusForbidden {
+		t.Fatalf("another user's program redeeming the menu code: %d", st)
+	}
+	if st := post(http.DefaultClient); st != http.StatusOK {
+		t.Fatalf("the person's browser, after the refusal: %d", st)
+	}
+}
+
+// TestAuthorizeIsOpenedByThisUsersProgramsOnly: another local user's
+// program cannot open consent windows on this user's desktop.
+func TestAuthorizeIsOpenedByThisUsersProgramsOnly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("making a socket owned by another user needs root")
+	}
+	a := newAppsEnv(t)
+	target := a.base + "/oauth2/authorize?response_type=code&client_id=x"
+	other := dialAs(t, 65534, a.addr)
+	defer other.Close()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return other, nil }}}
+	resp, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("another user's authorization request: %d", resp.StatusCode)
+	}
+	// This user's own: the authorization server answers (an unknown client).
+	if resp, err = http.Get(target); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("this user's authorization request: %d", resp.StatusCode)
+	}
+}
