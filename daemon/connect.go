@@ -357,16 +357,12 @@ func (d *Daemon) oauthContext(ctx context.Context) context.Context {
 }
 
 func newHTTPClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	// The integrations' egress policy: no proxy from the environment (a
+	// refresh token or client secret goes straight to the provider), and no
+	// redirects (following one could carry credentials to another host).
+	t := integrations.EgressTransport().Clone()
 	t.MaxIdleConnsPerHost = 32
-	t.ResponseHeaderTimeout = 30 * time.Second
-	return &http.Client{
-		Transport: t,
-		Timeout:   60 * time.Second,
-		// Token endpoints never need redirects; following one could carry
-		// credentials to another host.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &http.Client{Transport: t, Timeout: 60 * time.Second, CheckRedirect: integrations.NoRedirect}
 }
 
 // What `latchkey configure` reads from stdin for an integration.

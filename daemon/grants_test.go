@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"net/http"
 	"testing"
 
 	"github.com/latchkey/latchkey/client/apitype"
@@ -80,5 +81,25 @@ func TestEveryGrantThroughTheVault(t *testing.T) {
 	}
 	if h.sb.GrantCalls(string(integrations.GrantJWTBearer)) != before+1 {
 		t.Fatal("the expired JWT-bearer token was not renewed by the grant")
+	}
+}
+
+// The token endpoints get the integrations' egress policy: no proxy from
+// the environment (a refresh token or client secret goes straight to the
+// provider; net/http reads the proxy variables once per process, so the
+// transport's Proxy must be nil rather than merely return nil here), and no
+// redirect followed.
+func TestTokenEndpointClientIgnoresProxyEnvironment(t *testing.T) {
+	c := newHTTPClient()
+	tr, ok := c.Transport.(*http.Transport)
+	if !ok {
+		t.Fatalf("transport is %T", c.Transport)
+	}
+	if tr.Proxy != nil {
+		t.Fatal("the token endpoint client takes its proxy from the environment")
+	}
+	req, _ := http.NewRequest("POST", "https://tenant.docebosaas.com/oauth2/token", nil)
+	if c.CheckRedirect == nil || c.CheckRedirect(req, nil) != http.ErrUseLastResponse {
+		t.Fatal("the token endpoint client follows redirects")
 	}
 }
