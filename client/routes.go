@@ -53,7 +53,8 @@ func (c *Client) Search(ctx context.Context, query string, limit int) (*apitype.
 }
 
 // Disconnect forgets integration name's token (DELETE
-// /v1/integrations/{name}).
+// /v1/integrations/{name}; name goes into the path as given, as the CLI
+// always sent it).
 func (c *Client) Disconnect(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, "/v1/integrations/"+name, nil, nil, nil)
 }
@@ -67,9 +68,9 @@ func (c *Client) Token(ctx context.Context, req apitype.TokenRequest) (string, e
 	return out.Token, nil
 }
 
-// Connect connects integration name (POST /control/connect/{name}). A
-// browser grant answers a consent URL and a flow for WaitFlow; the others
-// answer the new state.
+// Connect connects integration name (POST /control/connect/{name}; name
+// goes into the path as given). A browser grant answers a consent URL and a
+// flow for WaitFlow; the others answer the new state.
 func (c *Client) Connect(ctx context.Context, name string, req apitype.GrantRequest) (*apitype.ConnectResponse, error) {
 	var out apitype.ConnectResponse
 	if err := c.do(ctx, http.MethodPost, "/control/connect/"+name, nil, req, &out); err != nil {
