@@ -518,10 +518,22 @@ func (d *Daemon) applyOrg(ctx context.Context, next map[string]ManagedIntegratio
 }
 
 // repointed reports whether next sends an integration's calls to another
-// provider or client than cur did (the base URL compared without its
-// trailing slash, as CheckBaseURL returns it).
+// provider or client than cur did: its base URL (compared without its
+// trailing slash, as CheckBaseURL returns it), its client id, or a setting
+// that says where calls go (region, or any *_url such as Document360's
+// identity_url and widget_token_url).
 func repointed(cur, next IntegrationConfig) bool {
-	return normalBaseURL(cur.URL) != normalBaseURL(next.URL) || cur.ClientID != next.ClientID
+	if normalBaseURL(cur.URL) != normalBaseURL(next.URL) || cur.ClientID != next.ClientID {
+		return true
+	}
+	for _, k := range slices.Concat(slices.Collect(maps.Keys(cur.Settings)), slices.Collect(maps.Keys(next.Settings))) {
+		lk := strings.ToLower(k)
+		if (lk == "region" || lk == "url" || strings.HasSuffix(lk, "_url")) &&
+			normalBaseURL(strings.TrimSpace(cur.Settings[k])) != normalBaseURL(strings.TrimSpace(next.Settings[k])) {
+			return true
+		}
+	}
+	return false
 }
 
 func normalBaseURL(raw string) string {

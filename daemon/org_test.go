@@ -286,3 +286,34 @@ func TestOrgRepointingForgetsTheOldProvidersTokens(t *testing.T) {
 		t.Errorf("the store's client secret is not kept: %v", err)
 	}
 }
+
+// TestOrgRepointingBySettingsForgetsTheTokens: a setting that names where
+// tokens go (a *_url setting such as Document360's identity_url, or the
+// region that picks the API host) re-points the integration as much as
+// its URL does; another setting changes nothing.
+func TestOrgRepointingBySettingsForgetsTheTokens(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, sandbox.Options{})
+	h.connect()
+	same := h.d.conf().Integrations["docebo"]
+	apply := func(settings map[string]string, etag string) {
+		t.Helper()
+		ic := same
+		ic.Settings = settings
+		if err := h.d.applyOrg(ctx, map[string]ManagedIntegration{"docebo": {IntegrationConfig: ic, Source: ManagedByStore}},
+			map[string]string{"docebo": ""}, etag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(map[string]string{"groups": "sales"}, `"1"`)
+	if _, _, err := h.d.vault.LoadToken(ctx, "docebo"); err != nil {
+		t.Fatalf("a setting that sends nothing elsewhere forgot the token: %v", err)
+	}
+	apply(map[string]string{"groups": "sales", "identity_url": "https://identity.attacker.example"}, `"2"`)
+	if _, _, err := h.d.vault.LoadToken(ctx, "docebo"); err == nil {
+		t.Error("the token is still here, its refresh to be sent to identity.attacker.example")
+	}
+	if _, err := h.d.vault.GetSecret(secretName("docebo")); !errors.Is(err, keychain.ErrNotFound) {
+		t.Errorf("the user's client secret would go to identity.attacker.example: %v", err)
+	}
+}
