@@ -592,7 +592,11 @@ func (s *Server) writeIntegrationError(w http.ResponseWriter, name string, err e
 	if status >= 500 {
 		s.log.Warn("integration call failed", "integration", name, "error", scrub(err))
 	}
-	writeError(w, status, code, name+": "+scrub(err))
+	msg := scrub(err)
+	for strings.HasPrefix(msg, name+": ") { // once: the error may name its integration already
+		msg = strings.TrimPrefix(msg, name+": ")
+	}
+	writeError(w, status, code, name+": "+msg)
 	return status
 }
 

@@ -254,7 +254,7 @@ func feedNeedsYou(errs []apitype.FeedError) error {
 
 func printFeedErrors(env *cliEnv, errs []apitype.FeedError) {
 	for _, e := range errs {
-		fmt.Fprintf(env.stderr, "latchkey: %s: %s\n", e.Integration, e.Message)
+		fmt.Fprintf(env.stderr, "latchkey: %s\n", prefixed(e.Integration, e.Message))
 	}
 }
 

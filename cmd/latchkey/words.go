@@ -59,6 +59,15 @@ var statusWords = map[string]string{
 	"not_configured": "not configured",
 }
 
+// prefixed is msg after "name: ", once: a message that names its
+// integration already is not prefixed again ("document360: document360: …").
+func prefixed(name, msg string) string {
+	for strings.HasPrefix(msg, name+": ") {
+		msg = strings.TrimPrefix(msg, name+": ")
+	}
+	return name + ": " + msg
+}
+
 // statusWord is a status for people: "in progress", not "in_progress".
 func statusWord(s string) string {
 	if w, ok := statusWords[s]; ok {
