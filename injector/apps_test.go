@@ -361,3 +361,28 @@ func TestConsentIsAnsweredByTheMenuOnly(t *testing.T) {
 		t.Fatalf("a bearer token listed apps: %d", resp.StatusCode)
 	}
 }
+
+// TestAppsGetNoSignedInLink: a signed-in link carries a provider token, so
+// GET /v1/open gives an app's token neither the link (JSON) nor a redirect
+// to it; the app opens courses with open_course, on this desktop.
+func TestAppsGetNoSignedInLink(t *testing.T) {
+	a := newAppsEnv(t)
+	for _, res := range []string{"/v1", ""} {
+		tok, _, err := a.issuer.MintApp(appToken("g-open", res))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.secrets = append(a.secrets, tok)
+		for _, accept := range []string{"application/json", ""} {
+			resp, body := a.do("GET", "/v1/open/docebo/c1", tok, map[string]string{"Accept": accept}, nil)
+			if resp.StatusCode != http.StatusForbidden || strings.Contains(body, "SIGNED-LINK-SECRET") ||
+				strings.Contains(resp.Header.Get("Location"), "SIGNED-LINK-SECRET") {
+				t.Errorf("an app token bound to %q, Accept %q: %d %q, Location %q", res, accept, resp.StatusCode, body, resp.Header.Get("Location"))
+			}
+		}
+	}
+	// The person's own callers still get it (a personal local token).
+	if resp, body := a.do("GET", "/v1/open/docebo/c1", a.mint("*"), map[string]string{"Accept": "application/json"}, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "SIGNED-LINK-SECRET") {
+		t.Fatalf("a local token: %d %s", resp.StatusCode, body)
+	}
+}

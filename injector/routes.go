@@ -197,6 +197,13 @@ func (s *Server) handleOpen(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !ok {
 		return
 	}
+	// A signed-in link carries a provider token, which an app never sees
+	// (nor a redirect to it, readable by any HTTP client): apps open a
+	// course with the MCP tool open_course, on this desktop.
+	if strings.HasPrefix(c.Subject, auth.SourceAppPrefix) {
+		writeError(w, http.StatusForbidden, "not_for_apps", "signed-in links are not given to apps; open the course with the open_course tool")
+		return
+	}
 	si, ok := ci.Integration.(integrations.SignIn)
 	if !ok {
 		writeError(w, http.StatusNotFound, "not_supported", name+" cannot open signed-in links")
