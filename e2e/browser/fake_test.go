@@ -70,7 +70,10 @@ func newFakeStack(t *testing.T) *fakeStack {
 	f := &fakeStack{codes: map[string]time.Time{}, sessions: map[string]bool{}, connected: true}
 	f.provider = httptest.NewServer(http.HandlerFunc(f.serveProvider))
 	t.Cleanup(f.provider.Close)
-	f.api = httptest.NewServer(f.routes())
+	// Assigned before it starts: the handlers read f.api.URL, and a request
+	// the browser makes has no happens-before edge with a later write.
+	f.api = httptest.NewUnstartedServer(f.routes())
+	f.api.Start()
 	t.Cleanup(f.api.Close)
 	return f
 }
