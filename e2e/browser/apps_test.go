@@ -22,7 +22,7 @@ type appsResult struct {
 // runs the whole OAuth flow with latchkey's consent view approved (and once
 // denied) in Chromium, and a foreign redirect URI, a wrong PKCE verifier, a
 // reused code and a revoked grant are refused (../mcp/apps.spec.mjs). Then no
-// tool result or audit row
+// tool result, audit row or line of the daemon's log
 // holds a token or a signed-in link.
 func TestAppsMCPClientsInChromium(t *testing.T) {
 	testenv.Require(t, testenv.Browser)
@@ -86,10 +86,10 @@ func TestAppsMCPClientsInChromium(t *testing.T) {
 			t.Errorf("latchkey apps list: %s is %s, want revoked", a.AppName, a.State)
 		}
 	}
-	everything := audit + strings.Join(res.ToolResults, "\n")
+	everything := audit + strings.Join(res.ToolResults, "\n") + s.outs["latchkey"].String()
 	for _, sec := range res.Secrets {
 		if sec != "" && strings.Contains(everything, sec) {
-			t.Errorf("a token or signed-in link appears in a tool result or the audit trail")
+			t.Errorf("a token or signed-in link appears in a tool result, the audit trail or the daemon's log")
 		}
 	}
 	for _, f := range res.Shots {

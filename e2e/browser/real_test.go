@@ -35,6 +35,8 @@ const (
 // realStack is the daemon and the Docebo sandbox, built from this tree and
 // run as processes with their own XDG directories.
 type realStack struct {
+	// outs is each long-lived process's output (its log), by name.
+	outs map[string]*testenv.Buffer
 	t       *testing.T
 	bin     string // dir of the built binaries
 	env     []string
@@ -129,8 +131,12 @@ func (s *realStack) start(name string, args ...string) *exec.Cmd {
 	s.t.Helper()
 	cmd := exec.Command(filepath.Join(s.bin, name), args...)
 	cmd.Env = s.env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &testenv.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if s.outs == nil {
+		s.outs = map[string]*testenv.Buffer{}
+	}
+	s.outs[name] = out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", name, err)
 	}
