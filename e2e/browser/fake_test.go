@@ -35,9 +35,11 @@ type fakeStack struct {
 	nothing     bool   // nothing connected, Document360 (an API token) included
 	consentWant string // state of the connect flow in progress
 	widgetCalls int
-	opened      []string // course ids opened through /v1/open
-	thumbs      int      // thumbnail requests the provider saw
-	cookies     []string // Cookie headers any server here saw
+	opened      []string    // course ids opened through /v1/open
+	thumbs      int         // thumbnail requests the provider saw
+	cookies     []string    // Cookie headers any server here saw
+	focusAsk    chan string // POST /test/ask-focus: a nonce for a waiting page
+	focusAcks   []string    // acknowledgements the pages sent
 	// org, when set, is what the organisation manages of Docebo (managed,
 	// display_name, widget_title, …), added to its status; doceboUnset:
 	// the organisation never enabled it (not_configured).
@@ -67,7 +69,7 @@ var fakeEnrollments = []fakeCourse{
 var fakeCatalog = append(slices.Clone(fakeEnrollments), fakeCourse{ID: "205", Title: "Golang Concurrency Patterns", Type: "elearning"})
 
 func newFakeStack(t *testing.T) *fakeStack {
-	f := &fakeStack{codes: map[string]time.Time{}, sessions: map[string]bool{}, connected: true}
+	f := &fakeStack{codes: map[string]time.Time{}, sessions: map[string]bool{}, connected: true, focusAsk: make(chan string, 1)}
 	f.provider = httptest.NewServer(http.HandlerFunc(f.serveProvider))
 	t.Cleanup(f.provider.Close)
 	// Assigned before it starts: the handlers read f.api.URL, and a request
@@ -124,6 +126,13 @@ func (f *fakeStack) routes() http.Handler {
 	mux.Handle("DELETE /v1/integrations/{name}", f.session(http.HandlerFunc(f.disconnect)))
 	mux.Handle("POST /v1/integrations/{name}/widget-token", f.session(http.HandlerFunc(f.widgetToken)))
 	mux.HandleFunc("GET /docebo/connected", f.connected_)
+	mux.Handle("GET /v1/menu/focus", f.session(http.HandlerFunc(f.focusWait)))
+	mux.Handle("POST /v1/menu/focus", f.session(http.HandlerFunc(f.focusAck)))
+	// The hotkey, as far as the page can tell: the next waiting page is asked to come back.
+	mux.HandleFunc("POST /test/ask-focus", func(w http.ResponseWriter, r *http.Request) {
+		f.focusAsk <- "nonce-" + randHex()
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.sawCookies(r)
 		w.Header().Set("Content-Security-Policy", menu.ContentSecurityPolicy)
@@ -332,6 +341,29 @@ func (f *fakeStack) connected_(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "Docebo is connected. You can close this window.")
+}
+
+// focusWait is an open page's long poll: answered when the test asks, or
+// after a while (the page polls again).
+func (f *fakeStack) focusWait(w http.ResponseWriter, r *http.Request) {
+	select {
+	case n := <-f.focusAsk:
+		writeJSON(w, 200, map[string]any{"focus": true, "ack": n})
+	case <-time.After(20 * time.Second):
+		writeJSON(w, 200, map[string]any{"focus": false})
+	case <-r.Context().Done():
+	}
+}
+
+func (f *fakeStack) focusAck(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Ack string `json:"ack"`
+	}
+	json.NewDecoder(r.Body).Decode(&req)
+	f.mu.Lock()
+	f.focusAcks = append(f.focusAcks, req.Ack)
+	f.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (f *fakeStack) disconnect(w http.ResponseWriter, r *http.Request) {

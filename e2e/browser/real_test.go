@@ -36,7 +36,7 @@ const (
 // run as processes with their own XDG directories.
 type realStack struct {
 	// outs is each long-lived process's output (its log), by name.
-	outs map[string]*testenv.Buffer
+	outs    map[string]*testenv.Buffer
 	t       *testing.T
 	bin     string // dir of the built binaries
 	env     []string

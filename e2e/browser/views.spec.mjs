@@ -220,6 +220,18 @@ async function checkConnected(ctx, size, scheme) {
   await page.keyboard.press('Escape');
   await page.locator('body[data-view="home"]').waitFor();
 
+  if (tag === '600x420-light') {
+    step(`${tag}: the hotkey pressed again brings this menu back, home, search selected`);
+    await page.locator('#settings-link').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('body[data-view="settings"]').waitFor();
+    const asked = await page.context().request.post(new URL('/test/ask-focus', page.url()).href);
+    expect(asked.status() === 204, `the stand-in did not take the focus request (${asked.status()})`);
+    await page.waitForFunction(() => document.body.dataset.focusRequests === '1');
+    await page.locator('body[data-view="home"]').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id === 'q'), `${tag}: focus is not in the search field after the menu was brought back`);
+  }
+
   expect(a11y.length === 0, `axe-core:\n  ${a11y.join('\n  ')}`);
   expect(problems.length === 0, `browser problems:\n  ${problems.join('\n  ')}`);
   result.views.push(view);

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +54,13 @@ func TestMenuViews(t *testing.T) {
 	}
 	if !res.ClosedByEscape {
 		t.Error("Escape on an empty search did not close the menu")
+	}
+	// The page that was asked to come back acknowledged (the daemon opens no other menu then).
+	f.mu.Lock()
+	acks := f.focusAcks
+	f.mu.Unlock()
+	if len(acks) != 1 || !strings.HasPrefix(acks[0], "nonce-") {
+		t.Errorf("focus acknowledgements %q, want one", acks)
 	}
 }
 
