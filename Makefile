@@ -1,6 +1,6 @@
 # latchkey — build, test, run.
 #
-#   make run     the daemon on the embedded store with the Docebo sandbox (menu URL printed)
+#   make run     the daemon on the embedded store with the Docebo sandbox (how to open the menu printed)
 #   make test    everything: lint, unit + real keychain/PostgreSQL/Xvfb/browser tests, fuzz, cross-builds
 #   make bench   benchmarks and the injector load test
 #   make package the .deb in bin/ (make package-test also unpacks and checks it)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # run-demo.sh (`make run`): latchkey on the embedded SQLite store, connected to the Docebo
-# sandbox, with the menu URL printed. Ctrl+C stops everything.
+# sandbox, with how to open the menu printed (launcher file, one-time link). Ctrl+C stops everything.
 #
 # What it does:
 #   1. installs the keychain packages (scripts/deps.sh keyring) and builds bin/ (make build);
