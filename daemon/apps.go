@@ -98,11 +98,20 @@ func (d *Daemon) configuredIntegrations() []string {
 }
 
 // mcpConfig turns on /mcp; open_course opens its link with the desktop's
-// opener.
+// opener (openSignedIn).
 func (d *Daemon) mcpConfig() *injector.MCPConfig {
-	return &injector.MCPConfig{Version: d.version, OpenLink: func(ctx context.Context, link string) error {
-		return opener.Open(ctx, d.conf().OpenCommand, link)
-	}}
+	return &injector.MCPConfig{Version: d.version, OpenLink: d.openSignedIn}
+}
+
+// openSignedIn opens a signed-in link on the desktop through a one-time
+// address of the listener (injector.OneTimeLink): the opener's and the
+// browser's command lines, which every local user can read, never hold
+// the link and the provider token in it.
+func (d *Daemon) openSignedIn(ctx context.Context, link string) error {
+	if d.inj == nil {
+		return errors.New("the daemon is not serving")
+	}
+	return opener.Open(ctx, d.conf().OpenCommand, d.inj.OneTimeLink(link))
 }
 
 // auditCaller names an app's grant in the audit trail with the app's name
@@ -143,7 +152,7 @@ func (d *Daemon) addAppsControlRoutes(m *http.ServeMux) {
 		if err != nil {
 			return nil, err
 		}
-		if err := opener.Open(r.Context(), d.conf().OpenCommand, u); err != nil {
+		if err := d.openSignedIn(r.Context(), u); err != nil {
 			return nil, &httpError{http.StatusServiceUnavailable, "open_failed", "the browser could not be opened on this desktop"}
 		}
 		return map[string]bool{"opened": true}, nil

@@ -125,3 +125,60 @@ func TestAppGrantThroughTheMenuReachesMCPAndIsRevocableAcrossRestarts(t *testing
 		t.Fatal("a token is in the daemon's log")
 	}
 }
+
+// TestOpenCourseKeepsTheSignedInLinkOffTheCommandLine: open_course (the
+// control route `latchkey mcp` uses) gives the opener a one-time address
+// of the listener, never the signed-in link itself (which carries a
+// provider token, and a command line is readable by every local user);
+// that address leads once to the signed-in course.
+func TestOpenCourseKeepsTheSignedInLinkOffTheCommandLine(t *testing.T) {
+	opened := filepath.Join(t.TempDir(), "opened")
+	script := filepath.Join(t.TempDir(), "open.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' \"$1\" >> "+opened+"\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarnessWith(t, sandbox.Options{}, func(h *harness) {
+		h.openCommand = []string{script}
+		if err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
+			ic := c.Integrations["docebo"]
+			ic.Settings = map[string]string{"signin": "token_exchange"}
+			c.Integrations["docebo"] = ic
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.connect()
+	if err := h.cl.OpenCourse(context.Background(), "docebo", "1001"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(opened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	arg := lines[len(lines)-1]
+	if !strings.HasPrefix(arg, "http://"+h.d.listenAddr+"/v1/links/") || strings.Contains(arg, "access_token") || strings.Contains(arg, "exchange_token") {
+		t.Fatalf("the opener was given %q", arg)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, h.sbURL+"/learn/") {
+		t.Fatalf("the one-time address: %d to %q", resp.StatusCode, loc)
+	}
+	if code, _ := visit(t, resp.Header.Get("Location")); code != http.StatusOK {
+		t.Fatalf("the signed-in course: %d", code)
+	}
+	resp, err = noFollow.Get(arg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Location") != "" {
+		t.Fatalf("the one-time address, again: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -98,3 +98,36 @@ func TestAuthorizeIsOpenedByThisUsersProgramsOnly(t *testing.T) {
 		t.Fatalf("this user's authorization request: %d", resp.StatusCode)
 	}
 }
+
+// TestOneTimeLinkIsFollowedByThisUsersProgramsOnly: the one-time address of
+// a signed-in link is on the browser's command line too; another local
+// user's program following it first gets no redirect, and the address
+// still leads this user's browser to the link.
+func TestOneTimeLinkIsFollowedByThisUsersProgramsOnly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("making a socket owned by another user needs root")
+	}
+	e := newEnv(t)
+	const link = "https://lms.example/learn;type=oauth2_response;access_token=LINK-SECRET"
+	u := e.srv.OneTimeLink(link)
+	other := dialAs(t, 65534, e.addr)
+	defer other.Close()
+	c := &http.Client{
+		Transport:     &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return other, nil }},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+		t.Fatalf("another user following the one-time address: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := e.do("GET", strings.TrimPrefix(u, e.base), "", nil, nil); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != link {
+		t.Fatalf("this user's browser: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := e.do("GET", strings.TrimPrefix(u, e.base), "", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a second use: %d", resp.StatusCode)
+	}
+}

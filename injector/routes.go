@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	// with an HTTP GET. Still a menu session only; the answer is no-store.
 	m.HandleFunc("GET /v1/integrations/{name}/widget-token", s.withCaller(true, false, s.handleWidgetToken))
 	m.HandleFunc("GET /v1/open/{integration}/{id}", s.withCaller(true, true, s.handleOpen))
+	m.HandleFunc("GET "+oneTimeLinkPath+"{handle}", s.handleOneTimeLink)
 	m.HandleFunc("GET "+MenuFocusPath, s.handleMenuFocus)
 	m.HandleFunc("POST "+MenuFocusPath, s.handleMenuFocus)
 	m.HandleFunc("GET /{integration}/connected", s.handleConnected)

@@ -105,6 +105,8 @@ type Server struct {
 	revoked   atomic.Pointer[map[string]bool]
 
 	menu menuState
+	// links are the one-time addresses of signed-in links (OneTimeLink).
+	links oneTimeLinks
 	// appsHandler is Config.Apps's routes.
 	appsHandler http.Handler
 	// thumbs are the course thumbnail URLs handleThumbnail may fetch.
