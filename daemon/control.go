@@ -174,6 +174,7 @@ func (d *Daemon) Reload() error {
 	old := d.conf()
 	// The listener, the store and the desktop parts stay as started.
 	cfg.Listen, cfg.AllowNonLoopback, cfg.Store, cfg.NoTray = old.Listen, old.AllowNonLoopback, old.Store, old.NoTray
+	d.reloadManagedFile()
 	d.setBaseConfig(cfg)
 	d.buildIntegrations()
 	d.changed()

@@ -238,6 +238,25 @@ func (d *Daemon) initOrg(base Config) {
 	d.setBaseConfig(base)
 }
 
+// reloadManagedFile reads the managed file again (latchkey reload): its
+// integrations, with the store's over them.
+func (d *Daemon) reloadManagedFile() {
+	file, err := LoadManagedFile(ManagedConfigPath(os.Getenv))
+	if err != nil {
+		d.log.Error("organisation-managed integrations", "err", err)
+	}
+	d.org.mu.Lock()
+	defer d.org.mu.Unlock()
+	merged := map[string]ManagedIntegration{}
+	maps.Copy(merged, file)
+	for name, m := range d.org.managed {
+		if m.Source == ManagedByStore {
+			merged[name] = m
+		}
+	}
+	d.org.managed = merged
+}
+
 // setBaseConfig replaces the user's own configuration and rebuilds the
 // running one: the managed integrations over it.
 func (d *Daemon) setBaseConfig(base Config) {

@@ -239,6 +239,14 @@ widget_title = "Acme courses"
 	if h.state("docebo") != "connected" {
 		t.Fatalf("docebo from the managed file did not connect: %s", h.state("docebo"))
 	}
+	// A change of the file is read on reload.
+	os.WriteFile(path, []byte("[integrations.docebo]\nurl = \""+h.sbURL+"\"\nclient_id = \""+sandbox.DefaultClientID+"\"\ndisplay_name = \"Acme Academy\"\n"), 0o644)
+	if err := h.d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if in := h.integrationStatus("docebo"); in.DisplayName != "Acme Academy" || !in.Managed {
+		t.Errorf("after reload: %+v", in)
+	}
 	if b, _ := os.ReadFile(h.paths.ConfigFile()); bytes.Contains(b, []byte(h.sbURL)) {
 		t.Error("the managed configuration was written to the user's config file")
 	}
