@@ -2,6 +2,7 @@ package injector
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -129,5 +130,31 @@ func TestOneTimeLinkIsFollowedByThisUsersProgramsOnly(t *testing.T) {
 	}
 	if resp, _ := e.do("GET", strings.TrimPrefix(u, e.base), "", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a second use: %d", resp.StatusCode)
+	}
+}
+
+// TestConnectRedirectIsTakenFromThisUsersBrowserOnly: a connect flow's
+// state is in the provider's URL on the browser's command line; another
+// local user's program sending it to the loopback redirect first neither
+// ends this user's flow nor gets a page with a fresh menu link.
+func TestConnectRedirectIsTakenFromThisUsersBrowserOnly(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("making a socket owned by another user needs root")
+	}
+	e := newEnv(t)
+	other := dialAs(t, 65534, e.addr)
+	defer other.Close()
+	c := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return other, nil }}}
+	resp, err := c.Get(e.base + "/docebo/connected?state=good-state&error=access_denied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	e.be.mu.Lock()
+	n := len(e.be.finish)
+	e.be.mu.Unlock()
+	if resp.StatusCode != http.StatusForbidden || n != 0 || strings.Contains(string(body), "#code=") {
+		t.Fatalf("another user's redirect: %d, %d flows finished, menu link given: %v", resp.StatusCode, n, strings.Contains(string(body), "#code="))
 	}
 }

@@ -108,6 +108,12 @@ func (s *Server) handleDisconnect(w http.ResponseWriter, r *http.Request, c *cal
 // handleConnected is the OAuth loopback redirect. It needs no caller: the
 // Backend checks state (and PKCE). Its query (code, state) is never logged.
 func (s *Server) handleConnected(w http.ResponseWriter, r *http.Request) {
+	// The flow's state is on the browser's command line, which other local
+	// users can read: only this user's browser may end the flow.
+	if !peerIsThisUser(r) {
+		writePage(w, http.StatusForbidden, page{Title: "Not your connection", Message: "This connection belongs to another user of this machine. Nothing changed."})
+		return
+	}
 	name := r.PathValue("integration")
 	if !validName(name) {
 		writePage(w, http.StatusNotFound, page{Title: "Not found", Message: "There is no such page.", Hint: reopenHint})
