@@ -14,6 +14,7 @@ import (
 // open, its secrets are there, and the old items stay. A new store adopts
 // nothing from the legacy account.
 func TestAccountAdoption(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "latchkey.db"))

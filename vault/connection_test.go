@@ -15,6 +15,7 @@ import (
 // A connect is one transaction: the token, the connected state with its
 // expiry, the account and meta; a later save without an account keeps it.
 func TestSaveConnected(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
@@ -61,6 +62,7 @@ func TestSaveConnected(t *testing.T) {
 // SetAccount changes the account and nothing else: a reconnect-needed
 // marked after the connect stays; with no connection it writes nothing.
 func TestSetAccount(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
@@ -88,6 +90,7 @@ func TestSetAccount(t *testing.T) {
 // Disconnect removes the token, queues the remote delete and marks the
 // integration disconnected in one change, keeping its account.
 func TestDisconnect(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
@@ -116,6 +119,7 @@ func TestDisconnect(t *testing.T) {
 // SaveRefreshed stores a refreshed record and marks its integration
 // connected with the new expiry, keeping the account.
 func TestSaveRefreshed(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})
@@ -146,6 +150,7 @@ func TestSaveRefreshed(t *testing.T) {
 // connected, and queues nothing (the remote store holds it); an older one
 // is refused with ErrNotNewer and changes nothing.
 func TestAdoptRecord(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice", Device: "d1"})

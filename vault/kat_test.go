@@ -69,6 +69,7 @@ func unhex(t testing.TB, s string) []byte {
 // exactly its record key and key id. A change to the HKDF inputs (hash,
 // info strings, lengths, which argument is the secret) fails here.
 func TestKnownAnswerDerivation(t *testing.T) {
+	t.Parallel()
 	for _, v := range loadKAT(t) {
 		k, err := deriveKey(unhex(t, v.Salt), v.User)
 		if err != nil {
@@ -97,6 +98,7 @@ func TestKnownAnswerDerivation(t *testing.T) {
 // stored as a record, to its token: records written by any earlier build
 // in these formats stay readable.
 func TestKnownAnswerVault(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	for _, v := range loadKAT(t) {
 		t.Run(v.Name, func(t *testing.T) {

@@ -182,6 +182,7 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 // database that opens, with every record whole: token, version, outbox item
 // and connection metadata all from the same write.
 func TestKillDuringWriteLoop(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cmd, sc := child(t, "writeloop", dir, "")
 	waitLine(t, sc, func(l string) bool { return l == "ready" })
@@ -248,6 +249,7 @@ func TestKillDuringWriteLoop(t *testing.T) {
 // SIGKILL at each stage of a rotation: every record still opens with one of
 // the two salts in the keychain, and the next Open finishes the rotation.
 func TestKillDuringRotation(t *testing.T) {
+	t.Parallel()
 	const records = 6
 	for _, pause := range []string{"resealed:0", "resealed:1", "resealed:4", "replaced:6"} {
 		t.Run(pause, func(t *testing.T) {
@@ -409,6 +411,7 @@ func TestKeyringAcrossProcesses(t *testing.T) {
 // what is missing. (In a child process: godbus keeps one session bus
 // connection per process, and another test may have made it.)
 func TestUnavailableKeychain(t *testing.T) {
+	t.Parallel()
 	cmd, sc := child(t, "keyring-unavailable", t.TempDir(), "latchkey-test-unavailable",
 		"DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus")
 	l := waitLine(t, sc, func(l string) bool { return strings.HasPrefix(l, "refused: ") })

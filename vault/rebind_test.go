@@ -14,6 +14,7 @@ import (
 // a record moved behind the vault's back does not open as another user; an
 // interrupted Rebind is finished by Open.
 func TestRebind(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	path := filepath.Join(t.TempDir(), "latchkey.db")

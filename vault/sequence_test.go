@@ -18,6 +18,7 @@ import (
 // record that is older than the local one, or another record of the same
 // sequence, and a reopened vault keeps sealing above what it holds.
 func TestOpenNewerRefusesOlder(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	path := filepath.Join(t.TempDir(), "latchkey.db")
@@ -80,6 +81,7 @@ func TestOpenNewerRefusesOlder(t *testing.T) {
 // CheckSalt: a salt deleted from the keychain is handled as lost (new salt,
 // records purged); a keychain that does not answer purges nothing.
 func TestCheckSalt(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	kcPath := filepath.Join(dir, "keychain.json")

@@ -13,6 +13,7 @@ import (
 
 // Records sealed before tokenFormat2 hold JSON; they still open.
 func TestDecodeLegacyJSONToken(t *testing.T) {
+	t.Parallel()
 	legacy := []byte(`{"access_token":"at","token_type":"Bearer","refresh_token":"rt",` +
 		`"expiry":"2030-01-02T03:04:05.000000006Z","expires_in":3599,` +
 		`"extra_kind":"json","extra":{"id_token":"eyJ.x.y","scope":"api"}}`)
@@ -45,6 +46,7 @@ func TestDecodeLegacyJSONToken(t *testing.T) {
 // and nothing else: no refresh token, no extras (the ID token among them),
 // from the binary format and from a legacy JSON record alike.
 func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
+	t.Parallel()
 	full := realisticToken()
 	bin, err := encodeToken(tokenOf(full))
 	if err != nil {
@@ -82,6 +84,7 @@ func TestDecodeAccessTokenKeepsOnlyWhatACallNeeds(t *testing.T) {
 
 // Every truncation, and any trailing byte, of a valid plaintext is refused.
 func TestDecodeTokenIsStrict(t *testing.T) {
+	t.Parallel()
 	b, err := encodeToken(tokenOf(realisticToken()))
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +159,7 @@ func FuzzDecodeToken(f *testing.F) {
 // fields the token already has (the access and refresh tokens among them)
 // are not sealed a second time.
 func TestTokenExtrasDropTypedFields(t *testing.T) {
+	t.Parallel()
 	for name, tok := range map[string]*oauth2.Token{
 		"json": (&oauth2.Token{AccessToken: "at-0123456789", RefreshToken: "rt-0123456789", TokenType: "Bearer", ExpiresIn: 3600}).
 			WithExtra(map[string]any{"access_token": "at-0123456789", "refresh_token": "rt-0123456789",
@@ -195,6 +199,7 @@ func TestTokenExtrasDropTypedFields(t *testing.T) {
 // A plaintext buffer that has to grow is wiped before it is dropped: no
 // copy of a token stays behind where the caller cannot clear it.
 func TestPlainWriterWipesWhatItOutgrows(t *testing.T) {
+	t.Parallel()
 	w := plainWriter{b: make([]byte, 0, 32)}
 	w.str("secret-0123")
 	old := w.b[:cap(w.b)]

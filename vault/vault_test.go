@@ -76,6 +76,7 @@ func realisticToken() *oauth2.Token {
 }
 
 func TestTokenRoundTrip(t *testing.T) {
+	t.Parallel()
 	base := token{
 		AccessToken:  "at",
 		TokenType:    "Bearer",
@@ -168,6 +169,7 @@ func TestTokenRoundTrip(t *testing.T) {
 // The plaintext buffer an open reuses is wiped before it is reused: no
 // token stays in it between requests.
 func TestOpenWipesItsPlaintextBuffer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: memstore.New(), User: "alice"})
 	if err := v.SaveToken(ctx, "docebo", realisticToken(), nil, false); err != nil {
@@ -192,6 +194,7 @@ func TestOpenWipesItsPlaintextBuffer(t *testing.T) {
 }
 
 func TestSaveLoadDelete(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -275,6 +278,7 @@ func TestSaveLoadDelete(t *testing.T) {
 // A record opens only for the user, device and integration it was sealed
 // for.
 func TestBinding(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -316,6 +320,7 @@ func TestBinding(t *testing.T) {
 
 // A record sealed under another salt is a key mismatch, never tried.
 func TestKeyMismatch(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice", Device: "d1"})
@@ -342,6 +347,7 @@ func TestKeyMismatch(t *testing.T) {
 // The salt is gone: the records under it are purged, their integrations
 // marked reconnect-needed and reported, and a new salt is made.
 func TestLostSalt(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -392,6 +398,7 @@ func TestLostSalt(t *testing.T) {
 }
 
 func TestRotateKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -444,6 +451,7 @@ func TestRotateKey(t *testing.T) {
 
 // Writes racing a rotation all end up under the new key.
 func TestRotateKeyConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -483,6 +491,7 @@ func TestRotateKeyConcurrentWrites(t *testing.T) {
 
 // Another process rotated the key: LoadToken re-reads the keychain.
 func TestLoadAfterRotationElsewhere(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -503,6 +512,7 @@ func TestLoadAfterRotationElsewhere(t *testing.T) {
 }
 
 func TestSecrets(t *testing.T) {
+	t.Parallel()
 	kc := testKeychain(t)
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: kc, Store: st, User: "alice"})
@@ -527,6 +537,7 @@ func TestSecrets(t *testing.T) {
 }
 
 func TestDeviceIDStable(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	st := openStore(t, path)
@@ -545,6 +556,7 @@ func TestDeviceIDStable(t *testing.T) {
 }
 
 func TestBadSalt(t *testing.T) {
+	t.Parallel()
 	kc := testKeychain(t)
 	kc.Set("latchkey", "alice", "not-base64-salt!")
 	st := memstore.New()
@@ -558,6 +570,7 @@ func TestBadSalt(t *testing.T) {
 }
 
 func TestKeyIDOfAndNotice(t *testing.T) {
+	t.Parallel()
 	kc := testKeychain(t)
 	if _, err := KeyIDOf(kc, "", "alice"); !errors.Is(err, keychain.ErrNotFound) {
 		t.Fatalf("no salt: %v", err)
@@ -578,6 +591,7 @@ func TestKeyIDOfAndNotice(t *testing.T) {
 
 // Two processes opening a fresh vault at once agree on one salt.
 func TestConcurrentFirstOpen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	kcPath := filepath.Join(dir, "keychain.json")
 	ids := make(chan string, 4)
@@ -622,6 +636,7 @@ func TestConcurrentFirstOpen(t *testing.T) {
 // meta value sealed for integration = its name) survive a rotation; other
 // meta values are left alone.
 func TestRotateKeySealedMeta(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -673,6 +688,7 @@ func TestRotateKeySealedMeta(t *testing.T) {
 // sees records under the new key: it must read the keychain again rather
 // than purge them.
 func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	kc := testKeychain(t)
 	st := memstore.New()
@@ -716,6 +732,7 @@ func TestNoPurgeOfRecordsMidRotationElsewhere(t *testing.T) {
 }
 
 func TestMarkReconnect(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := memstore.New()
 	v, _ := mustOpen(t, Options{Keychain: testKeychain(t), Store: st, User: "alice"})

@@ -34,6 +34,7 @@ func seal(t testing.TB) string {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	if !strings.HasPrefix(s, "lk1."+fuzzKeyID+".") || !Valid(s) {
 		t.Fatalf("wire form %q", s)
@@ -53,6 +54,7 @@ func TestRoundTrip(t *testing.T) {
 // Every single-byte substitution, at every position, fails with a typed
 // error.
 func TestEveryByteFlip(t *testing.T) {
+	t.Parallel()
 	s := []byte(seal(t))
 	for i := range s {
 		orig := s[i]
@@ -74,6 +76,7 @@ func TestEveryByteFlip(t *testing.T) {
 }
 
 func TestTruncation(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	for n := 0; n < len(s); n++ {
 		if _, err := Open(fuzzKey, fuzzKeyID, alice, s[:n]); !typed(err) {
@@ -87,6 +90,7 @@ func TestTruncation(t *testing.T) {
 }
 
 func TestVersionPrefix(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	rest := strings.TrimPrefix(s, "lk1")
 	for _, v := range []string{"lk2", "lk0", "lk10", "lk"} {
@@ -102,6 +106,7 @@ func TestVersionPrefix(t *testing.T) {
 }
 
 func TestBinding(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	for _, b := range []Binding{
 		{User: "bob", Device: "d1", Integration: "docebo"},
@@ -118,6 +123,7 @@ func TestBinding(t *testing.T) {
 }
 
 func TestKeyMismatchNotTried(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	// Another key id: refused before any decryption, even with the right key.
 	if _, err := Open(fuzzKey, "ffffffffffffffff", alice, s); !errors.Is(err, ErrKeyMismatch) {
@@ -131,6 +137,7 @@ func TestKeyMismatchNotTried(t *testing.T) {
 }
 
 func TestSealRefuses(t *testing.T) {
+	t.Parallel()
 	if _, err := Seal(fuzzKey, "XYZ", alice, plainT); err == nil {
 		t.Error("bad key id accepted")
 	}
@@ -224,6 +231,7 @@ func BenchmarkOpen(b *testing.B) {
 // The base64 decoder skips CR and LF even in strict mode; the envelope
 // must not, or one record would have many spellings (found by FuzzParse).
 func TestOnlyCanonicalParses(t *testing.T) {
+	t.Parallel()
 	s := seal(t)
 	for _, ins := range []string{"\n", "\r", "\r\n", " ", "="} {
 		bad := s[:40] + ins + s[40:]

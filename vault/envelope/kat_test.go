@@ -59,6 +59,7 @@ func unhex(t testing.TB, s string) []byte {
 // opens to that plaintext. A change to the cipher, the associated data, the
 // nonce placement or the text encoding fails here.
 func TestKnownAnswerSeal(t *testing.T) {
+	t.Parallel()
 	for _, v := range loadKAT(t) {
 		key, nonce, pt := unhex(t, v.Key), unhex(t, v.Nonce), unhex(t, v.Plaintext)
 		got, err := sealNonce(key, v.KeyID, v.binding(), nonce, pt)
@@ -82,6 +83,7 @@ func TestKnownAnswerSeal(t *testing.T) {
 }
 
 func TestSealNonceRefusesBadNonce(t *testing.T) {
+	t.Parallel()
 	for _, n := range [][]byte{nil, make([]byte, 12), make([]byte, 25)} {
 		if _, err := sealNonce(fuzzKey, fuzzKeyID, alice, n, plainT); err == nil {
 			t.Errorf("a %d-byte nonce was accepted", len(n))

@@ -27,6 +27,7 @@ func randomName(t testing.TB) string {
 }
 
 func TestFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "cfg", "latchkey")
 	path := filepath.Join(dir, "keychain.json")
 	k, err := openFile(path, []byte("correct horse"), cheapKDF)
@@ -93,6 +94,7 @@ func TestFileRoundTrip(t *testing.T) {
 }
 
 func TestFileTamper(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keychain.json")
 	k, err := openFile(path, []byte("pw"), cheapKDF)
 	if err != nil {
@@ -123,6 +125,7 @@ func TestFileTamper(t *testing.T) {
 }
 
 func TestFileDefaultKDF(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "keychain.json")
 	k, err := File(path, []byte("pw"))
 	if err != nil {
@@ -149,6 +152,7 @@ func TestFileDefaultKDF(t *testing.T) {
 
 // The error shapes PLATFORM-NOTES.md lists, each turned into one line.
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		in   string
 		want string
@@ -208,6 +212,7 @@ func TestSystemNoBus(t *testing.T) {
 // A bus address that points nowhere (in a child process: godbus keeps one
 // session bus connection per process once it has one).
 func TestSystemBusNowhere(t *testing.T) {
+	t.Parallel()
 	runHelper(t, "get", "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus",
 		"keychain unavailable: the session bus named by DBUS_SESSION_BUS_ADDRESS does not answer (start a desktop session, or run under dbus-run-session with gnome-keyring unlocked)")
 }
@@ -240,6 +245,7 @@ func runHelper(t *testing.T, mode, env, want string) {
 }
 
 func TestSystemBusWithoutSecretService(t *testing.T) {
+	t.Parallel()
 	daemon, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		t.Skip("dbus-daemon not installed")

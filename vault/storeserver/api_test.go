@@ -131,8 +131,15 @@ func openPostgres(t *testing.T) storeserver.Backend {
 	return &pgBackend{Postgres: storetest.OpenPostgres(t, dsn), dsn: dsn}
 }
 
-func TestAPISQLite(t *testing.T)   { runSuite(t, openSQLite) }
-func TestAPIPostgres(t *testing.T) { runSuite(t, openPostgres) }
+func TestAPISQLite(t *testing.T) {
+	t.Parallel()
+	runSuite(t, openSQLite)
+}
+
+func TestAPIPostgres(t *testing.T) {
+	t.Parallel()
+	runSuite(t, openPostgres)
+}
 
 // runSuite is the one API suite both backends pass.
 func runSuite(t *testing.T, openBackend backendOpener) {
@@ -141,13 +148,32 @@ func runSuite(t *testing.T, openBackend backendOpener) {
 		b := openBackend(t)
 		return &env{t: t, idp: idp, b: b, srv: storetest.StartServer(t, b, idp)}
 	}
-	t.Run("CRUD", func(t *testing.T) { testCRUD(t, newEnv(t)) })
-	t.Run("Auth", func(t *testing.T) { testAuth(t, newEnv(t)) })
-	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newEnv(t)) })
-	t.Run("AdminListRevoke", func(t *testing.T) { testAdmin(t, newEnv(t)) })
-	t.Run("Validation", func(t *testing.T) { testValidation(t, newEnv(t)) })
-	t.Run("HealthMetrics", func(t *testing.T) { testHealthMetrics(t, newEnv(t)) })
+	t.Run("CRUD", func(t *testing.T) {
+		t.Parallel()
+		testCRUD(t, newEnv(t))
+	})
+	t.Run("Auth", func(t *testing.T) {
+		t.Parallel()
+		testAuth(t, newEnv(t))
+	})
+	t.Run("Isolation", func(t *testing.T) {
+		t.Parallel()
+		testIsolation(t, newEnv(t))
+	})
+	t.Run("AdminListRevoke", func(t *testing.T) {
+		t.Parallel()
+		testAdmin(t, newEnv(t))
+	})
+	t.Run("Validation", func(t *testing.T) {
+		t.Parallel()
+		testValidation(t, newEnv(t))
+	})
+	t.Run("HealthMetrics", func(t *testing.T) {
+		t.Parallel()
+		testHealthMetrics(t, newEnv(t))
+	})
 	t.Run("JWKSRotation", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t)
 		// Two rotations back to back: a short refetch interval, so the
 		// second is seen without waiting 30 s.
@@ -156,13 +182,26 @@ func runSuite(t *testing.T, openBackend backendOpener) {
 		testRotation(t, e)
 	})
 	t.Run("ConcurrentReadModifyWrite", func(t *testing.T) {
+		t.Parallel()
 		e := newEnv(t)
 		testConcurrentRMW(t, e.idp, []string{e.srv.URL}, e.srv.Client())
 	})
-	t.Run("CiphertextOnly", func(t *testing.T) { testCiphertextOnly(t, newEnv(t)) })
-	t.Run("OrgIntegrations", func(t *testing.T) { testOrgIntegrations(t, openBackend) })
-	t.Run("OrgWithoutSecretsKey", func(t *testing.T) { testOrgWithoutSecretsKey(t, openBackend) })
-	t.Run("OrgKeyRotation", func(t *testing.T) { testOrgKeyRotation(t, openBackend) })
+	t.Run("CiphertextOnly", func(t *testing.T) {
+		t.Parallel()
+		testCiphertextOnly(t, newEnv(t))
+	})
+	t.Run("OrgIntegrations", func(t *testing.T) {
+		t.Parallel()
+		testOrgIntegrations(t, openBackend)
+	})
+	t.Run("OrgWithoutSecretsKey", func(t *testing.T) {
+		t.Parallel()
+		testOrgWithoutSecretsKey(t, openBackend)
+	})
+	t.Run("OrgKeyRotation", func(t *testing.T) {
+		t.Parallel()
+		testOrgKeyRotation(t, openBackend)
+	})
 }
 
 func testCRUD(t *testing.T, e *env) {

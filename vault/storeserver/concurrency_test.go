@@ -118,6 +118,7 @@ func testConcurrentRMW(t *testing.T, idp *storetest.IdP, urls []string, hc *http
 
 // TestTwoReplicasOnePostgres: two servers on one PostgreSQL behave as one.
 func TestTwoReplicasOnePostgres(t *testing.T) {
+	t.Parallel()
 	dsn := storetest.PostgresURL(t)
 	idp := storetest.NewIdP(t)
 	a := storetest.StartServer(t, storetest.OpenPostgres(t, dsn), idp)

@@ -35,6 +35,7 @@ func status(t *testing.T, srv *storetest.Server, token string) int {
 // Tokens with made-up key ids must not make the store download the IdP's
 // key set for each of them.
 func TestUnknownKeyIDsRefetchAtMostOncePerInterval(t *testing.T) {
+	t.Parallel()
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +93,7 @@ func TestUnknownKeyIDsRefetchAtMostOncePerInterval(t *testing.T) {
 // A rotation is picked up once the interval has passed, with one download
 // however many tokens name the new key id at once.
 func TestRotationSeenAfterRefetchInterval(t *testing.T) {
+	t.Parallel()
 	idp := storetest.NewIdP(t)
 	const interval = 300 * time.Millisecond
 	v := storetest.VerifierWith(t, idp, func(c *storeserver.OIDCConfig) { c.RefetchInterval = interval })

@@ -331,6 +331,7 @@ func testOrgKeyRotation(t *testing.T, openBackend backendOpener) {
 }
 
 func TestSecretsKeyFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	line, err := storeserver.NewSecretsKeyLine()
 	if err != nil {

@@ -173,6 +173,7 @@ func openRec(t *testing.T, rec store.Record) string {
 // once the store is back every queued record arrives exactly once, even
 // when the answer to a push is lost on the way back.
 func TestStoreDownThenBack(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, false)
 	var puts atomic.Int64
 	var dropFirst atomic.Bool
@@ -275,6 +276,7 @@ func TestStoreDownThenBack(t *testing.T) {
 // this device wrote it): the 412 is resolved by re-reading, and the remote
 // record goes to OnRemoteNewer instead of being overwritten.
 func TestRemoteNewerIsAdopted(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, true)
 	ctx := t.Context()
 	k := key("docebo")
@@ -317,6 +319,7 @@ func TestRemoteNewerIsAdopted(t *testing.T) {
 // TestLocalNewerWins: the store lags behind (older version): the local
 // record is written over it with the version just read.
 func TestLocalNewerWins(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, true)
 	ctx := t.Context()
 	k := key("docebo")
@@ -342,6 +345,7 @@ func TestLocalNewerWins(t *testing.T) {
 // TestRevocation: an administrator's revoke reaches the device on the next
 // sync (check), and a push to a revoked record is dropped with OnRevoked.
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, true)
 	ctx := t.Context()
 	r.run()
@@ -388,6 +392,7 @@ func TestRevocation(t *testing.T) {
 // TestDeleteAndRepush: a queued delete removes the remote record; a record
 // missing remotely (lost by the store) is pushed again by the check.
 func TestDeleteAndRepush(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, true)
 	ctx := t.Context()
 	r.run()
@@ -416,6 +421,7 @@ func TestDeleteAndRepush(t *testing.T) {
 // TestAdoptFailureKeepsItem: when the daemon cannot store the newer remote
 // record, the outbox item stays for a retry.
 func TestAdoptFailureKeepsItem(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, true)
 	ctx := t.Context()
 	e := errors.New("local disk full")
@@ -438,6 +444,7 @@ func TestAdoptFailureKeepsItem(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	minD, maxD := 100*time.Millisecond, 2*time.Second
 	for n := 1; n <= 50; n++ {
 		want := maxD
@@ -464,6 +471,7 @@ func TestBackoff(t *testing.T) {
 // bounded schedule and flushes within moments of it answering again, and
 // the status says down with the next retry, then clears.
 func TestRecoversSoonAfterKicksWhileDown(t *testing.T) {
+	t.Parallel()
 	r := newRigWith(t, false, func(o *syncer.Options) {
 		// A real-sized item backoff: only the probe may bring recovery soon.
 		o.MinBackoff, o.MaxBackoff, o.MaxProbe = 50*time.Millisecond, 5*time.Minute, 400*time.Millisecond

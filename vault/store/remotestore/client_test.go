@@ -16,6 +16,7 @@ import (
 // server; these tests cover what that server never answers.
 
 func TestErrorMapping(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		status int
 		body   string
@@ -59,6 +60,7 @@ func TestErrorMapping(t *testing.T) {
 }
 
 func TestNetworkErrorsAreUnavailable(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +79,7 @@ func TestNetworkErrorsAreUnavailable(t *testing.T) {
 }
 
 func TestRequestShape(t *testing.T) {
+	t.Parallel()
 	var got *http.Request
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got = r.Clone(context.Background())

@@ -16,6 +16,7 @@ var awkward = []string{"", `"quoted" \\ back`, "tab\tnew\nline\r", "\x00\x01\x1f
 // The audit view shows one row per call, in order, with the columns the
 // table had, whatever the strings hold: the chunks are valid JSON to SQLite.
 func TestAuditViewReadsTheChunks(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	var in []store.AuditRow
@@ -85,6 +86,7 @@ func jsonRoundTrip(t testing.TB, s string) string {
 // Retention goes by whole chunks of the oldest calls: never more than the
 // bound is kept, and the newest calls always are.
 func TestAuditRetentionByChunk(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	s.auditMaxRows = 100
 	ctx := context.Background()
@@ -129,6 +131,7 @@ func FuzzAuditChunk(f *testing.F) {
 // A chunk goes by the age of its oldest call, wherever that call sits in
 // the chunk: nothing older than the bound is kept.
 func TestAuditAgePruningByOldestCall(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	s.auditMaxAge = time.Hour

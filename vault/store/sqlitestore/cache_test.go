@@ -13,6 +13,7 @@ import (
 
 // A write through the Store is seen by the next cached read at once.
 func TestRecordCacheSeesOwnWrites(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	if _, err := s.GetRecordCached(ctx, k1); !errors.Is(err, store.ErrNotFound) {
@@ -52,6 +53,7 @@ func TestRecordCacheSeesOwnWrites(t *testing.T) {
 // (another goroutine that saw the commit, e.g. in the connection's state) is
 // not served the record the write replaced or deleted.
 func TestRecordCacheSeesACommitAtOnce(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	if _, err := s.PutRecord(ctx, sealed(t, k1, "old"), store.AnyVersion); err != nil {
@@ -77,6 +79,7 @@ func TestRecordCacheSeesACommitAtOnce(t *testing.T) {
 // A write by another process (another Store on the same file) is seen once
 // the cached entry is RecordCacheTTL old; GetRecord sees it at once.
 func TestRecordCacheTTLForOtherWriters(t *testing.T) {
+	t.Parallel()
 	a, b := openTwo(t)
 	var clock atomic.Int64 // nanoseconds past base
 	base := time.Now()
@@ -110,6 +113,7 @@ func TestRecordCacheTTLForOtherWriters(t *testing.T) {
 // Readers racing with writers never bring back a version older than one
 // whose write has returned: a read that overlapped a write is not cached.
 func TestRecordCacheRacingWriters(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	rec := sealed(t, k1, "token")

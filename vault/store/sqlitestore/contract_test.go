@@ -7,5 +7,6 @@ import (
 )
 
 func TestContract(t *testing.T) {
+	t.Parallel()
 	storecontract.Run(t, func(t *testing.T) storecontract.Store { return openTest(t) })
 }

@@ -13,6 +13,7 @@ import (
 // Lock serialises holders across handles on the same file (as across
 // processes): the second holder enters only after the first has left.
 func TestLockSerialises(t *testing.T) {
+	t.Parallel()
 	a, b := openTwo(t)
 	ctx := context.Background()
 	bEntered := make(chan struct{})
@@ -42,6 +43,7 @@ func TestLockSerialises(t *testing.T) {
 
 // Paths with characters that mean something in a URI still name a file.
 func TestOddPath(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "my state #1 ?x=y&z%20")
 	path := filepath.Join(dir, "latch key.db")
 	s, err := Open(path)

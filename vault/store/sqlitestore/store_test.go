@@ -57,6 +57,7 @@ func openTwo(t testing.TB) (a, b *Store) {
 var k1 = store.Key{User: "alice", Device: "dev1", Integration: "docebo"}
 
 func TestPermissions(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "a", "latchkey")
 	path := filepath.Join(dir, "latchkey.db")
 	s, err := Open(path)
@@ -99,6 +100,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestSchemaVersion(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "db")
 	s, err := Open(path)
 	if err != nil {
@@ -120,6 +122,7 @@ func TestSchemaVersion(t *testing.T) {
 }
 
 func TestRecordVersions(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	if _, err := s.GetRecord(ctx, k1); !errors.Is(err, store.ErrNotFound) {
@@ -176,6 +179,7 @@ func TestRecordVersions(t *testing.T) {
 }
 
 func TestRefusesPlaintext(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	bad := []store.Record{
@@ -194,6 +198,7 @@ func TestRefusesPlaintext(t *testing.T) {
 }
 
 func TestPutEnqueueAtomic(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	conn := &store.Connection{Integration: "docebo", State: store.StateConnected, Username: "alice", Expiry: time.Now().Add(time.Hour)}
@@ -262,6 +267,7 @@ func TestPutEnqueueAtomic(t *testing.T) {
 }
 
 func TestOutbox(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	for _, in := range []string{"a", "b", "c"} {
@@ -302,6 +308,7 @@ func TestOutbox(t *testing.T) {
 }
 
 func TestConnectionsAndMeta(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	if _, err := s.GetConnection(ctx, "docebo"); !errors.Is(err, store.ErrNotFound) {
@@ -366,6 +373,7 @@ func TestConnectionsAndMeta(t *testing.T) {
 }
 
 func TestAuditRetention(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	s.auditMaxRows = 5
 	ctx := context.Background()
@@ -399,6 +407,7 @@ func TestAuditRetention(t *testing.T) {
 // The rows of one AppendAudit call are all written, in order, in one
 // transaction; none with a zero time.
 func TestAuditBatch(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	batch := make([]store.AuditRow, 1000) // more than auditBatch
@@ -426,6 +435,7 @@ func TestAuditBatch(t *testing.T) {
 }
 
 func TestClients(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
@@ -466,6 +476,7 @@ func TestClients(t *testing.T) {
 }
 
 func TestConcurrentWriters(t *testing.T) {
+	t.Parallel()
 	a, b := openTwo(t)
 	ctx := context.Background()
 	errs := make(chan error, 2)
@@ -494,6 +505,7 @@ func TestConcurrentWriters(t *testing.T) {
 // Concurrent appends are all committed (sharing transactions), and Close
 // refuses later ones cleanly.
 func TestAuditConcurrentAndClose(t *testing.T) {
+	t.Parallel()
 	s, err := Open(filepath.Join(t.TempDir(), "db"))
 	if err != nil {
 		t.Fatal(err)
@@ -533,6 +545,7 @@ func TestAuditConcurrentAndClose(t *testing.T) {
 // index) is migrated with its audit rows, which keep their order, and rows
 // added after sort after them.
 func TestMigrateAuditFromVersion1(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "latchkey.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
@@ -581,6 +594,7 @@ func TestMigrateAuditFromVersion1(t *testing.T) {
 // Rows older than the retention age go, however many there are, and the
 // others stay.
 func TestAuditAgePruning(t *testing.T) {
+	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
 	old := make([]store.AuditRow, 3*auditAgeProbe+7)

@@ -45,14 +45,32 @@ func Sealed(t testing.TB, k store.Key, body string) store.Record {
 }
 
 // Run runs the contract against stores made by open, a fresh empty store
-// per subtest.
+// per subtest; the subtests run in parallel.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	t.Run("Versions", func(t *testing.T) { versions(t, open(t)) })
-	t.Run("RefusesPlaintext", func(t *testing.T) { refusesPlaintext(t, open(t)) })
-	t.Run("ChangeIsAtomic", func(t *testing.T) { changeIsAtomic(t, open(t)) })
-	t.Run("ConnectionUpdate", func(t *testing.T) { connectionUpdate(t, open(t)) })
-	t.Run("Outbox", func(t *testing.T) { outbox(t, open(t)) })
-	t.Run("Meta", func(t *testing.T) { meta(t, open(t)) })
+	t.Run("Versions", func(t *testing.T) {
+		t.Parallel()
+		versions(t, open(t))
+	})
+	t.Run("RefusesPlaintext", func(t *testing.T) {
+		t.Parallel()
+		refusesPlaintext(t, open(t))
+	})
+	t.Run("ChangeIsAtomic", func(t *testing.T) {
+		t.Parallel()
+		changeIsAtomic(t, open(t))
+	})
+	t.Run("ConnectionUpdate", func(t *testing.T) {
+		t.Parallel()
+		connectionUpdate(t, open(t))
+	})
+	t.Run("Outbox", func(t *testing.T) {
+		t.Parallel()
+		outbox(t, open(t))
+	})
+	t.Run("Meta", func(t *testing.T) {
+		t.Parallel()
+		meta(t, open(t))
+	})
 }
 
 func versions(t *testing.T, s Store) {
