@@ -160,6 +160,7 @@ func (a *appsEnv) connectSDK(allow bool) (*mcp.ClientSession, *tokenRT, error) {
 }
 
 func TestMCPOverHTTPWithTheWholeOAuthFlow(t *testing.T) {
+	t.Parallel()
 	a := newAppsEnv(t)
 	cs, rt, err := a.connectSDK(true)
 	if err != nil {
@@ -233,6 +234,7 @@ func TestMCPOverHTTPWithTheWholeOAuthFlow(t *testing.T) {
 }
 
 func TestMCPRefusesWithoutTokenAndNamesTheResourceMetadata(t *testing.T) {
+	t.Parallel()
 	a := newAppsEnv(t)
 	resp, _ := a.do("POST", "/mcp", "", map[string]string{"Content-Type": "application/json"}, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"ping"}`))
 	want := `Bearer resource_metadata="` + a.base + `/.well-known/oauth-protected-resource/mcp"`
@@ -263,6 +265,7 @@ func TestMCPRefusesWithoutTokenAndNamesTheResourceMetadata(t *testing.T) {
 }
 
 func TestDeniedConsentGivesTheSDKNoToken(t *testing.T) {
+	t.Parallel()
 	a := newAppsEnv(t)
 	if cs, _, err := a.connectSDK(false); err == nil {
 		cs.Close()
@@ -274,6 +277,7 @@ func TestDeniedConsentGivesTheSDKNoToken(t *testing.T) {
 }
 
 func TestSearchIntegrationsParameterNarrowsTheScope(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	resp, body := e.do("GET", "/v1/search?q=go&integrations=document360", e.mint("*"), nil, nil)
 	if resp.StatusCode != http.StatusOK || strings.Contains(body, "docebo") || !strings.Contains(body, "Go article") {
@@ -289,6 +293,7 @@ func appToken(grant, resource string) auth.AppToken {
 }
 
 func TestConsentIsAnsweredByTheMenuOnly(t *testing.T) {
+	t.Parallel()
 	a := newAppsEnv(t)
 	// An app registers and asks.
 	resp, body := a.do("POST", "/oauth2/register", "", map[string]string{"Content-Type": "application/json"},
@@ -366,6 +371,7 @@ func TestConsentIsAnsweredByTheMenuOnly(t *testing.T) {
 // GET /v1/open gives an app's token neither the link (JSON) nor a redirect
 // to it; the app opens courses with open_course, on this desktop.
 func TestAppsGetNoSignedInLink(t *testing.T) {
+	t.Parallel()
 	a := newAppsEnv(t)
 	for _, res := range []string{"/v1", ""} {
 		tok, _, err := a.issuer.MintApp(appToken("g-open", res))

@@ -134,6 +134,7 @@ func withSignIn(e *env) {
 // the menu, say from a log) and forges the menu's Origin from a non-browser
 // client. None of it reaches a menu route, and the captured code is spent.
 func TestMenuSessionNotReplayableFromAnotherPort(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	withSignIn(e)
 	b := e.openMenu()

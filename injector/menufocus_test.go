@@ -27,6 +27,7 @@ type focusAnswer struct {
 }
 
 func TestFocusMenuBringsBackTheOpenPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	sess := e.openMenu().session
 	hdr := map[string]string{MenuSessionHeader: sess, "Origin": e.base}
@@ -71,6 +72,7 @@ func TestFocusMenuBringsBackTheOpenPage(t *testing.T) {
 }
 
 func TestMenuFocusNeedsASessionAndDoesNotExtendIt(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *Config) { c.MenuSessionIdle = time.Minute; c.MenuSessionTTL = time.Hour })
 	resp, _ := e.do("GET", MenuFocusPath, "", nil, nil)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -101,6 +103,7 @@ func TestMenuFocusNeedsASessionAndDoesNotExtendIt(t *testing.T) {
 }
 
 func TestMenuLauncherKeyOpensSessionsUntilReplaced(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	exchange := func(body, origin string) (int, string) {
 		resp, b := e.do("POST", MenuSessionPath, "", map[string]string{"Origin": origin, "Content-Type": "application/json"}, strings.NewReader(body))

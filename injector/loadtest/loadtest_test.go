@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestParseWrk(t *testing.T) {
+	t.Parallel()
 	out := `Running 1s test @ http://127.0.0.1:1/
   1 threads and 1 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -164,6 +165,7 @@ func TestHarness(t *testing.T) {
 // TestPrint checks the table's ratios and verdicts on made-up samples:
 // per-round ratios, their range, and the targets.
 func TestPrint(t *testing.T) {
+	t.Parallel()
 	us := time.Microsecond
 	r := &Results{Conns: []int{1, 64}, Targets: []string{tDirect, tNginx, tDaemon}, Procs: 2, NginxVersion: "nginx/1.22.1",
 		Opts: Options{Runs: 2, Duration: time.Second, Threads: 1}, Samples: map[string]map[int][]Sample{

@@ -79,6 +79,7 @@ func call(t *testing.T, cs *mcp.ClientSession, name string, args map[string]any)
 }
 
 func TestToolsAreListedReadOnlyWithSchemas(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, &fakeAPI{}, Options{})
 	res, err := cs.ListTools(context.Background(), nil)
 	if err != nil {
@@ -107,6 +108,7 @@ func TestToolsAreListedReadOnlyWithSchemas(t *testing.T) {
 }
 
 func TestSearchReturnsStructuredAndTextResultsWithPartialErrors(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{}
 	cs := connect(t, api, Options{})
 	res, raw := call(t, cs, "search", map[string]any{"query": "go", "limit": 5})
@@ -134,6 +136,7 @@ func TestSearchReturnsStructuredAndTextResultsWithPartialErrors(t *testing.T) {
 }
 
 func TestIntegrationsOptionNarrowsEveryCall(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{}
 	cs := connect(t, api, Options{Integrations: []string{"docebo"}})
 	call(t, cs, "search", map[string]any{"query": "go"})
@@ -148,6 +151,7 @@ func TestIntegrationsOptionNarrowsEveryCall(t *testing.T) {
 }
 
 func TestMyCoursesFiltersByStatus(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, &fakeAPI{}, Options{})
 	res, raw := call(t, cs, "my_courses", map[string]any{"status": "completed"})
 	var out CoursesOutput
@@ -162,6 +166,7 @@ func TestMyCoursesFiltersByStatus(t *testing.T) {
 }
 
 func TestToolErrorsAreHumanMessages(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, &fakeAPI{}, Options{})
 	res, raw := call(t, cs, "get_article", map[string]any{"integration": "gmail", "id": "x"})
 	if !res.IsError || !strings.Contains(raw, "not allowed to use gmail") {
@@ -179,6 +184,7 @@ func TestToolErrorsAreHumanMessages(t *testing.T) {
 }
 
 func TestOpenCourseNeverReturnsTheSignedInLink(t *testing.T) {
+	t.Parallel()
 	api := &fakeAPI{}
 	var calls []string
 	cs := connect(t, api, Options{OnCall: func(_ context.Context, _ *sdkauth.TokenInfo, tool string, err error) {
@@ -197,6 +203,7 @@ func TestOpenCourseNeverReturnsTheSignedInLink(t *testing.T) {
 }
 
 func TestGetArticleReturnsText(t *testing.T) {
+	t.Parallel()
 	cs := connect(t, &fakeAPI{}, Options{})
 	res, raw := call(t, cs, "get_article", map[string]any{"integration": "document360", "id": "a1"})
 	if res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "Install the client.") {

@@ -26,6 +26,7 @@ func get(t *testing.T, h http.Handler, method, target string, hdr ...string) *ht
 }
 
 func TestContentTypesAndHeaders(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	cases := []struct{ path, ctype string }{
 		{"/menu", "text/html; charset=utf-8"},
@@ -66,6 +67,7 @@ func TestContentTypesAndHeaders(t *testing.T) {
 }
 
 func TestKeepsCallersCSP(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	const policy = "default-src 'none'; script-src 'self'"
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +81,7 @@ func TestKeepsCallersCSP(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	for _, p := range []string{"/menu/nope.js", "/menu/../go.mod", "/menu/menu.go", "/menu/menu_test.go", "/menu/doc.go", "/menux"} {
 		if w := get(t, h, "GET", p); w.Code != http.StatusNotFound {
@@ -94,6 +97,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestHeadAndConditional(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	w := get(t, h, "HEAD", "/menu/app.js")
 	if w.Code != http.StatusOK || w.Body.Len() != 0 {
@@ -125,6 +129,7 @@ func attr(n *html.Node, name string) (string, bool) {
 // attribute or external resource anywhere in the page; every referenced
 // asset is embedded.
 func TestStrictCSPCompatible(t *testing.T) {
+	t.Parallel()
 	// The pages: the menu, and the consent view latchkey opens for an app.
 	pages := []string{"index.html", "consent.html"}
 	var refs []string
@@ -257,6 +262,7 @@ func TestStrictCSPCompatible(t *testing.T) {
 // never cookies (a browser sends those to every port of the host), and
 // holds no token of its own.
 func TestAPIUsesSessionHeaderOnly(t *testing.T) {
+	t.Parallel()
 	b, err := FS.ReadFile("api.js")
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +285,7 @@ func TestAPIUsesSessionHeaderOnly(t *testing.T) {
 // TestCSPImagesFromOwnOriginOnly: an image URL from a provider cannot make
 // the browser call another host or loopback port.
 func TestCSPImagesFromOwnOriginOnly(t *testing.T) {
+	t.Parallel()
 	for _, d := range strings.Split(ContentSecurityPolicy, ";") {
 		f := strings.Fields(d)
 		if len(f) > 0 && f[0] == "img-src" && strings.Join(f[1:], " ") != "'self' data:" {

@@ -14,6 +14,7 @@ import (
 // /oauth2/authorize) chooses, so by default the daemon does not open a
 // connection to loopback or private addresses for it.
 func TestMetadataDocumentIsNotFetchedFromThisMachineOrItsNetwork(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t) // the default HTTPClient
 	var conns atomic.Int32
 	doc := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
@@ -45,6 +46,7 @@ func TestMetadataDocumentIsNotFetchedFromThisMachineOrItsNetwork(t *testing.T) {
 // TestMetadataDocumentsAreNotKept: each client id URL fetched is not added
 // to the saved state, so requests naming made-up documents cannot grow it.
 func TestMetadataDocumentsAreNotKept(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	doc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -71,6 +73,7 @@ func TestMetadataDocumentsAreNotKept(t *testing.T) {
 // even from a same-site page on another loopback port, opens no consent
 // window on the desktop.
 func TestAuthorizeRefusesRequestsThatAreNotNavigations(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	for _, dest := range []string{"image", "iframe", "empty", "script"} {

@@ -207,6 +207,7 @@ func (h *harness) grant(clientID, redirect string, extra url.Values) map[string]
 }
 
 func TestAuthorizationCodeFlowMintsAnAppToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/callback")
 	ver, ch := pkce()
@@ -256,6 +257,7 @@ func TestAuthorizationCodeFlowMintsAnAppToken(t *testing.T) {
 }
 
 func TestDeniedConsentRedirectsWithAccessDenied(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://localhost/cb")
 	_, ch := pkce()
@@ -273,6 +275,7 @@ func TestDeniedConsentRedirectsWithAccessDenied(t *testing.T) {
 }
 
 func TestAuthorizeRefusesForeignRedirectAndUnknownClientWithoutRedirecting(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	_, ch := pkce()
@@ -293,6 +296,7 @@ func TestAuthorizeRefusesForeignRedirectAndUnknownClientWithoutRedirecting(t *te
 }
 
 func TestAuthorizeRequiresPKCES256AndKnownScopeAndResource(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	_, ch := pkce()
@@ -324,6 +328,7 @@ func TestAuthorizeRequiresPKCES256AndKnownScopeAndResource(t *testing.T) {
 }
 
 func TestTokenRefusesWrongVerifierReusedCodeAndOtherClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	other := h.register("http://127.0.0.1/cb")
@@ -372,6 +377,7 @@ func TestTokenRefusesWrongVerifierReusedCodeAndOtherClient(t *testing.T) {
 }
 
 func TestCodeExpiresAfterSixtySeconds(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	ver, ch := pkce()
@@ -385,6 +391,7 @@ func TestCodeExpiresAfterSixtySeconds(t *testing.T) {
 }
 
 func TestRefreshRotatesAndReuseRevokesTheGrant(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	first := h.grant(id, "http://127.0.0.1/cb", nil)
@@ -418,6 +425,7 @@ func TestRefreshRotatesAndReuseRevokesTheGrant(t *testing.T) {
 }
 
 func TestRevokedGrantStaysRevokedAfterRestart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	out := h.grant(id, "http://127.0.0.1/cb", nil)
@@ -444,6 +452,7 @@ func TestRevokedGrantStaysRevokedAfterRestart(t *testing.T) {
 }
 
 func TestTokenForOneResourceIsNotForAnother(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	out := h.grant(id, "http://127.0.0.1/cb", url.Values{"resource": {h.ts.URL + "/v1"}})
@@ -458,6 +467,7 @@ func TestTokenForOneResourceIsNotForAnother(t *testing.T) {
 }
 
 func TestRegisterRefusesNonLoopbackRedirectsAndSecrets(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for name, md := range map[string]map[string]any{
 		"https elsewhere": {"redirect_uris": []string{"https://example.com/cb"}},
@@ -479,6 +489,7 @@ func TestRegisterRefusesNonLoopbackRedirectsAndSecrets(t *testing.T) {
 }
 
 func TestClientIDMetadataDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	var docURL string
 	doc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -505,6 +516,7 @@ func TestClientIDMetadataDocument(t *testing.T) {
 }
 
 func TestMetadataNamesTheEndpoints(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for path, want := range map[string]string{
 		MetadataPath:                   `"code_challenge_methods_supported":["S256"]`,
@@ -523,6 +535,7 @@ func TestMetadataNamesTheEndpoints(t *testing.T) {
 }
 
 func TestConsentThatCannotBeShownIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	h.prompts.err = errors.New("no desktop")
@@ -540,6 +553,7 @@ func readInto(b *strings.Builder, resp *http.Response) (int64, error) {
 }
 
 func TestAuthorizeFromAWebPageIsRefusedUnasked(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	id := h.register("http://127.0.0.1/cb")
 	_, ch := pkce()
