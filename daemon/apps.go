@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/injector"
 	"github.com/latchkey/latchkey/injector/auth"
 	"github.com/latchkey/latchkey/injector/oauthserver"
+	"github.com/latchkey/latchkey/internal/loopback"
 	"github.com/latchkey/latchkey/tray/opener"
 	"github.com/latchkey/latchkey/vault/envelope"
 	"github.com/latchkey/latchkey/vault/store"
@@ -72,9 +71,11 @@ func (d *Daemon) newApps(ctx context.Context, issuer *auth.Issuer) (*oauthserver
 		Prompter:     consentOpener{d},
 		Integrations: d.configuredIntegrations,
 		ProgramOf: func(r *http.Request) string {
-			_, p, _ := net.SplitHostPort(r.Host)
-			port, _ := strconv.Atoi(p)
-			return peerProgram(r.RemoteAddr, port)
+			local, remote, ok := loopback.RequestEnds(r)
+			if !ok {
+				return ""
+			}
+			return peerProgram(local, remote)
 		},
 		OnRevoke: func(subs ...string) {
 			if d.inj != nil {

@@ -2,6 +2,8 @@
 
 package daemon
 
+import "net/netip"
+
 // peerProgram cannot tell the program on the other end of a connection on
 // this OS.
-func peerProgram(string, int) string { return "" }
+func peerProgram(local, remote netip.AddrPort) string { return "" }

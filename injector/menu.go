@@ -6,9 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -237,13 +235,8 @@ func (s *Server) serveMenu(w http.ResponseWriter, r *http.Request) {
 // the user the daemon runs as; true where the system does not say who
 // owns the peer's socket (loopback.PeerUID).
 func peerIsThisUser(r *http.Request) bool {
-	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	local, remote, ok := loopback.RequestEnds(r)
 	if !ok {
-		return true
-	}
-	local, err1 := netip.ParseAddrPort(la.String())
-	remote, err2 := netip.ParseAddrPort(r.RemoteAddr)
-	if err1 != nil || err2 != nil {
 		return true
 	}
 	uid, ok := loopback.PeerUID(local, remote)

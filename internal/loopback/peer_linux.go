@@ -16,25 +16,34 @@ import (
 // /proc/net/tcp or tcp6. ok is false when no such socket is found (the
 // peer is not on this machine, or the table cannot be read).
 func PeerUID(local, remote netip.AddrPort) (uid int, ok bool) {
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		if uid, ok := peerUIDIn(table, local, remote); ok {
-			return uid, true
-		}
-	}
-	return 0, false
+	p, ok := Peer(local, remote)
+	return p.UID, ok
 }
 
-func peerUIDIn(table string, local, remote netip.AddrPort) (int, bool) {
+// Peer returns the client's socket of a TCP connection on this machine
+// (seen from the server as local and remote, as PeerUID): its owner and
+// its inode, which names it among a process's open files
+// ("socket:[<inode>]").
+func Peer(local, remote netip.AddrPort) (PeerSocket, bool) {
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if p, ok := peerIn(table, local, remote); ok {
+			return p, true
+		}
+	}
+	return PeerSocket{}, false
+}
+
+func peerIn(table string, local, remote netip.AddrPort) (PeerSocket, bool) {
 	f, err := os.Open(table)
 	if err != nil {
-		return 0, false
+		return PeerSocket{}, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the header
 	for sc.Scan() {
 		fs := strings.Fields(sc.Text())
-		if len(fs) < 8 {
+		if len(fs) < 10 {
 			continue
 		}
 		// The client's socket: its local address is the connection's remote.
@@ -44,9 +53,9 @@ func peerUIDIn(table string, local, remote netip.AddrPort) (int, bool) {
 			continue
 		}
 		uid, err := strconv.Atoi(fs[7])
-		return uid, err == nil
+		return PeerSocket{UID: uid, Inode: fs[9]}, err == nil
 	}
-	return 0, false
+	return PeerSocket{}, false
 }
 
 func sameEnd(a, b netip.AddrPort) bool {
