@@ -12,6 +12,7 @@ import (
 // cgo: the tray and hotkey must fall back to their stubs (or pure-Go
 // Windows code) and the service installer must compile everywhere.
 func TestCrossBuild(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("cross-builds skipped in -short mode")
 	}

@@ -10,6 +10,7 @@ import (
 // The icons differ in shape, not only in colour (colour-blind users, a
 // monochrome panel): their opaque areas differ.
 func TestIconsDifferInShape(t *testing.T) {
+	t.Parallel()
 	alpha := func(i Icon) *image.NRGBA {
 		img, err := png.Decode(bytes.NewReader(IconBytes(i, "png")))
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestBuildMenu(t *testing.T) {
+	t.Parallel()
 	footer := func(label string) []Item {
 		return []Item{
 			{Title: label, Enabled: true, Action: ActionOpenMenu},
@@ -167,6 +168,7 @@ func TestBuildMenu(t *testing.T) {
 }
 
 func TestMenuFit(t *testing.T) {
+	t.Parallel()
 	var s State
 	for _, n := range []string{"a", "b", "c", "d"} {
 		s.Integrations = append(s.Integrations, Integration{Name: n, State: StateConnected})

@@ -17,6 +17,7 @@ import (
 )
 
 func TestRunServesAndStops(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	const secret = "file-secret-0123456789abcdef0123456789"
@@ -90,6 +91,7 @@ func TestRunServesAndStops(t *testing.T) {
 }
 
 func TestRunRejectsBadFlags(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"--listen", "0.0.0.0:0"},
 		{"--listen", "nonsense"},

@@ -102,6 +102,7 @@ func (s *consoleStack) signIn(c *http.Client, user, password string) (int, strin
 }
 
 func TestConsoleAdministratorConfiguresDocebo(t *testing.T) {
+	t.Parallel()
 	s := startConsole(t)
 	c := browser(t)
 	if code, body := get(t, c, s.base+"/admin/"); code != 200 || !strings.Contains(body, "Sign in with your organisation") {
@@ -187,6 +188,7 @@ func TestConsoleAdministratorConfiguresDocebo(t *testing.T) {
 }
 
 func TestConsoleRefusesNonAdministrator(t *testing.T) {
+	t.Parallel()
 	s := startConsole(t)
 	c := browser(t)
 	code, body := s.signIn(c, "bob", "bob-password")
@@ -202,6 +204,7 @@ func TestConsoleRefusesNonAdministrator(t *testing.T) {
 }
 
 func TestConsoleCallbackChecksState(t *testing.T) {
+	t.Parallel()
 	s := startConsole(t)
 	c := browser(t)
 	get(t, c, s.base+"/admin/login") // sets the sign-in cookie, state unknown to us

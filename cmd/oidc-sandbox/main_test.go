@@ -14,6 +14,7 @@ import (
 )
 
 func TestRunPrintsIssuerAndServesDiscovery(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	const secret = "file-secret-0123456789abcdef"
@@ -64,6 +65,7 @@ func TestRunPrintsIssuerAndServesDiscovery(t *testing.T) {
 }
 
 func TestRunRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	err := run(context.Background(), []string{"--listen", "0.0.0.0:0"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("err = %v", err)

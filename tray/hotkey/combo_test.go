@@ -6,6 +6,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		canon   string
@@ -56,6 +57,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestDefault(t *testing.T) {
+	t.Parallel()
 	for goos, want := range map[string]string{"darwin": "Cmd+Shift+E", "linux": "Ctrl+Shift+E", "windows": "Ctrl+Shift+E"} {
 		c, err := Parse(Default(goos))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestUnmnemonic(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"_Quit":              "Quit",
 		"snake__case":        "snake_case",
@@ -31,6 +32,7 @@ func node(id int32, props map[string]dbus.Variant, children ...any) []any {
 }
 
 func TestParseLayout(t *testing.T) {
+	t.Parallel()
 	label := func(s string) map[string]dbus.Variant { return map[string]dbus.Variant{"label": dbus.MakeVariant(s)} }
 	root := node(0, nil,
 		node(1, map[string]dbus.Variant{"label": dbus.MakeVariant("Docebo — connected"), "enabled": dbus.MakeVariant(false)}),
