@@ -6,6 +6,7 @@ import (
 )
 
 func TestRoundDuration(t *testing.T) {
+	t.Parallel()
 	for d, want := range map[time.Duration]string{
 		342658 * time.Nanosecond:      "343µs",
 		12345678 * time.Nanosecond:    "12.3ms",

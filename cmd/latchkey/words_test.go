@@ -6,6 +6,7 @@ import (
 )
 
 func TestPrefixedOnce(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"document360: document360: search: 503": "document360: search: 503",
 		"search: 503":                           "document360: search: 503",
@@ -17,6 +18,7 @@ func TestPrefixedOnce(t *testing.T) {
 }
 
 func TestRelTimeAndStatusWords(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	for d, want := range map[time.Duration]string{
 		-10 * time.Second: "just now", -3 * time.Minute: "3 min ago", -5 * time.Hour: "5 h ago",

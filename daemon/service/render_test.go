@@ -24,6 +24,7 @@ func testOptions(t *testing.T, exe string) Options {
 }
 
 func TestRenderUnit(t *testing.T) {
+	t.Parallel()
 	unit, err := renderUnit(testOptions(t, "/opt/latch key/latchkey"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +60,7 @@ WantedBy=default.target
 }
 
 func TestRenderUnitNoEnv(t *testing.T) {
+	t.Parallel()
 	o, err := Options{Executable: "/usr/bin/latchkey"}.normalize()
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +75,7 @@ func TestRenderUnitNoEnv(t *testing.T) {
 }
 
 func TestNormalizeRejects(t *testing.T) {
+	t.Parallel()
 	for name, o := range map[string]Options{
 		"relative executable": {Executable: "bin/latchkey"},
 		"newline in arg":      {Executable: "/usr/bin/latchkey", Args: []string{"daemon\nExecStartPre=/bin/evil"}},
@@ -96,6 +99,7 @@ type plistNode struct {
 }
 
 func TestRenderPlist(t *testing.T) {
+	t.Parallel()
 	o := testOptions(t, "/Applications/Latch Key/latchkey")
 	data, err := renderPlist(o, "/Users/alice/Library/Logs/latchkey")
 	if err != nil {
@@ -196,6 +200,7 @@ func splitWindows(cmd string) []string {
 }
 
 func TestWindowsCommandLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
