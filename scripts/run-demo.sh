@@ -210,10 +210,11 @@ dead() { ! kill -0 "$1" 2>/dev/null; }
 log_tail() { echo "--- .demo/logs/$1.log:" >&2; tail -n 20 "$LOGS/$1.log" >&2; }
 # printed_url NAME PID: the first URL the started command NAME printed on a line of its
 # own, waited for up to 20 s (empty when it exits or times out without one).
-url_in_log() { grep -qE '^https?://' "$LOGS/$1.log" || dead "$2"; }
+# (-s: the started command's redirection may not have created the log yet)
+url_in_log() { grep -sqE '^https?://' "$LOGS/$1.log" || dead "$2"; }
 printed_url() {
 	wait_for "a URL from $1" 20 url_in_log "$1" "$2" || true
-	grep -m1 -E '^https?://' "$LOGS/$1.log" || true
+	grep -s -m1 -E '^https?://' "$LOGS/$1.log" || true
 }
 # finished NAME PID WHAT: wait up to 30 s for the started command to exit; fail unless it
 # succeeded.
