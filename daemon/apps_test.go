@@ -39,6 +39,7 @@ func appsHarness(t *testing.T) (*harness, string) {
 }
 
 func TestAppGrantThroughTheMenuReachesMCPAndIsRevocableAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	h, opened := appsHarness(t)
 	h.connect()
 	if _, err := os.Stat(filepath.Join(h.paths.RuntimeDir, "client.jwt")); !os.IsNotExist(err) {
@@ -132,6 +133,7 @@ func TestAppGrantThroughTheMenuReachesMCPAndIsRevocableAcrossRestarts(t *testing
 // provider token, and a command line is readable by every local user);
 // that address leads once to the signed-in course.
 func TestOpenCourseKeepsTheSignedInLinkOffTheCommandLine(t *testing.T) {
+	t.Parallel()
 	opened := filepath.Join(t.TempDir(), "opened")
 	script := filepath.Join(t.TempDir(), "open.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s\\n' \"$1\" >> "+opened+"\n"), 0o700); err != nil {

@@ -49,6 +49,7 @@ func (h *harness) bearerBody(tok, method, path string) (int, string) {
 // provider JWT for the local API's own audience does, and one that names
 // the client id too does not.
 func TestStoreBearerRefusedAtTheInjector(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	bearers := make(chan string, 1)
 	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +92,7 @@ func TestStoreBearerRefusedAtTheInjector(t *testing.T) {
 // The local audience may not be the client id: such a config is refused
 // with one line saying why.
 func TestLocalAudienceMustDifferFromTheClientID(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
 		c.Identity.LocalAudience = c.Identity.ClientID
@@ -107,6 +109,7 @@ func TestLocalAudienceMustDifferFromTheClientID(t *testing.T) {
 // Issue 13 item 6: a docebo-only caller sees docebo's state and no other
 // integration, and of the identity only that someone is signed in.
 func TestStatusIsCutToTheCallersScope(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	h.loginHTTP("alice", "alice-password")
 	h.connect()
@@ -164,6 +167,7 @@ func TestStatusIsCutToTheCallersScope(t *testing.T) {
 // does: provider JWTs are refused at once and the records are bound to the
 // OS user again (and keep working).
 func TestDisconnectingTheIdentitySignsOut(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	h.loginHTTP("alice", "alice-password")
 	h.connect()
@@ -204,6 +208,7 @@ var errSimulatedCrash = errors.New("simulated crash")
 // nobody signed in, records bound to the OS user and opening, no identity
 // token, and a provider JWT for that user refused by the injector.
 func TestInterruptedLogoutLeavesItSignedOut(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"signed-out", "rebound"} {
 		t.Run(step, func(t *testing.T) {
 			h := newIdentityHarness(t, "")

@@ -100,6 +100,7 @@ func (h *harness) clientState(id string) string {
 }
 
 func TestPersonalClientCreateUseRevoke(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	withDocument360(t, h, d360.Options{})
@@ -203,6 +204,7 @@ func TestPersonalClientCreateUseRevoke(t *testing.T) {
 }
 
 func TestPersonalClientAllIntegrationsAndExpiry(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	all := h.createClient(apitype.CreateClientRequest{Name: "everything"})

@@ -9,6 +9,7 @@ import (
 )
 
 func TestConfigPrecedenceAndValidation(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte("listen = \"127.0.0.1:9000\"\nsearch_deadline = \"3s\"\nhotkey = \"ctrl+alt+k\"\n"), 0o600); err != nil {
@@ -53,6 +54,7 @@ func TestConfigPrecedenceAndValidation(t *testing.T) {
 }
 
 func TestSaveFileConfigIsPrivateAndKeepsOtherKeys(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "cfg", "config.toml")
 	if err := SaveFileConfig(path, func(c *Config) error { c.Store = "https://store.example"; return nil }); err != nil {
 		t.Fatal(err)
@@ -74,6 +76,7 @@ func TestSaveFileConfigIsPrivateAndKeepsOtherKeys(t *testing.T) {
 }
 
 func TestCheckListenRefusesNonLoopback(t *testing.T) {
+	t.Parallel()
 	for addr, ok := range map[string]bool{"127.0.0.1:7788": true, "[::1]:7788": true, "localhost:7788": true, "0.0.0.0:7788": false, "192.168.1.4:7788": false} {
 		if err := checkListen(addr, false); (err == nil) != ok {
 			t.Errorf("checkListen(%q) = %v", addr, err)

@@ -216,6 +216,7 @@ func (h *harness) state(name string) string {
 }
 
 func TestConnectCoursesSearchAndStatus(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	if got := h.state("docebo"); got != "disconnected" {
 		t.Fatalf("state before connect = %q", got)
@@ -261,6 +262,7 @@ func TestConnectCoursesSearchAndStatus(t *testing.T) {
 }
 
 func TestStateIsSingleUse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	resp, err := h.cl.Connect(context.Background(), "docebo", apitype.GrantRequest{})
 	if err != nil {
@@ -298,6 +300,7 @@ func TestStateIsSingleUse(t *testing.T) {
 }
 
 func TestRefreshOnceForConcurrentCallersAndAfterRestart(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	h.connect()
 	h.sb.ExpireAccessTokens()
@@ -343,6 +346,7 @@ func TestRefreshOnceForConcurrentCallersAndAfterRestart(t *testing.T) {
 }
 
 func TestInvalidGrantMarksReconnectNeeded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	h.connect()
 	// Steal-and-reuse: refresh once behind the daemon's back with the stored
@@ -372,6 +376,7 @@ func TestInvalidGrantMarksReconnectNeeded(t *testing.T) {
 }
 
 func TestSecondDaemonRefuses(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	d2, err := Open(context.Background(), Options{Paths: h.paths, Config: Config{Listen: "127.0.0.1:0", Keychain: "file", SearchDeadline: Duration{time.Second}},
 		Registry: testRegistry(), Keychain: h.kc, User: "alice"})
@@ -386,6 +391,7 @@ func TestSecondDaemonRefuses(t *testing.T) {
 }
 
 func TestDisconnect(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	if err := h.cl.Disconnect(context.Background(), "docebo"); err != nil {
@@ -402,6 +408,7 @@ func TestDisconnect(t *testing.T) {
 // A refresh that fails transiently (the provider answers 503) is not retried
 // by every queued caller: one token-endpoint call answers the whole burst.
 func TestFailedRefreshIsNotStampeded(t *testing.T) {
+	t.Parallel()
 	var tokenCalls atomic.Int32
 	var failing atomic.Bool
 	var front *httptest.Server

@@ -54,6 +54,7 @@ func withDocument360Settings(t *testing.T, h *harness, so d360.Options, more fun
 // The status shows Document360's remaining request budget; a 429 reaches
 // the search's errors with its Retry-After.
 func TestDocument360StatusRateBudget(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	sb := withDocument360Settings(t, h, d360.Options{RateLimit: 60}, func(string) map[string]string {
 		return map[string]string{"article_url": "https://kb.example.com/docs/{lang}/{slug}"}
@@ -99,6 +100,7 @@ func TestDocument360StatusRateBudget(t *testing.T) {
 // The widget token comes from the endpoint configured in widget_token_url,
 // and the menu may ask for it with GET as well as POST.
 func TestWidgetTokenGETFromConfiguredEndpoint(t *testing.T) {
+	t.Parallel()
 	const path = "/portal/widget/jwt-token"
 	h := newHarness(t, sandbox.Options{})
 	sb := withDocument360Settings(t, h, d360.Options{WidgetTokenPath: path}, func(u string) map[string]string {

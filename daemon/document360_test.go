@@ -34,6 +34,7 @@ type searchDoc struct {
 }
 
 func TestMixedSearchAndOutage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	sb := withDocument360(t, h, d360.Options{})
@@ -111,6 +112,7 @@ func TestMixedSearchAndOutage(t *testing.T) {
 }
 
 func TestWidgetTokenNeedsMenuSession(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	sb := withDocument360(t, h, d360.Options{})

@@ -15,6 +15,7 @@ import (
 // Every Docebo OAuth2 grant (docs/docebo.md) through the daemon and the vault: the token is
 // sealed, stored, and reopened equal; the account is recorded.
 func TestEveryGrantThroughTheVault(t *testing.T) {
+	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +91,7 @@ func TestEveryGrantThroughTheVault(t *testing.T) {
 // transport's Proxy must be nil rather than merely return nil here), and no
 // redirect followed.
 func TestTokenEndpointClientIgnoresProxyEnvironment(t *testing.T) {
+	t.Parallel()
 	c := newHTTPClient()
 	tr, ok := c.Transport.(*http.Transport)
 	if !ok {

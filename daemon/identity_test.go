@@ -252,6 +252,7 @@ func runLoginScript(t *testing.T, deps string, sc map[string]string) loginResult
 }
 
 func TestLoginHTTPBothAuthMethods(t *testing.T) {
+	t.Parallel()
 	for _, method := range []string{oidcsandbox.AuthMethodBasic, oidcsandbox.AuthMethodPost} {
 		t.Run(method, func(t *testing.T) {
 			h := newIdentityHarness(t, method)
@@ -286,6 +287,7 @@ func TestLoginHTTPBothAuthMethods(t *testing.T) {
 }
 
 func TestLoginStateIsSingleUseAndNonceChecked(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	jar, _ := cookiejar.New(nil)
 	daemonPrefix := "http://" + h.d.listenAddr + "/"
@@ -368,6 +370,7 @@ func TestLoginStateIsSingleUseAndNonceChecked(t *testing.T) {
 }
 
 func TestVerifyIDTokenRefusesWrongAudIssExpired(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	other, err := oidcsandbox.Start("127.0.0.1:0", oidcsandbox.Options{}) // another provider's key
 	if err != nil {
@@ -447,6 +450,7 @@ func (h *idHarness) expireIdentity() {
 }
 
 func TestKeyRotationMidSessionWithoutRestart(t *testing.T) {
+	t.Parallel()
 	for _, keepOld := range []bool{true, false} {
 		name := map[bool]string{true: "old key kept", false: "old key dropped"}[keepOld]
 		t.Run(name, func(t *testing.T) {
@@ -485,6 +489,7 @@ func TestKeyRotationMidSessionWithoutRestart(t *testing.T) {
 }
 
 func TestLogoutEndsTheProviderSession(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	h.loginHTTP("alice", "alice-password")
 	refresh := h.identityToken().RefreshToken
@@ -530,6 +535,7 @@ func TestLogoutEndsTheProviderSession(t *testing.T) {
 }
 
 func TestNoIdentityProviderKeepsWorking(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	if _, _, err := h.d.StartLogin(context.Background()); err == nil || !strings.Contains(err.Error(), "latchkey configure identity") {
 		t.Fatalf("login without a provider: %v", err)
@@ -548,6 +554,7 @@ func TestNoIdentityProviderKeepsWorking(t *testing.T) {
 }
 
 func TestProviderJWTsAtTheInjector(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	// Configured by its metadata URL rather than the issuer.
 	err := SaveFileConfig(h.paths.ConfigFile(), func(c *Config) error {
@@ -600,6 +607,7 @@ func TestProviderJWTsAtTheInjector(t *testing.T) {
 }
 
 func TestLogoutAfterTheHintKeyWasDropped(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, oidcsandbox.AuthMethodPost)
 	h.loginHTTP("alice", "alice-password")
 	refresh := h.identityToken().RefreshToken
@@ -633,6 +641,7 @@ func TestLogoutAfterTheHintKeyWasDropped(t *testing.T) {
 // Signed in, the vault binds every sealed record to the identity's subject;
 // signed out, back to the OS user. Tokens keep working across both.
 func TestRecordsBoundToTheSignedInSubject(t *testing.T) {
+	t.Parallel()
 	h := newIdentityHarness(t, "")
 	h.connect()
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // A local database with a damaged page is found when the daemon starts: it
 // refuses to start with one clear line instead of running on it.
 func TestDaemonRefusesDamagedDatabase(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	h.stop()

@@ -11,6 +11,7 @@ import (
 // The menu launcher file: only the user can read it, and it opens the menu
 // of this run (its launcher key, in the fragment).
 func TestMenuLauncherFile(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	path := MenuLauncherFile(h.d.paths)
 	st, err := os.Stat(path)

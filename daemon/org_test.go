@@ -66,6 +66,7 @@ func adminPut(t *testing.T, srv *storetest.Server, idp *storetest.IdP, name stri
 // of the store changes nothing; the administrator disables it and the
 // device disconnects within a pull period and forgets the secret.
 func TestOrgIntegrationFromStore(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := newUnconfiguredHarness(t)
 	if in := h.integrationStatus("docebo"); in.Configured || in.Managed {
@@ -258,6 +259,7 @@ widget_title = "Acme courses"
 // provider and must not be sent to the new URL, so both are forgotten and
 // the integration asks to be connected again.
 func TestOrgRepointingForgetsTheOldProvidersTokens(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
@@ -300,6 +302,7 @@ func TestOrgRepointingForgetsTheOldProvidersTokens(t *testing.T) {
 // region that picks the API host) re-points the integration as much as
 // its URL does; another setting changes nothing.
 func TestOrgRepointingBySettingsForgetsTheTokens(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()

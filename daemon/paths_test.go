@@ -14,6 +14,7 @@ import (
 // TestEnsureDirRefusesWhatIsNotPrivate: a directory latchkey uses must be a
 // real directory of the current user; a too-open one of ours is tightened.
 func TestEnsureDirRefusesWhatIsNotPrivate(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	mine := filepath.Join(base, "mine")
 	if err := os.Mkdir(mine, 0o755); err != nil {
@@ -85,6 +86,7 @@ func TestRuntimeDirFallbackIsNotShared(t *testing.T) {
 // TestLoadConfigRefusesForeignDir: a configuration directory another user
 // owns could point an integration at their server; it is refused, not read.
 func TestLoadConfigRefusesForeignDir(t *testing.T) {
+	t.Parallel()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to make a directory another user's")
 	}

@@ -79,6 +79,7 @@ func (h *harness) integrationStatus(name string) apitype.IntegrationStatus {
 // 401 on a static API token goes back to the caller: nothing is marked,
 // nothing deleted.
 func TestProxyDocument360TokenHeaderAndNo401Deletion(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	sb := withDocument360(t, h, d360.Options{})
 	path := "/v1/proxy/document360/v2/ProjectVersions"
@@ -120,6 +121,7 @@ func TestProxyDocument360TokenHeaderAndNo401Deletion(t *testing.T) {
 
 // Item 7: a path that always answers 401 costs one refresh, not one per call.
 func TestAlways401RefreshesOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	h.connect()
 	before := h.sb.GrantCalls("refresh_token")
@@ -146,6 +148,7 @@ func TestAlways401RefreshesOnce(t *testing.T) {
 // Item 11: a caller that gives up does not take the refresh with it: the
 // rotated token is stored, and the next refresh presents it.
 func TestRefreshOutlivesItsCaller(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	h.connect()
 	h.expireStored("docebo")
@@ -191,6 +194,7 @@ func TestRefreshOutlivesItsCaller(t *testing.T) {
 // process past the busy timeout) is served from memory, shown in status,
 // and stored once the database takes writes again.
 func TestRefreshedTokenKeptUntilStored(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	h.connect()
 	h.expireStored("docebo")
@@ -264,6 +268,7 @@ func TestRefreshedTokenKeptUntilStored(t *testing.T) {
 // Item 13: with 5 s access tokens, 100 concurrent calls make one
 // token-endpoint call: waiting callers take the token the refresh produced.
 func TestShortLivedTokensRefreshOnce(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true, AccessTokenTTL: 5 * time.Second})
 	h.connect()
 	h.expireStored("docebo")
@@ -297,6 +302,7 @@ func TestShortLivedTokensRefreshOnce(t *testing.T) {
 // Item 14: the one-daemon lock is in the state directory, so a second
 // daemon with another runtime directory refuses.
 func TestOneDaemonPerStateDir(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	other := h.paths
 	other.RuntimeDir = filepath.Join(h.dir, "run2", "latchkey")

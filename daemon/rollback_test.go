@@ -18,6 +18,7 @@ import (
 // holds (the sequence sealed inside both says which is newer, and the store
 // cannot change it), pushes it back over the old one, and says so in status.
 func TestStoreRollbackRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	h := newHarness(t, sandbox.Options{RotateRefresh: true})
 	be := storetest.OpenSQLite(t)

@@ -83,6 +83,7 @@ func saltDeletedWhileRunning(t *testing.T, system bool) {
 // A scoped caller of /v1/status is not told which integrations a lost salt
 // or a refused rollback concerned (they may be outside its scope).
 func TestStatusNoticesForScopedCaller(t *testing.T) {
+	t.Parallel()
 	st := &apitype.Status{VaultNotice: "the vault salt was deleted …: the tokens of docebo, document360 …", Integrations: []apitype.IntegrationStatus{}}
 	st.Sync.Refused = "the remote store served an older record of document360 …"
 	out := statusForCaller(st, auth.Claims{Scope: []string{"docebo"}})

@@ -72,6 +72,7 @@ func visit(t *testing.T, u string) (int, string) {
 }
 
 func TestSignedInLinkTokenExchange(t *testing.T) {
+	t.Parallel()
 	clock := &testClock{}
 	h := newHarness(t, sandbox.Options{Now: clock.Now})
 	h.connect()
@@ -131,6 +132,7 @@ func TestSignedInLinkTokenExchange(t *testing.T) {
 }
 
 func TestSignedInLinkOAuth2Response(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	// Without a JWT-bearer key there is no way to mint a separate token:
@@ -189,6 +191,7 @@ func TestSignedInLinkOAuth2Response(t *testing.T) {
 // both in /v1/courses, and the plan's id ("lp-1001") opens the
 // learning-plan page signed in, not course 1001.
 func TestSignedInLinkLearningPlan(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{})
 	h.connect()
 	var courses struct {
@@ -230,6 +233,7 @@ func TestSignedInLinkLearningPlan(t *testing.T) {
 // (undocumented) exchange-token endpoint, `latchkey open` says in one line
 // what to set instead.
 func TestSignedInLinkTokenExchangeNotOffered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{DisableExchangeToken: true})
 	h.connect()
 	h.setDoceboSetting("signin", "token_exchange")

@@ -36,8 +36,15 @@ import (
 // and on PostgreSQL, verifying JWTs of a real OIDC provider; a real daemon
 // signed in to that provider, connected to the Docebo sandbox.
 
-func TestStoreE2ESQLite(t *testing.T)   { runStoreE2E(t, openE2ESQLite) }
-func TestStoreE2EPostgres(t *testing.T) { runStoreE2E(t, openE2EPostgres) }
+func TestStoreE2ESQLite(t *testing.T) {
+	t.Parallel()
+	runStoreE2E(t, openE2ESQLite)
+}
+
+func TestStoreE2EPostgres(t *testing.T) {
+	t.Parallel()
+	runStoreE2E(t, openE2EPostgres)
+}
 
 // e2eClientID is the identity client id configured in the daemon; the ID
 // token is for it and for the store (aud holds both).
@@ -565,6 +572,7 @@ func runStoreE2E(t *testing.T, openBackend func(*testing.T) e2eBackend) {
 // The ciphertext-only checks would see a secret that leaked in the clear or
 // encoded at any offset of a larger blob.
 func TestStoreE2ESecretDetector(t *testing.T) {
+	t.Parallel()
 	secret := []byte("rt-" + randomHex(20))
 	for prefix := 0; prefix < 3; prefix++ {
 		blob := append(append(bytes.Repeat([]byte("x"), prefix+5), `{"refresh_token":"`...), secret...)

@@ -12,6 +12,7 @@ import (
 // A provider that keeps answering 503 is reported as unavailable, not as
 // rate limiting (only a 429 is), in the feeds' errors.
 func TestPersistent503IsUnavailable(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, sandbox.Options{RetryAfter: 20 * time.Millisecond})
 	h.connect()
 	h.sb.FailNext(1_000_000, http.StatusServiceUnavailable)
