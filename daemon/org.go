@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/client/apitype"
 	"github.com/latchkey/latchkey/integrations"
+	"github.com/latchkey/latchkey/internal/secretname"
 	"github.com/latchkey/latchkey/vault/keychain"
 )
 
@@ -75,17 +76,6 @@ type managedEntry struct {
 	WidgetTitle string            `toml:"widget_title"`
 }
 
-// secretLike reports whether a key name looks like it holds a secret.
-func secretLike(key string) bool {
-	k := strings.ToLower(key)
-	for _, w := range []string{"secret", "password", "passwd", "token", "private", "credential"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // LoadManagedFile reads the managed file (nil, nil when there is none). A
 // key that looks like a secret is refused: secrets go through latchkey-store
 // or `latchkey provision NAME`, into the keychain.
@@ -106,7 +96,7 @@ func LoadManagedFile(path string) (map[string]ManagedIntegration, error) {
 	}
 	var secretKeys, unknown []string
 	for _, k := range md.Undecoded() {
-		if secretLike(k[len(k)-1]) {
+		if secretname.Looks(k[len(k)-1]) {
 			secretKeys = append(secretKeys, k.String())
 		} else {
 			unknown = append(unknown, k.String())
@@ -114,7 +104,7 @@ func LoadManagedFile(path string) (map[string]ManagedIntegration, error) {
 	}
 	for name, e := range f.Integrations {
 		for k := range e.Settings {
-			if secretLike(k) {
+			if secretname.Looks(k) {
 				secretKeys = append(secretKeys, "integrations."+name+".settings."+k)
 			}
 		}

@@ -205,6 +205,11 @@ func TestManagedFile(t *testing.T) {
 	if _, err := LoadManagedFile(path); err == nil || !strings.Contains(err.Error(), "settings.api_token") {
 		t.Errorf("a secret setting in the managed file: %v", err)
 	}
+	// Where a token is fetched from is not a secret.
+	os.WriteFile(path, []byte("[integrations.document360]\nurl = \"https://acme.document360.io\"\n[integrations.document360.settings]\nwidget_token_url = \"https://intranet.acme.example/d360-token\"\n"), 0o644)
+	if m, err := LoadManagedFile(path); err != nil || m["document360"].Settings["widget_token_url"] == "" {
+		t.Errorf("Document360's widget_token_url in the managed file: %v, %+v", err, m)
+	}
 	os.WriteFile(path, []byte("[integrations.docebo]\nurl = \"http://acme.docebosaas.com\"\n"), 0o644)
 	if _, err := LoadManagedFile(path); err == nil {
 		t.Error("an http:// URL off loopback in the managed file was accepted")

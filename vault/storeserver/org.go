@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/loopback"
+	"github.com/latchkey/latchkey/internal/secretname"
 	"github.com/latchkey/latchkey/vault/store"
 )
 
@@ -272,6 +273,12 @@ func applyPatch(cur OrgIntegration, p orgPatch, hasSecret bool) (OrgIntegration,
 	for k, v := range out.Settings {
 		if !validSegment(k) || !validText(v) {
 			bad("settings", "setting names are letters, digits, . _ - and values at most "+strconv.Itoa(maxOrgText)+" printable characters")
+			break
+		}
+		if secretname.Looks(k) {
+			// Settings are kept and served in clear: a secret goes in
+			// client_secret, which is sealed and never served to an admin.
+			bad("settings", fmt.Sprintf("the setting %q looks like a secret: settings are not sealed; give the integration's secret as client_secret", k))
 			break
 		}
 	}

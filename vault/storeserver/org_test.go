@@ -117,6 +117,8 @@ func testOrgIntegrations(t *testing.T, openBackend backendOpener) {
 		{map[string]any{"client_secret": ""}, "client_secret"},
 		{map[string]any{"logo_url": "javascript:alert(1)"}, "logo_url"},
 		{map[string]any{"grant": "implicit"}, "grant"},
+		// Settings are kept in clear: one named like a secret is refused.
+		{map[string]any{"settings": map[string]string{"api_token": "a-setting-value"}}, "settings"},
 	} {
 		cfg := doceboConfig()
 		for k, v := range c.patch {
