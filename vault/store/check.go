@@ -44,3 +44,32 @@ func CheckConnection(c Connection) error {
 	}
 	return fmt.Errorf("store: unknown connection state %q", c.State)
 }
+
+// CheckChange refuses a change that is not one coherent write: both a put
+// and a delete, a replacement without a put (or of the record it puts), a
+// bad expected version, a push with no record, a connection change without
+// an integration name, or a malformed record or key.
+func CheckChange(c Change) error {
+	switch {
+	case c.Put != nil && c.Delete != nil:
+		return errors.New("store: a change either puts or deletes a record, not both")
+	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
+		return errors.New("store: a change replaces another record only when it puts one")
+	case c.Put != nil:
+		if err := CheckRecord(*c.Put); err != nil {
+			return err
+		}
+		if c.Expect < AnyVersion {
+			return fmt.Errorf("store: bad expected version %d", c.Expect)
+		}
+	case c.Delete != nil:
+		if err := CheckKey(*c.Delete); err != nil {
+			return err
+		}
+	case c.Push:
+		return errors.New("store: a push needs a record to put or delete")
+	case c.Conn != nil && c.Integration == "":
+		return errors.New("store: a connection change needs an integration name")
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package memstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -106,26 +105,8 @@ func (s *Store) DeleteRecord(ctx context.Context, k store.Key) error {
 // Apply commits c whole or not at all, as sqlitestore.Store.Apply does.
 func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error) {
 	k, _ := c.Key()
-	switch {
-	case c.Put != nil && c.Delete != nil:
-		return store.Record{}, errors.New("memstore: a change either puts or deletes a record, not both")
-	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
-		return store.Record{}, errors.New("memstore: a change replaces another record only when it puts one")
-	case c.Put != nil:
-		if err := store.CheckRecord(*c.Put); err != nil {
-			return store.Record{}, err
-		}
-		if c.Expect < store.AnyVersion {
-			return store.Record{}, fmt.Errorf("memstore: bad expected version %d", c.Expect)
-		}
-	case c.Delete != nil:
-		if err := store.CheckKey(*c.Delete); err != nil {
-			return store.Record{}, err
-		}
-	case c.Push:
-		return store.Record{}, errors.New("memstore: a push needs a record to put or delete")
-	case c.Conn != nil && c.Integration == "":
-		return store.Record{}, errors.New("memstore: a connection change needs an integration name")
+	if err := store.CheckChange(c); err != nil {
+		return store.Record{}, err
 	}
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, err

@@ -127,26 +127,8 @@ func replaceConnection(conn *store.Connection) func(*store.Connection) error {
 // error nothing is written.
 func (s *Store) Apply(ctx context.Context, c store.Change) (store.Record, error) {
 	k, hasKey := c.Key()
-	switch {
-	case c.Put != nil && c.Delete != nil:
-		return store.Record{}, errors.New("sqlitestore: a change either puts or deletes a record, not both")
-	case c.Replaces != nil && (c.Put == nil || *c.Replaces == c.Put.Key):
-		return store.Record{}, errors.New("sqlitestore: a change replaces another record only when it puts one")
-	case c.Put != nil:
-		if err := store.CheckRecord(*c.Put); err != nil {
-			return store.Record{}, err
-		}
-		if c.Expect < store.AnyVersion {
-			return store.Record{}, fmt.Errorf("sqlitestore: bad expected version %d", c.Expect)
-		}
-	case c.Delete != nil:
-		if err := store.CheckKey(*c.Delete); err != nil {
-			return store.Record{}, err
-		}
-	case c.Push:
-		return store.Record{}, errors.New("sqlitestore: a push needs a record to put or delete")
-	case c.Conn != nil && c.Integration == "":
-		return store.Record{}, errors.New("sqlitestore: a connection change needs an integration name")
+	if err := store.CheckChange(c); err != nil {
+		return store.Record{}, err
 	}
 	var out store.Record
 	run := s.tx
