@@ -256,7 +256,8 @@ func TestOutbox(t *testing.T) {
 	}
 }
 
-func TestConnectionsAndMeta(t *testing.T) {
+// Meta is the store contract's (contract_test.go).
+func TestConnections(t *testing.T) {
 	t.Parallel()
 	s := openTest(t)
 	ctx := context.Background()
@@ -283,41 +284,6 @@ func TestConnectionsAndMeta(t *testing.T) {
 	}
 	if err := s.DeleteConnection(ctx, "docebo"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
-	}
-
-	if _, err := s.GetMeta(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("meta missing: %v", err)
-	}
-	if err := s.SetMeta(ctx, "k", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetMeta(ctx, "k", "2"); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := s.GetMeta(ctx, "k"); v != "2" || err != nil {
-		t.Fatalf("meta: %q %v", v, err)
-	}
-	if v, err := s.SetMetaIfAbsent(ctx, "k", "3"); v != "2" || err != nil {
-		t.Fatalf("if-absent kept: %q %v", v, err)
-	}
-	if v, err := s.SetMetaIfAbsent(ctx, "j", "3"); v != "3" || err != nil {
-		t.Fatalf("if-absent set: %q %v", v, err)
-	}
-	if ok, err := s.CompareAndSetMeta(ctx, "j", "stale", "4"); ok || err != nil {
-		t.Fatalf("CAS with a stale value: %v %v", ok, err)
-	}
-	if ok, err := s.CompareAndSetMeta(ctx, "j", "3", "4"); !ok || err != nil {
-		t.Fatalf("CAS: %v %v", ok, err)
-	}
-	all, err := s.ListMeta(ctx)
-	if err != nil || len(all) != 2 || all["j"] != "4" || all["k"] != "2" {
-		t.Fatalf("list meta: %v %v", all, err)
-	}
-	if err := s.DeleteMeta(ctx, "j"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.GetMeta(ctx, "j"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("deleted meta: %v", err)
 	}
 }
 
